@@ -1,0 +1,69 @@
+"""`chat MODEL --prompt TEXT`: one reply from a model, through the engine process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.cli.output import print_json, report_error
+from app.core.engine.client import EngineClient
+from app.core.engine.protocol import ChatMessage, GenerationDone, LoadModel, SamplingSettings, TextDelta
+from app.core.errors import QuantDeskError
+from app.core.library import resolve_model
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("chat", help="ask a model one question and print its reply")
+    p.add_argument("model", help="a GGUF file, or 'starter' for the bundled SmolLM2-135M-Instruct")
+    p.add_argument("--prompt", required=True, help="the message to send")
+    p.add_argument("--system", help="an optional system message")
+    p.add_argument("--seed", type=int, help="fix the random seed so the reply can be repeated")
+    p.add_argument("--temperature", type=float, default=0.7, help="0 picks the most likely token every time")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--ctx", type=int, default=2048, help="context length in tokens")
+    p.add_argument("--gpu-layers", type=int, default=0, help="layers to put on the GPU (-1: all)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    client = EngineClient()
+    try:
+        path = resolve_model(args.model)
+        loaded = client.load_model(LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers))
+        messages = [ChatMessage("system", args.system)] if args.system else []
+        messages.append(ChatMessage("user", args.prompt))
+        sampling = SamplingSettings(temperature=args.temperature)
+        if args.seed is not None:
+            sampling = SamplingSettings(temperature=args.temperature, seed=args.seed)
+        done: GenerationDone | None = None
+        for event in client.generate(messages, args.max_tokens, sampling):
+            if isinstance(event, TextDelta) and not args.json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, GenerationDone):
+                done = event
+        assert done is not None
+    except QuantDeskError as error:
+        return report_error(error, args.json)
+    finally:
+        client.close()
+    if args.json:
+        print_json({
+            "model": str(path),
+            "model_description": loaded.info.description,
+            "prompt": args.prompt,
+            "reply": done.text,
+            "stop_reason": done.stop_reason,
+            "seed": args.seed,
+            "temperature": args.temperature,
+            "prompt_tokens": done.stats.prompt_tokens,
+            "generated_tokens": done.stats.generated_tokens,
+            "tokens_per_second": round(done.stats.tokens_per_second, 2),
+            "prompt_tokens_per_second": round(done.stats.prompt_tokens_per_second, 2),
+            "load_seconds": round(loaded.load_seconds, 3),
+        })
+    else:
+        sys.stdout.write(f"\n\n[{done.stats.generated_tokens} tokens, "
+                         f"{done.stats.tokens_per_second:.1f} tokens/s]\n")
+    return 0

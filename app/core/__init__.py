@@ -1,0 +1,1 @@
+"""The domain: everything here runs without Qt (a test enforces it)."""

@@ -1,0 +1,111 @@
+"""The engine process: receives requests over a Pipe, answers with events, one model at a time.
+
+Started by EngineClient through multiprocessing's "spawn" method. Its stderr is pointed at a log file
+first, so llama.cpp's own last words before an abort (GGML_ASSERT, CUDA out of memory) survive the crash
+and can be shown to the person.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from multiprocessing.connection import Connection
+
+from app.core.engine.protocol import (
+    Generate,
+    GenerationDone,
+    LoadModel,
+    ModelLoaded,
+    ModelUnloaded,
+    Request,
+    RequestFailed,
+    Shutdown,
+    StopGeneration,
+    TextDelta,
+    UnloadModel,
+)
+from app.core.errors import EngineNotReadyError, QuantDeskError
+
+
+def _redirect_stderr(log_path: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    sys.stderr.flush()
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)  # noqa: SIM115
+
+
+def serve(conn: Connection, log_path: str | None = None) -> None:
+    """The engine's main loop. Returns on Shutdown or when the app's end of the pipe closes."""
+    if log_path:
+        _redirect_stderr(log_path)
+    import time
+
+    from app.core.engine.llama_session import LlamaSession
+    from app.core.llama_log import LlamaLogCapture
+
+    log = LlamaLogCapture()
+    log.install()
+    session: LlamaSession | None = None
+    pending: list[Request] = []
+
+    def fail(request_id: int | None, error: Exception) -> None:
+        if isinstance(error, QuantDeskError):
+            conn.send(RequestFailed(request_id, type(error).__name__, error.message, error.detail))
+        else:
+            conn.send(RequestFailed(request_id, "QuantDeskError", "The engine met an unexpected error.",
+                                    f"{type(error).__name__}: {error}"))
+
+    def stop_requested() -> bool:
+        # Between tokens: a StopGeneration ends this generation; anything else waits its turn.
+        stop = False
+        while conn.poll():
+            message = conn.recv()
+            if isinstance(message, StopGeneration):
+                stop = True
+            else:
+                pending.append(message)
+                if isinstance(message, (Shutdown, UnloadModel, LoadModel)):
+                    stop = True
+        return stop
+
+    while True:
+        try:
+            request = pending.pop(0) if pending else conn.recv()
+        except (EOFError, OSError):
+            break
+        if isinstance(request, Shutdown):
+            break
+        try:
+            if isinstance(request, LoadModel):
+                if session is not None:
+                    session.close()
+                    session = None
+                started = time.perf_counter()
+                session = LlamaSession(request, log)
+                conn.send(ModelLoaded(session.info, time.perf_counter() - started))
+            elif isinstance(request, UnloadModel):
+                if session is not None:
+                    session.close()
+                    session = None
+                conn.send(ModelUnloaded())
+            elif isinstance(request, Generate):
+                if session is None:
+                    raise EngineNotReadyError("Load a model before chatting.", "Generate before LoadModel")
+                rid = request.request_id
+                text, reason, stats = session.generate(
+                    request.messages,
+                    request.max_tokens,
+                    request.sampling,
+                    lambda delta, n, rid=rid: conn.send(TextDelta(rid, delta, n)),  # type: ignore[misc]
+                    stop_requested,
+                )
+                conn.send(GenerationDone(rid, text, reason, stats))
+            elif isinstance(request, StopGeneration):
+                pass  # nothing is generating: a late Stop is harmless
+        except (EOFError, BrokenPipeError):
+            break
+        except Exception as error:  # every failure goes back as an event; the engine keeps serving
+            fail(getattr(request, "request_id", None), error)
+    if session is not None:
+        session.close()

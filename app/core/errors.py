@@ -1,0 +1,54 @@
+"""One error hierarchy: every failure a person can meet, in plain words, with the technical detail apart.
+
+The UI shows `message` and puts `detail` behind a "Details" button; the CLI prints `message` and, with
+--json, both. Nothing above core ever needs a traceback to explain what went wrong.
+"""
+
+from __future__ import annotations
+
+
+class QuantDeskError(Exception):
+    """A failure explained in plain words (`message`) with the technical detail (`detail`) kept apart."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # keep the detail when the error crosses a process boundary (pickle would drop it)
+        return (type(self), (self.message, self.detail))
+
+
+class Cancelled(QuantDeskError):
+    """The person asked to stop; not a failure, and nothing half-done is left behind."""
+
+    def __init__(self, message: str = "Cancelled.", detail: str = "") -> None:
+        super().__init__(message, detail)
+
+
+class ModelNotFoundError(QuantDeskError):
+    """A model path or name that points at nothing."""
+
+
+class ModelLoadError(QuantDeskError):
+    """llama.cpp refused to load a model; `detail` holds its own log lines."""
+
+
+class EngineCrashedError(QuantDeskError):
+    """The engine process ended without being asked to (an abort inside llama.cpp, out of memory...)."""
+
+
+class EngineBusyError(QuantDeskError):
+    """A request that needs an idle engine arrived while it was generating."""
+
+
+class EngineNotReadyError(QuantDeskError):
+    """A request that needs a loaded model arrived before one was loaded."""
+
+
+class ContextFullError(QuantDeskError):
+    """The conversation no longer fits in the model's context window."""

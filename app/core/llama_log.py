@@ -1,0 +1,88 @@
+"""Capture llama.cpp's own log, so a failure can be explained with llama.cpp's reason.
+
+With verbose=False the bindings send this log to /dev/null; QuantDesk installs its own callback instead,
+keeps the recent lines in memory, and also writes them to stderr (which the engine process points at a
+log file, so the lines printed just before an abort survive it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+# ggml_log_level
+LEVEL_NONE, LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR, LEVEL_DEBUG, LEVEL_CONT = range(6)
+LEVEL_NAMES = {LEVEL_NONE: "none", LEVEL_INFO: "info", LEVEL_WARN: "warn", LEVEL_ERROR: "error",
+               LEVEL_DEBUG: "debug"}
+
+
+@dataclass(frozen=True)
+class LogLine:
+    level: int
+    text: str
+
+    @property
+    def level_name(self) -> str:
+        return LEVEL_NAMES.get(self.level, str(self.level))
+
+
+class LlamaLogCapture:
+    """Keeps the last `capacity` complete log lines of llama.cpp (continuations joined)."""
+
+    def __init__(self, capacity: int = 400, echo: bool = True) -> None:
+        self._lines: deque[LogLine] = deque(maxlen=capacity)
+        self._partial = ""
+        self._partial_level = LEVEL_INFO
+        self._echo = echo
+        self._appended = 0
+        self._lock = threading.Lock()
+        self._callback: object | None = None
+
+    def install(self) -> None:
+        import llama_cpp
+
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+        def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            self.feed(level, text.decode("utf-8", errors="replace"))
+
+        self._callback = callback  # keep a reference: llama.cpp holds only the raw pointer
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def feed(self, level: int, text: str) -> None:
+        if self._echo:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        with self._lock:
+            if level != LEVEL_CONT:
+                if self._partial.strip():
+                    self._lines.append(LogLine(self._partial_level, self._partial))
+                    self._appended += 1
+                self._partial = ""
+                self._partial_level = level
+            self._partial += text
+            while "\n" in self._partial:
+                line, self._partial = self._partial.split("\n", 1)
+                if line.strip():
+                    self._lines.append(LogLine(self._partial_level, line))
+                    self._appended += 1
+
+    def mark(self) -> int:
+        """A position to read from later: lines logged after this call are `since(mark)`."""
+        with self._lock:
+            return self._appended
+
+    def lines(self) -> list[LogLine]:
+        with self._lock:
+            return list(self._lines)
+
+    def since(self, mark: int) -> list[LogLine]:
+        with self._lock:
+            dropped = self._appended - len(self._lines)
+            return list(self._lines)[max(0, mark - dropped):]
+
+    def problems_since(self, mark: int) -> list[str]:
+        """Warning and error lines since `mark`: the part of the log that explains a failure."""
+        return [ln.text for ln in self.since(mark) if ln.level in (LEVEL_WARN, LEVEL_ERROR)]

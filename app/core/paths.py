@@ -1,0 +1,33 @@
+"""Where QuantDesk keeps its files: platformdirs' per-user folders, overridable for tests and portable use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "QuantDesk"
+
+
+def data_dir() -> Path:
+    """Conversions, quants and the conversation database. QUANTDESK_DATA_DIR overrides it."""
+    override = os.environ.get("QUANTDESK_DATA_DIR")
+    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    """The settings file. QUANTDESK_CONFIG_DIR overrides it."""
+    override = os.environ.get("QUANTDESK_CONFIG_DIR")
+    path = Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_dir() -> Path:
+    """Models QuantDesk made itself (conversions, quants)."""
+    path = data_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,29 @@
+"""Start the GUI: the QApplication, its identity (for QSettings), the main window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from app.ui.main_window import MainWindow
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName("QuantDesk")
+    app.setApplicationName("QuantDesk")
+    app.setApplicationDisplayName("QuantDesk")
+    return app
+
+
+def run_app() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = create_application()
+    window = MainWindow()
+    window.show()
+    return app.exec()

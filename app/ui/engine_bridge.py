@@ -1,0 +1,146 @@
+"""The GUI's handle on the engine process: every blocking call runs on a worker thread, results are signals.
+
+One operation at a time (load, generate, unload, restart); stop_generation() is the exception and takes
+effect within one token. If the engine process dies, `engine_crashed` fires with a plain-words error and
+the window stays up; restart() starts a fresh engine and reloads the last model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.engine.client import EngineClient
+from app.core.engine.protocol import (
+    ChatMessage,
+    GenerationDone,
+    LoadModel,
+    ModelLoaded,
+    SamplingSettings,
+    TextDelta,
+)
+from app.core.errors import EngineCrashedError, QuantDeskError
+
+log = logging.getLogger(__name__)
+
+
+class EngineBridge(QObject):
+    model_loaded = Signal(object)  # ModelLoaded
+    load_failed = Signal(object)  # QuantDeskError
+    text_arrived = Signal(str, int)  # delta, tokens generated so far
+    generation_finished = Signal(object)  # GenerationDone
+    generation_failed = Signal(object)  # QuantDeskError
+    engine_crashed = Signal(object)  # EngineCrashedError
+    busy_changed = Signal(bool)
+    status_changed = Signal(str)
+
+    def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client or EngineClient()
+        self._worker: threading.Thread | None = None
+        self._busy = False
+        self.last_load: LoadModel | None = None
+        self.loaded: ModelLoaded | None = None
+
+    # ---- state --------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def engine_pid(self) -> int | None:
+        return self.client.pid if self.client.is_running else None
+
+    def _run(self, name: str, work: Callable[[], None]) -> bool:
+        if self._busy:
+            return False
+        self._busy = True
+        self.busy_changed.emit(True)
+
+        def body() -> None:
+            try:
+                work()
+            finally:
+                self._busy = False
+                self.busy_changed.emit(False)
+
+        self._worker = threading.Thread(target=body, name=f"engine-{name}", daemon=True)
+        self._worker.start()
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """For shutdown and tests only: never from a slot while the GUI must stay responsive."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+    # ---- intents ------------------------------------------------------------------------------------
+
+    def load_model(self, path: Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> bool:
+        request = LoadModel(str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers)
+        self.status_changed.emit(self.tr("Loading {name}…").format(name=path.name))
+
+        def work() -> None:
+            try:
+                loaded = self.client.load_model(request)
+            except EngineCrashedError as error:
+                self.loaded = None
+                self.engine_crashed.emit(error)
+                return
+            except QuantDeskError as error:
+                self.loaded = None
+                self.load_failed.emit(error)
+                return
+            self.last_load = request
+            self.loaded = loaded
+            self.model_loaded.emit(loaded)
+
+        return self._run("load", work)
+
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int, sampling: SamplingSettings) -> bool:
+        def work() -> None:
+            try:
+                for event in self.client.generate(messages, max_tokens, sampling):
+                    if isinstance(event, TextDelta):
+                        self.text_arrived.emit(event.text, event.n_generated)
+                    elif isinstance(event, GenerationDone):
+                        self.generation_finished.emit(event)
+            except EngineCrashedError as error:
+                self.loaded = None
+                self.engine_crashed.emit(error)
+            except QuantDeskError as error:
+                self.generation_failed.emit(error)
+
+        return self._run("generate", work)
+
+    def stop_generation(self) -> None:
+        self.client.stop_generation()
+
+    def restart(self) -> bool:
+        """A fresh engine process, with the last model loaded again if there was one."""
+        last = self.last_load
+
+        def work() -> None:
+            try:
+                self.client.restart()
+                if last is not None:
+                    self.status_changed.emit(self.tr("Restarting the engine…"))
+                    self.loaded = self.client.load_model(last)
+                    self.model_loaded.emit(self.loaded)
+                else:
+                    self.status_changed.emit(self.tr("Engine restarted."))
+            except EngineCrashedError as error:
+                self.engine_crashed.emit(error)
+            except QuantDeskError as error:
+                self.load_failed.emit(error)
+
+        return self._run("restart", work)
+
+    def shutdown(self) -> None:
+        self.client.stop_generation()
+        self.wait_idle(5.0)
+        self.client.close(timeout=2.0)

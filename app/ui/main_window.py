@@ -1,0 +1,128 @@
+"""The main window: a navigation list on the left, one page per capability, live readouts below.
+
+Pages are added in `_build_pages`; each is a self-contained widget that talks to core through its own
+glue. The window itself holds no domain logic.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QWidget,
+)
+
+from app.core.hardware import read_memory_snapshot
+from app.core.history import ChatHistory
+from app.core.units import format_bytes
+from app.ui.chat_view import ChatView
+from app.ui.engine_bridge import EngineBridge
+from app.ui.model_library_view import ModelLibraryView
+
+READOUT_INTERVAL_MS = 1000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, bridge: EngineBridge | None = None, history: ChatHistory | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(self.tr("QuantDesk"))
+        self.resize(1180, 760)
+        self.bridge = bridge or EngineBridge(parent=self)
+        self.history = history or ChatHistory()
+
+        self.nav = QListWidget(self)
+        self.nav.setObjectName("navigation")
+        self.nav.setFixedWidth(170)
+        self.pages = QStackedWidget(self)
+        central = QWidget(self)
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self._build_pages()
+        self.nav.setCurrentRow(0)
+
+        self.ram_label = QLabel(self)
+        self.engine_label = QLabel(self)
+        self.speed_label = QLabel(self.tr("– tokens/s"), self)
+        for label in (self.ram_label, self.engine_label, self.speed_label):
+            label.setContentsMargins(8, 0, 8, 0)
+            self.statusBar().addPermanentWidget(label)
+        self.chat.tokens_per_second_changed.connect(self._on_chat_tokens_per_second_changed)
+        self.bridge.text_arrived.connect(self._on_bridge_text_arrived)
+        self.bridge.busy_changed.connect(self._on_bridge_busy_changed)
+        self._stream_started: float | None = None
+        self._readout_timer = QTimer(self)
+        self._readout_timer.setInterval(READOUT_INTERVAL_MS)
+        self._readout_timer.timeout.connect(self.update_readouts)
+        self._readout_timer.start()
+        self.update_readouts()
+        self._restore_state()
+
+    def _build_pages(self) -> None:
+        chat_page = QSplitter(Qt.Orientation.Horizontal, self)
+        self.library = ModelLibraryView(self.bridge, chat_page)
+        self.chat = ChatView(self.bridge, self.history, chat_page)
+        chat_page.addWidget(self.library)
+        chat_page.addWidget(self.chat)
+        chat_page.setSizes([300, 860])
+        self.add_page(self.tr("Chat"), chat_page)
+
+    def add_page(self, title: str, widget: QWidget) -> None:
+        self.nav.addItem(title)
+        self.pages.addWidget(widget)
+
+    def show_page(self, title: str) -> None:
+        for i in range(self.nav.count()):
+            if self.nav.item(i).text() == title:
+                self.nav.setCurrentRow(i)
+                return
+
+    # ---- readouts -----------------------------------------------------------------------------------
+
+    def update_readouts(self) -> None:
+        snap = read_memory_snapshot(self.bridge.engine_pid)
+        self.ram_label.setText(self.tr("RAM in use: {used} of {total}").format(
+            used=format_bytes(snap.system_used_bytes), total=format_bytes(snap.system_total_bytes)))
+        engine = format_bytes(snap.process_rss_bytes) if snap.process_rss_bytes is not None else self.tr("not running")
+        self.engine_label.setText(self.tr("Model engine: {mem}").format(mem=engine))
+
+    def _on_bridge_text_arrived(self, _text: str, n_generated: int) -> None:
+        import time
+
+        now = time.perf_counter()
+        if self._stream_started is None or n_generated <= 1:
+            self._stream_started = now
+            return
+        elapsed = now - self._stream_started
+        if elapsed > 0.25:
+            self.speed_label.setText(self.tr("{rate:.1f} tokens/s").format(rate=(n_generated - 1) / elapsed))
+
+    def _on_bridge_busy_changed(self, busy: bool) -> None:
+        if busy:
+            self._stream_started = None
+
+    def _on_chat_tokens_per_second_changed(self, rate: float) -> None:
+        self.speed_label.setText(self.tr("{rate:.1f} tokens/s").format(rate=rate))
+
+    # ---- window state -------------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("main_window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        QSettings().setValue("main_window/geometry", self.saveGeometry())
+        self._readout_timer.stop()
+        self.bridge.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,128 @@
+"""The model library: the models on this computer, the one that is loaded, and a way to add a GGUF file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.engine.protocol import ModelLoaded
+from app.core.errors import QuantDeskError
+from app.core.library import ModelEntry, list_models
+from app.core.units import format_bytes
+from app.ui.engine_bridge import EngineBridge
+from app.ui.error_dialog import show_error
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ModelLibraryView(QWidget):
+    load_requested = Signal(Path)
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        title = QLabel(self.tr("<b>Your models</b>"), self)
+        self.list = QListWidget(self)
+        self.list.setObjectName("modelList")
+        self.load_button = QPushButton(self.tr("Load"), self)
+        self.add_button = QPushButton(self.tr("Add GGUF file…"), self)
+        self.state = QLabel(self.tr("No model loaded."), self)
+        self.state.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.load_button)
+        buttons.addWidget(self.add_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.state)
+
+        self.load_button.clicked.connect(self._on_load_button_clicked)
+        self.add_button.clicked.connect(self._on_add_button_clicked)
+        self.list.itemDoubleClicked.connect(lambda _item: self._on_load_button_clicked())
+        self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
+        bridge.model_loaded.connect(self._on_bridge_model_loaded)
+        bridge.load_failed.connect(self._on_bridge_load_failed)
+        bridge.engine_crashed.connect(self._on_bridge_engine_crashed)
+        bridge.status_changed.connect(self.state.setText)
+        bridge.busy_changed.connect(lambda _busy: self._update_buttons())
+        self.refresh()
+
+    def refresh(self) -> None:
+        selected = self.selected_path()
+        self.list.clear()
+        for entry in list_models():
+            self._add_entry(entry)
+        if selected is not None:
+            self.select_path(selected)
+        elif self.list.count():
+            self.list.setCurrentRow(0)
+        self._update_buttons()
+
+    def _add_entry(self, entry: ModelEntry) -> QListWidgetItem:
+        item = QListWidgetItem(f"{entry.title}\n{format_bytes(entry.size_bytes)} · {entry.path.name}")
+        item.setData(PATH_ROLE, str(entry.path))
+        item.setToolTip(str(entry.path))
+        self.list.addItem(item)
+        return item
+
+    def entries(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def selected_path(self) -> Path | None:
+        item = self.list.currentItem()
+        return Path(item.data(PATH_ROLE)) if item is not None else None
+
+    def select_path(self, path: Path) -> None:
+        for i in range(self.list.count()):
+            if Path(self.list.item(i).data(PATH_ROLE)) == path:
+                self.list.setCurrentRow(i)
+                return
+
+    def add_file(self, path: Path) -> None:
+        """Add a GGUF file chosen by the person (read in place, nothing is copied)."""
+        for i in range(self.list.count()):
+            if Path(self.list.item(i).data(PATH_ROLE)) == path:
+                self.list.setCurrentRow(i)
+                return
+        size = path.stat().st_size if path.exists() else 0
+        item = self._add_entry(ModelEntry(path.stem, path, size))
+        self.list.setCurrentItem(item)
+
+    def _on_add_button_clicked(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, self.tr("Choose a GGUF model file"), str(Path.home()),
+                                              self.tr("GGUF models (*.gguf);;All files (*)"))
+        if name:
+            self.add_file(Path(name))
+
+    def _on_load_button_clicked(self) -> None:
+        path = self.selected_path()
+        if path is not None and not self.bridge.busy:
+            self.bridge.load_model(path)
+
+    def _on_bridge_model_loaded(self, loaded: ModelLoaded) -> None:
+        info = loaded.info
+        self.state.setText(self.tr("Loaded: {desc} — {size}, context {ctx} tokens ({secs:.1f} s)").format(
+            desc=Path(info.path).name, size=format_bytes(info.size_bytes), ctx=info.n_ctx,
+            secs=loaded.load_seconds))
+
+    def _on_bridge_load_failed(self, error: QuantDeskError) -> None:
+        self.state.setText(self.tr("Not loaded."))
+        show_error(self.window(), error, self.tr("Could not load the model"))
+
+    def _on_bridge_engine_crashed(self, error: QuantDeskError) -> None:
+        self.state.setText(self.tr("The engine stopped. Restart it from the chat panel."))
+
+    def _update_buttons(self) -> None:
+        self.load_button.setEnabled(self.selected_path() is not None and not self.bridge.busy)

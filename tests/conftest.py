@@ -1,0 +1,57 @@
+"""Shared test set-up: offscreen Qt, a private data folder, and no leftover threads or child processes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+# Set before anything imports Qt: tests never need a display.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+_DATA = tempfile.mkdtemp(prefix="quantdesk-test-data-")
+os.environ["QUANTDESK_DATA_DIR"] = _DATA
+os.environ["QUANTDESK_CONFIG_DIR"] = os.path.join(_DATA, "config")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import psutil  # noqa: E402
+import pytest  # noqa: E402
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+
+
+def _threads() -> set[int]:
+    """Non-daemon threads, and QuantDesk's own workers (daemon threads named engine-* / task-*)."""
+    return {
+        t.ident
+        for t in threading.enumerate()
+        if t.ident is not None and (not t.daemon or t.name.startswith(("engine-", "task-")))
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes_or_threads() -> Iterator[None]:
+    """A test that leaves an engine process or a worker thread running fails (qutebrowser/napari style)."""
+    children_before = _children()
+    threads_before = _threads()
+    yield
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        extra_children = _children() - children_before
+        extra_threads = _threads() - threads_before
+        if not extra_children and not extra_threads:
+            return
+        time.sleep(0.05)
+    names = [t.name for t in threading.enumerate() if t.ident in extra_threads]
+    pytest.fail(f"test left child processes {sorted(extra_children)} or threads {names} running")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A fresh, empty QuantDesk data folder for this test alone."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("QUANTDESK_DATA_DIR", str(folder))
+    return folder
