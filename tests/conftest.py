@@ -20,7 +20,16 @@ import pytest  # noqa: E402
 
 
 def _children() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+    """Live child processes, less multiprocessing's own resource tracker (it lives as long as pytest)."""
+    found = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() == psutil.STATUS_ZOMBIE or "resource_tracker" in " ".join(p.cmdline()):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        found.add(p.pid)
+    return found
 
 
 def _threads() -> set[int]:

@@ -13,8 +13,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-# ggml_log_level
-LEVEL_NONE, LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR, LEVEL_DEBUG, LEVEL_CONT = range(6)
+# ggml_log_level as ggml.h defines it today (the bindings' _logger.py still has an older order)
+LEVEL_NONE, LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR, LEVEL_CONT = range(6)
 LEVEL_NAMES = {LEVEL_NONE: "none", LEVEL_INFO: "info", LEVEL_WARN: "warn", LEVEL_ERROR: "error",
                LEVEL_DEBUG: "debug"}
 

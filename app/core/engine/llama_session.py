@@ -53,7 +53,7 @@ class LlamaSession:
         if not model:
             reason = log.problems_since(mark)
             raise ModelLoadError(
-                f"{path.name} could not be loaded: "
+                f"{path.name} could not be loaded. "
                 + (_plain_reason(reason) or "llama.cpp did not accept the file."),
                 "\n".join([f"file: {path}", *reason]) or f"file: {path}",
             )
@@ -249,14 +249,28 @@ class LlamaSession:
         return "".join(pieces), reason, stats
 
 
+# llama.cpp's words → what they mean for a person. Matched as substrings of its error lines.
+_KNOWN_REASONS = (
+    ("invalid magic", "It is not a GGUF model file."),
+    ("not within the file bounds", "The file is incomplete or damaged (it ends before all of the model's "
+                                   "data); download or copy it again."),
+    ("failed to read header", "The file is damaged or incomplete: its GGUF header could not be read."),
+    ("failed to read key", "The file is damaged: its GGUF header could not be read."),
+    ("unknown model architecture", "The installed llama.cpp does not support this model's architecture."),
+    ("unsupported model file version", "The file was made by a GGUF version this llama.cpp cannot read."),
+    ("failed to open", "The file could not be opened."),
+)
+
+
 def _plain_reason(problems: list[str]) -> str:
-    """The most telling line of llama.cpp's complaint, shortened for a person."""
+    """A sentence a person can act on, from llama.cpp's error lines; empty when it said nothing."""
     for line in problems:
-        text = line.strip()
-        for prefix in ("llama_model_load: error loading model:", "gguf_init_from_file_impl:",
-                       "llama_model_load_from_file_impl:", "gguf_init_from_file:"):
-            if text.startswith(prefix):
-                text = text[len(prefix):].strip()
+        lowered = line.lower()
+        for needle, plain in _KNOWN_REASONS:
+            if needle in lowered:
+                return plain
+    for line in problems:
+        text = line.split(":", 2)[-1].strip() if line.count(":") >= 2 else line.strip()
         if text and "failed to load model" not in text:
-            return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+            return f"llama.cpp says: {text}"
     return ""

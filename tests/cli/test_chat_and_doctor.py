@@ -1,0 +1,60 @@
+"""The CLI as a person or a script runs it: `python main.py ...` in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_chat_json_has_reply_and_speed() -> None:
+    result = run_cli("chat", "starter", "--prompt", "What is the capital of Germany? Answer in one word.",
+                     "--temperature", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "Berlin" in data["reply"]
+    assert data["tokens_per_second"] > 0
+    assert data["stop_reason"] == "end_of_text"
+    assert data["model"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def test_chat_seed_repeats_and_max_tokens_limits() -> None:
+    args = ("chat", "starter", "--prompt", "Write a poem about rain.", "--seed", "42", "--max-tokens", "12",
+            "--json")
+    a, b = json.loads(run_cli(*args).stdout), json.loads(run_cli(*args).stdout)
+    assert a["reply"] == b["reply"]
+    assert a["generated_tokens"] == 12 and a["stop_reason"] == "max_tokens"
+
+
+def test_chat_with_a_missing_model_is_a_plain_error(tmp_path: Path) -> None:
+    result = run_cli("chat", str(tmp_path / "gone.gguf"), "--prompt", "hi", "--json")
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert "gone.gguf" in error["message"]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_doctor_json_shows_the_starter_answering() -> None:
+    result = run_cli("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["healthy"] is True
+    assert "Paris" in data["starter"]["answer"]
+    assert data["hardware"]["cpu"]["logical_cores"] >= 1
+    assert data["hardware"]["memory"]["total_bytes"] > 0
+    assert data["hardware"]["backend"]["version"] == "0.3.36"
+    assert isinstance(data["hardware"]["gpus"], list)
+
+
+def test_doctor_text_report() -> None:
+    result = run_cli("doctor")
+    assert result.returncode == 0
+    assert "Starter model: answered" in result.stdout and "All good." in result.stdout

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.core.history import ChatHistory
+from app.core.library import starter_model_path
+from app.ui.application import create_application
+from app.ui.engine_bridge import EngineBridge
+from app.ui.main_window import MainWindow
+
+
+@pytest.fixture(scope="session")
+def qapp_cls():  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    create_application()
+    history = ChatHistory(tmp_path / "conversations.sqlite3")
+    win = MainWindow(bridge=EngineBridge(), history=history)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    history.close()
+
+
+@pytest.fixture
+def loaded_window(window: MainWindow, qtbot: QtBot) -> MainWindow:
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=60_000):
+        window.bridge.load_model(starter_model_path(), n_ctx=2048)
+    return window

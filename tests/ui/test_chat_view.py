@@ -1,0 +1,90 @@
+"""The chat panel driven like a person would: type, Enter, watch the reply stream, Stop, crash, restart."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.core.engine.protocol import GREEDY, SamplingSettings
+from app.ui.main_window import MainWindow
+
+
+def test_library_lists_the_starter_model(window: MainWindow) -> None:
+    entries = window.library.entries()
+    assert entries and "SmolLM2 135M Instruct (starter)" in entries[0]
+    assert window.nav.item(0).text() == "Chat"
+
+
+def test_enter_sends_and_the_reply_streams_in(loaded_window: MainWindow, qtbot: QtBot) -> None:
+    chat = loaded_window.chat
+    chat.sampling = GREEDY
+    deltas: list[str] = []
+    loaded_window.bridge.text_arrived.connect(lambda text, _n: deltas.append(text))
+    qtbot.keyClicks(chat.input, "What is the capital of France? Answer in one word.")
+    with qtbot.waitSignal(chat.reply_finished, timeout=60_000) as finished:
+        qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+        assert chat.input.toPlainText() == ""  # sent, input cleared
+    assert len(deltas) >= 3  # it arrived in pieces, not at once
+    assert "Paris" in chat.last_reply
+    assert "Paris" in chat.transcript_text()
+    assert "You" in chat.transcript_text() and "Model" in chat.transcript_text()
+    assert finished.args[0].stop_reason == "end_of_text"
+    assert "tokens/s" in loaded_window.speed_label.text()
+    # written to SQLite as it streamed, and marked complete at the end
+    rows = sqlite3.connect(chat.history.path).execute(
+        "SELECT role, content, complete FROM messages ORDER BY id").fetchall()
+    assert rows[0][0] == "user" and rows[1][0] == "assistant" and "Paris" in rows[1][1] and rows[1][2] == 1
+
+
+def test_shift_enter_is_a_new_line(loaded_window: MainWindow, qtbot: QtBot) -> None:
+    chat = loaded_window.chat
+    qtbot.keyClicks(chat.input, "line one")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(chat.input, "line two")
+    assert chat.input.toPlainText() == "line one\nline two"
+    assert not chat.is_generating
+
+
+def test_stop_mid_stream(loaded_window: MainWindow, qtbot: QtBot) -> None:
+    chat = loaded_window.chat
+    chat.sampling = SamplingSettings(temperature=0.8, seed=3)
+    counts: list[int] = []
+    loaded_window.bridge.text_arrived.connect(lambda _t, n: counts.append(n))
+    assert chat.send("Tell me a very long story about a dragon and a knight.")
+    assert chat.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: len(counts) >= 3, timeout=30_000)
+    with qtbot.waitSignal(chat.reply_finished, timeout=30_000) as finished:
+        qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)
+    done = finished.args[0]
+    assert done.stop_reason == "stopped"
+    assert done.stats.generated_tokens < 200
+    assert chat.last_reply  # what streamed before Stop stays on screen
+    assert not chat.stop_button.isEnabled() and chat.send_button.isEnabled()
+
+
+def test_engine_crash_shows_banner_keeps_conversation_and_restarts(loaded_window: MainWindow, qtbot: QtBot) -> None:
+    chat = loaded_window.chat
+    chat.sampling = GREEDY
+    with qtbot.waitSignal(chat.reply_finished, timeout=60_000):
+        chat.send("What is the capital of France? Answer in one word.")
+    before = chat.transcript_text()
+    loaded_window.bridge.client.kill()
+    with qtbot.waitSignal(loaded_window.bridge.engine_crashed, timeout=30_000):
+        chat.send("And of Germany?")
+    assert chat.banner.isVisible()
+    assert "restart" in chat.banner.label.text().lower()
+    assert "Paris" in chat.transcript_text() and before.strip() in chat.transcript_text()
+    with qtbot.waitSignal(loaded_window.bridge.model_loaded, timeout=60_000):
+        qtbot.mouseClick(chat.banner.restart_button, Qt.MouseButton.LeftButton)
+    assert not chat.banner.isVisible()
+    with qtbot.waitSignal(chat.reply_finished, timeout=60_000):
+        chat.send("What is the capital of Germany? Answer in one word.")
+    assert "Berlin" in chat.last_reply
+
+
+def test_memory_readouts_show_ram_and_engine(loaded_window: MainWindow) -> None:
+    loaded_window.update_readouts()
+    assert "RAM in use:" in loaded_window.ram_label.text()
+    assert "MB" in loaded_window.engine_label.text()  # the engine process's resident memory
