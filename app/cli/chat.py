@@ -12,7 +12,7 @@ from app.core.errors import QuantDeskError
 from app.core.library import resolve_model
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="ask a model one question and print its reply")
     p.add_argument("model", help="a GGUF file, or 'starter' for the bundled SmolLM2-135M-Instruct")
     p.add_argument("--prompt", required=True, help="the message to send")

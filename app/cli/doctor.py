@@ -9,7 +9,7 @@ from app.core.diagnostics import DoctorReport, run_doctor
 from app.core.units import format_bytes
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="check this computer, the llama.cpp build and the starter model")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-model", action="store_true", help="skip loading the starter model")

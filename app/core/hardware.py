@@ -6,6 +6,7 @@ without an NVIDIA driver simply has no NVIDIA GPUs in the report.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -127,10 +128,8 @@ def read_nvidia_gpus() -> tuple[GpuInfo, ...]:
     except Exception as error:
         log.warning("NVML readout failed: %s", error)
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
-        except Exception:
-            pass
     return tuple(gpus)
 
 

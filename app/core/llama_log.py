@@ -44,7 +44,7 @@ class LlamaLogCapture:
     def install(self) -> None:
         import llama_cpp
 
-        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+        @llama_cpp.llama_log_callback
         def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             self.feed(level, text.decode("utf-8", errors="replace"))
 

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from app.core.engine.client import EngineClient
-from app.core.engine.protocol import GREEDY, ChatMessage, GenerationDone, LoadModel, SamplingSettings, TextDelta
+from app.core.engine.protocol import (
+    GREEDY,
+    ChatMessage,
+    GenerationDone,
+    LoadModel,
+    SamplingSettings,
+    TextDelta,
+)
 from app.core.errors import EngineCrashedError, EngineNotReadyError, ModelLoadError
 from app.core.library import starter_model_path
 
