@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
 from app.ui.main_window import MainWindow
+
+STYLE_SHEET = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -18,6 +21,8 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("QuantDesk")
     app.setApplicationName("QuantDesk")
     app.setApplicationDisplayName("QuantDesk")
+    app.setStyle("Fusion")  # the same look on every platform, and legible offscreen
+    app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8") if STYLE_SHEET.exists() else "")
     return app
 
 
@@ -26,4 +31,5 @@ def run_app() -> int:
     app = create_application()
     window = MainWindow()
     window.show()
+    window.load_default_model()
     return app.exec()

@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
 
         self.nav = QListWidget(self)
         self.nav.setObjectName("navigation")
-        self.nav.setFixedWidth(170)
+        self.nav.setFixedWidth(180)
         self.pages = QStackedWidget(self)
         central = QWidget(self)
         layout = QHBoxLayout(central)
@@ -75,6 +75,12 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+
+    def load_default_model(self) -> None:
+        """At start-up, load the selected model (the starter on first launch) so chat works at once."""
+        path = self.library.selected_path()
+        if path is not None and not self.bridge.busy:
+            self.bridge.load_model(path)
 
     def add_page(self, title: str, widget: QWidget) -> None:
         self.nav.addItem(title)

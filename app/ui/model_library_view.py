@@ -35,6 +35,8 @@ class ModelLibraryView(QWidget):
         title = QLabel(self.tr("<b>Your models</b>"), self)
         self.list = QListWidget(self)
         self.list.setObjectName("modelList")
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.load_button = QPushButton(self.tr("Load"), self)
         self.add_button = QPushButton(self.tr("Add GGUF file…"), self)
         self.state = QLabel(self.tr("No model loaded."), self)
@@ -71,7 +73,7 @@ class ModelLibraryView(QWidget):
         self._update_buttons()
 
     def _add_entry(self, entry: ModelEntry) -> QListWidgetItem:
-        item = QListWidgetItem(f"{entry.title}\n{format_bytes(entry.size_bytes)} · {entry.path.name}")
+        item = QListWidgetItem(f"{entry.title}\n{format_bytes(entry.size_bytes)}")
         item.setData(PATH_ROLE, str(entry.path))
         item.setToolTip(str(entry.path))
         self.list.addItem(item)
@@ -111,17 +113,27 @@ class ModelLibraryView(QWidget):
         if path is not None and not self.bridge.busy:
             self.bridge.load_model(path)
 
+    def _mark_loaded(self, loaded_path: Path | None) -> None:
+        """Bold the model that is in the engine now, so it is clear what the chat talks to."""
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            font = item.font()
+            font.setBold(loaded_path is not None and Path(item.data(PATH_ROLE)) == loaded_path)
+            item.setFont(font)
+
     def _on_bridge_model_loaded(self, loaded: ModelLoaded) -> None:
         info = loaded.info
-        self.state.setText(self.tr("Loaded: {desc} — {size}, context {ctx} tokens ({secs:.1f} s)").format(
-            desc=Path(info.path).name, size=format_bytes(info.size_bytes), ctx=info.n_ctx,
-            secs=loaded.load_seconds))
+        self._mark_loaded(Path(info.path))
+        self.state.setText(self.tr("Loaded {name}\ncontext {ctx} tokens, ready in {secs:.1f} s").format(
+            name=Path(info.path).name, ctx=info.n_ctx, secs=loaded.load_seconds))
 
     def _on_bridge_load_failed(self, error: QuantDeskError) -> None:
+        self._mark_loaded(None)
         self.state.setText(self.tr("Not loaded."))
         show_error(self.window(), error, self.tr("Could not load the model"))
 
     def _on_bridge_engine_crashed(self, error: QuantDeskError) -> None:
+        self._mark_loaded(None)
         self.state.setText(self.tr("The engine stopped. Restart it from the chat panel."))
 
     def _update_buttons(self) -> None:
