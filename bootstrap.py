@@ -115,7 +115,7 @@ def setup() -> Path:
 
 def run_tests(py: Path, extra: list[str]) -> int:
     os.chdir(ROOT)
-    for cmd in ([str(py), "-m", "ruff", "check", "app", "tests", "bootstrap.py", "main.py"],
+    for cmd in ([str(py), "-m", "ruff", "check", "app", "tests", "tools", "bootstrap.py", "main.py"],
                 [str(py), "-m", "mypy"]):
         log(" ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)))
         if subprocess.run(cmd).returncode != 0:
