@@ -256,8 +256,13 @@ class ChatView(QWidget):
         rate = done.stats.tokens_per_second
         note = {"stopped": self.tr(" (stopped)"), "max_tokens": self.tr(" (length limit)"),
                 "context_full": self.tr(" (context full)")}.get(done.stop_reason, "")
-        self.status.setText(self.tr("{n} tokens at {rate:.1f} tokens/s{note}").format(
-            n=done.stats.generated_tokens, rate=rate, note=note))
+        status = self.tr("{n} tokens at {rate:.1f} tokens/s{note}").format(
+            n=done.stats.generated_tokens, rate=rate, note=note)
+        if self.bridge.loaded is not None:
+            used = done.stats.prompt_tokens + done.stats.generated_tokens
+            status += self.tr(" · context: {used} of {total} tokens used").format(
+                used=used, total=self.bridge.loaded.info.n_ctx)
+        self.status.setText(status)
         self.tokens_per_second_changed.emit(rate)
         self.reply_finished.emit(done)
 

@@ -85,16 +85,20 @@ class EngineBridge(QObject):
         self.status_changed.emit(self.tr("Loading {name}…").format(name=path.name))
 
         def work() -> None:
+            log.info("loading %s (context %d, GPU layers %d)", path, n_ctx, n_gpu_layers)
             try:
                 loaded = self.client.load_model(request)
             except EngineCrashedError as error:
+                log.error("engine crashed while loading: %s\n%s", error.message, error.detail)
                 self.loaded = None
                 self.engine_crashed.emit(error)
                 return
             except QuantDeskError as error:
+                log.warning("could not load %s: %s\n%s", path, error.message, error.detail)
                 self.loaded = None
                 self.load_failed.emit(error)
                 return
+            log.info("loaded %s in %.2f s (%s)", path.name, loaded.load_seconds, loaded.info.description)
             self.last_load = request
             self.loaded = loaded
             self.model_loaded.emit(loaded)
@@ -108,11 +112,16 @@ class EngineBridge(QObject):
                     if isinstance(event, TextDelta):
                         self.text_arrived.emit(event.text, event.n_generated)
                     elif isinstance(event, GenerationDone):
+                        log.info("reply: %d tokens at %.1f tokens/s (%s); prompt %d tokens, %d reused",
+                                 event.stats.generated_tokens, event.stats.tokens_per_second, event.stop_reason,
+                                 event.stats.prompt_tokens, event.stats.prompt_tokens_reused)
                         self.generation_finished.emit(event)
             except EngineCrashedError as error:
+                log.error("engine crashed while generating: %s\n%s", error.message, error.detail)
                 self.loaded = None
                 self.engine_crashed.emit(error)
             except QuantDeskError as error:
+                log.warning("reply failed: %s\n%s", error.message, error.detail)
                 self.generation_failed.emit(error)
 
         return self._run("generate", work)
@@ -125,6 +134,7 @@ class EngineBridge(QObject):
         last = self.last_load
 
         def work() -> None:
+            log.info("restarting the engine")
             try:
                 self.client.restart()
                 if last is not None:

@@ -23,6 +23,7 @@ from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_library_view import ModelLibraryView
 
 READOUT_INTERVAL_MS = 1000
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self._bottom_pages = 0
         self._build_pages()
         self.nav.setCurrentRow(0)
 
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""
@@ -83,8 +86,15 @@ class MainWindow(QMainWindow):
             self.bridge.load_model(path)
 
     def add_page(self, title: str, widget: QWidget) -> None:
+        """A page in the navigation, above the ones that stay at the bottom (the log)."""
+        index = self.nav.count() - self._bottom_pages
+        self.nav.insertItem(index, title)
+        self.pages.insertWidget(index, widget)
+
+    def add_last_page(self, title: str, widget: QWidget) -> None:
         self.nav.addItem(title)
         self.pages.addWidget(widget)
+        self._bottom_pages += 1
 
     def show_page(self, title: str) -> None:
         for i in range(self.nav.count()):

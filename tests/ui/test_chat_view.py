@@ -32,6 +32,7 @@ def test_enter_sends_and_the_reply_streams_in(loaded_window: MainWindow, qtbot: 
     assert "You" in chat.transcript_text() and "Model" in chat.transcript_text()
     assert finished.args[0].stop_reason == "end_of_text"
     assert "tokens/s" in loaded_window.speed_label.text()
+    assert "of 2048 tokens used" in chat.status.text()
     # written to SQLite as it streamed, and marked complete at the end
     rows = sqlite3.connect(chat.history.path).execute(
         "SELECT role, content, complete FROM messages ORDER BY id").fetchall()
@@ -88,3 +89,11 @@ def test_memory_readouts_show_ram_and_engine(loaded_window: MainWindow) -> None:
     loaded_window.update_readouts()
     assert "RAM in use:" in loaded_window.ram_label.text()
     assert "MB" in loaded_window.engine_label.text()  # the engine process's resident memory
+
+
+def test_log_page_shows_engine_events(loaded_window: MainWindow) -> None:
+    titles = [loaded_window.nav.item(i).text() for i in range(loaded_window.nav.count())]
+    assert titles[0] == "Chat" and titles[-1] == "Log"
+    loaded_window.show_page("Log")
+    log_view = loaded_window.pages.currentWidget()
+    assert "loaded SmolLM2-135M-Instruct.Q4_1.gguf" in log_view.text.toPlainText()
