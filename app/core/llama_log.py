@@ -37,6 +37,7 @@ class LlamaLogCapture:
         self._partial = ""
         self._partial_level = LEVEL_INFO
         self._echo = echo
+        self._echo_this = echo
         self._appended = 0
         self._lock = threading.Lock()
         self._callback: object | None = None
@@ -52,16 +53,20 @@ class LlamaLogCapture:
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
     def feed(self, level: int, text: str) -> None:
-        if self._echo:
+        if level != LEVEL_CONT:
+            self._echo_this = self._echo and level != LEVEL_DEBUG  # debug lines would drown the crash report
+        if self._echo_this:
             sys.stderr.write(text)
             sys.stderr.flush()
         with self._lock:
             if level != LEVEL_CONT:
-                if self._partial.strip():
+                if self._partial.strip() and self._partial_level != LEVEL_DEBUG:
                     self._lines.append(LogLine(self._partial_level, self._partial))
                     self._appended += 1
                 self._partial = ""
                 self._partial_level = level
+            if self._partial_level == LEVEL_DEBUG:
+                return  # llama.cpp's debug chatter (graph details) explains no failure
             self._partial += text
             while "\n" in self._partial:
                 line, self._partial = self._partial.split("\n", 1)

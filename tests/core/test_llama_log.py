@@ -21,3 +21,13 @@ def test_capacity_drops_old_lines_but_marks_stay_correct() -> None:
     log.feed(LEVEL_ERROR, "late error\n")
     assert [ln.text for ln in log.since(mark)] == ["late error"]
     assert [ln.text for ln in log.lines()] == ["line 4", "late error"]
+
+
+def test_debug_lines_and_their_continuations_are_dropped() -> None:
+    from app.core.llama_log import LEVEL_DEBUG
+
+    log = LlamaLogCapture(echo=False)
+    log.feed(LEVEL_DEBUG, "graph node 1")
+    log.feed(LEVEL_CONT, " more graph\n")
+    log.feed(LEVEL_ERROR, "real error\n")
+    assert [ln.text for ln in log.lines()] == ["real error"]
