@@ -145,6 +145,7 @@ class ChatView(QWidget):
         bridge.generation_failed.connect(self._on_bridge_generation_failed)
         bridge.engine_crashed.connect(self._on_bridge_engine_crashed)
         bridge.model_loaded.connect(self._on_bridge_model_loaded)
+        bridge.model_unloaded.connect(self._update_buttons)
         bridge.busy_changed.connect(self._update_buttons)
         self.restore_latest()
         self._update_buttons()

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 class EngineBridge(QObject):
     model_loaded = Signal(object)  # ModelLoaded
+    model_unloaded = Signal()
     load_failed = Signal(object)  # QuantDeskError
     text_arrived = Signal(str, int)  # delta, tokens generated so far
     generation_finished = Signal(object)  # GenerationDone
@@ -125,6 +126,22 @@ class EngineBridge(QObject):
                 self.generation_failed.emit(error)
 
         return self._run("generate", work)
+
+    def unload_model(self) -> bool:
+        """Free the model's memory; the engine process stays up for the next load."""
+
+        def work() -> None:
+            try:
+                self.client.unload_model()
+            except EngineCrashedError as error:
+                self.engine_crashed.emit(error)
+                return
+            self.loaded = None
+            self.last_load = None
+            log.info("model unloaded")
+            self.model_unloaded.emit()
+
+        return self._run("unload", work)
 
     def stop_generation(self) -> None:
         self.client.stop_generation()

@@ -38,11 +38,14 @@ class ModelLibraryView(QWidget):
         self.list.setWordWrap(True)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.load_button = QPushButton(self.tr("Load"), self)
+        self.unload_button = QPushButton(self.tr("Unload"), self)
+        self.unload_button.setToolTip(self.tr("Free the memory the loaded model uses"))
         self.add_button = QPushButton(self.tr("Add GGUF file…"), self)
         self.state = QLabel(self.tr("No model loaded."), self)
         self.state.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)
+        buttons.addWidget(self.unload_button)
         buttons.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
@@ -52,6 +55,8 @@ class ModelLibraryView(QWidget):
 
         self.load_button.clicked.connect(self._on_load_button_clicked)
         self.add_button.clicked.connect(self._on_add_button_clicked)
+        self.unload_button.clicked.connect(self._on_unload_button_clicked)
+        bridge.model_unloaded.connect(self._on_bridge_model_unloaded)
         self.list.itemDoubleClicked.connect(lambda _item: self._on_load_button_clicked())
         self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
         bridge.model_loaded.connect(self._on_bridge_model_loaded)
@@ -121,6 +126,15 @@ class ModelLibraryView(QWidget):
             font.setBold(loaded_path is not None and Path(item.data(PATH_ROLE)) == loaded_path)
             item.setFont(font)
 
+    def _on_unload_button_clicked(self) -> None:
+        if self.bridge.loaded is not None and not self.bridge.busy:
+            self.bridge.unload_model()
+
+    def _on_bridge_model_unloaded(self) -> None:
+        self._mark_loaded(None)
+        self.state.setText(self.tr("No model loaded."))
+        self._update_buttons()
+
     def _on_bridge_model_loaded(self, loaded: ModelLoaded) -> None:
         info = loaded.info
         self._mark_loaded(Path(info.path))
@@ -138,3 +152,4 @@ class ModelLibraryView(QWidget):
 
     def _update_buttons(self) -> None:
         self.load_button.setEnabled(self.selected_path() is not None and not self.bridge.busy)
+        self.unload_button.setEnabled(self.bridge.loaded is not None and not self.bridge.busy)

@@ -97,3 +97,17 @@ def test_log_page_shows_engine_events(loaded_window: MainWindow) -> None:
     loaded_window.show_page("Log")
     log_view = loaded_window.pages.currentWidget()
     assert "loaded SmolLM2-135M-Instruct.Q4_1.gguf" in log_view.text.toPlainText()
+
+
+def test_unload_frees_the_engine_memory(loaded_window: MainWindow, qtbot: QtBot) -> None:
+    from app.core.hardware import read_memory_snapshot
+
+    library = loaded_window.library
+    loaded_rss = read_memory_snapshot(loaded_window.bridge.engine_pid).process_rss_bytes
+    assert loaded_rss is not None
+    with qtbot.waitSignal(loaded_window.bridge.model_unloaded, timeout=30_000):
+        qtbot.mouseClick(library.unload_button, Qt.MouseButton.LeftButton)
+    assert library.state.text() == "No model loaded."
+    assert not loaded_window.chat.send_button.isEnabled()
+    unloaded_rss = read_memory_snapshot(loaded_window.bridge.engine_pid).process_rss_bytes
+    assert unloaded_rss is not None and unloaded_rss < loaded_rss - 50 * 1024 * 1024
