@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         build_parser().print_help()
         return 2
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except BrokenPipeError:  # `quantdesk chat ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     return result
 
 
