@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class BackgroundTask(QObject):
     """One run of `work(*args, on_progress=..., cancel=..., **kwargs)` on a worker thread."""
 
-    progress_changed = Signal(int, int)  # done, total
+    progress_changed = Signal(object, object)  # done, total (Python ints: byte counts pass 2 GiB)
     finished = Signal(object)  # the function's return value
     failed = Signal(object)  # a QuantDeskError
     cancelled = Signal()
