@@ -17,7 +17,6 @@ import fnmatch
 import hashlib
 import logging
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from app.core.hub_cache import (
     cache_target,
     finish_file,
     folder_target,
+    free_space,
     link_into_snapshot,
     safe_repo_path,
     snapshot_folder,
@@ -152,12 +152,6 @@ def _target(plan: DownloadPlan, f: RemoteFile) -> FileTarget:
     return cache_target(hub_cache_dir(), plan.repo_id, plan.commit, f.path, f.etag)
 
 
-def _existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def check_disk_space(plan: DownloadPlan) -> int:
     """Raise NotEnoughDiskError before starting when the rest of the download can't fit; return bytes needed."""
     needed = 0
@@ -166,8 +160,7 @@ def check_disk_space(plan: DownloadPlan) -> int:
         if not target.is_complete(f.etag):
             have = target.partial.stat().st_size if target.partial.exists() else 0
             needed += max(f.size - have, 0)
-    where = _existing(plan.folder if plan.folder is not None else hub_cache_dir())
-    free = shutil.disk_usage(where).free
+    where, free = free_space(plan.folder if plan.folder is not None else hub_cache_dir())
     if needed + DISK_MARGIN > free:
         raise NotEnoughDiskError(
             f"Not enough disk space: this download needs {format_bytes(needed)} more, and the disk has "
@@ -216,6 +209,10 @@ def _hash_existing(part: Path, hasher: _Hasher, cancel: CancelToken | None) -> i
     return size
 
 
+class _RangeIgnored(Exception):
+    """The server answered a resume with the whole file (or another part): start the file again."""
+
+
 class _Reporter:
     """Overall + per-file progress, at most every PROGRESS_EVERY seconds (and always at the end of a file)."""
 
@@ -248,11 +245,10 @@ def _receive(url: str, headers: dict[str, str], target: FileTarget, f: RemoteFil
     with get_session().stream("GET", url, headers=request_headers, follow_redirects=True,
                               timeout=httpx2.Timeout(60.0, connect=15.0)) as response:
         hf_raise_for_status(response)
-        if have and response.status_code != 206:
-            raise HubError("The server restarted the file instead of resuming it.", f"HTTP {response.status_code}")
-        if have and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
-            raise HubError("The server sent a different part of the file than asked for.",
-                           f"asked bytes={have}-, got {response.headers.get('Content-Range')}")
+        if have and (response.status_code != 206
+                     or not response.headers.get("Content-Range", "").startswith(f"bytes {have}-")):
+            raise _RangeIgnored(f"asked bytes={have}-, got HTTP {response.status_code} "
+                                f"{response.headers.get('Content-Range')}")
         with open(target.partial, "r+b" if have else "wb") as out:
             out.seek(have)
             out.truncate()
@@ -288,8 +284,9 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
     target.lock.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         stack.enter_context(WeakFileLock(target.lock))
-        hasher = _Hasher(f)
-        stack.callback(hasher.close)
+        hashers = [_Hasher(f)]
+        stack.callback(lambda: hashers[-1].close())
+        hasher = hashers[0]
         have = 0
         if target.partial.exists():
             have = target.partial.stat().st_size
@@ -309,6 +306,14 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
                 with hub_errors(f"{plan.repo_id}/{f.path}"):
                     have, received = _receive(meta.location or url, headers, target, f, index, hasher, have,
                                               reporter, cancel)
+            except _RangeIgnored as reason:
+                log.warning("%s: resume refused (%s); starting the file again", f.path, reason)
+                hasher.close()
+                hasher = _Hasher(f)
+                hashers.append(hasher)
+                target.partial.unlink(missing_ok=True)
+                have = resumed_from = 0
+                continue
             except HubConnectionError:
                 have = target.partial.stat().st_size if target.partial.exists() else 0
                 attempts += 1

@@ -40,6 +40,14 @@ def safe_repo_path(name: str) -> PurePosixPath:
     return path
 
 
+def free_space(path: Path) -> tuple[Path, int]:
+    """Free bytes on the disk that holds `path` (or would: the nearest folder that exists)."""
+    where = path
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    return where, shutil.disk_usage(where).free
+
+
 def repo_folder_name(repo_id: str) -> str:
     return "models--" + repo_id.replace("/", "--")
 
