@@ -166,16 +166,22 @@ def _architecture(info: Any) -> str | None:
     return str(model_type) if model_type else None
 
 
-def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo]) -> SafetensorsInfo | None:
+def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo], info: Any) -> SafetensorsInfo | None:
+    """Parameter counts from the safetensors headers (ranged reads); for a gated repo without a token, from
+    the summary the Hub publishes in the model info (the headers themselves are behind the gate)."""
     if not any(f.kind == "safetensors" for f in files):
         return None
     try:
         with hub_errors(repo_id):
-            meta = hub_api().get_safetensors_metadata(repo_id, revision=commit)
+            counts = hub_api().get_safetensors_metadata(repo_id, revision=commit).parameter_count
     except hf_errors.NotASafetensorsRepoError:
         return None
-    counts = sorted(meta.parameter_count.items(), key=lambda kv: -kv[1])
-    return SafetensorsInfo(sum(meta.parameter_count.values()), tuple(counts),
+    except GatedModelError:
+        if info.safetensors is None:
+            return None
+        counts = dict(info.safetensors.parameters)
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+    return SafetensorsInfo(sum(counts.values()), tuple(ordered),
                            sum(f.size for f in files if f.kind == "safetensors"))
 
 
@@ -185,8 +191,8 @@ def read_gguf_info(repo_id: str, path: str, size: int, revision: str | None = No
         header = read_remote_gguf_header(repo_id, path, revision=revision, size=size)
         return GgufFileInfo(path, size, quant_from_filename(path), header)
     except QuantDeskError as error:
-        if isinstance(error, (OfflineModeError, GatedModelError)):
-            raise  # the whole inspection stops; these are not about one file
+        if isinstance(error, OfflineModeError):
+            raise  # not about this file: the whole inspection stops
         return GgufFileInfo(path, size, quant_from_filename(path), None, error.message)
 
 
@@ -214,7 +220,7 @@ def inspect_repo(repo_id: str, revision: str = "main", *, on_progress: ProgressC
         else:
             gguf_infos.append(GgufFileInfo(f.path, f.size, quant_from_filename(f.path)))
     check_cancelled(cancel)
-    safetensors = _safetensors_info(repo_id, commit, files)
+    safetensors = _safetensors_info(repo_id, commit, files, info)
     on_progress(steps, steps)
     where, free = free_space(hub_cache_dir())
     architecture = _architecture(info)
