@@ -35,6 +35,12 @@ class _ProgressLine:
     def __init__(self) -> None:
         self.meter = TransferMeter()
         self.current = ""
+        self.shown = False
+
+    def end_line(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            self.shown = False
 
     def on_file(self, p: FileProgress) -> None:
         self.current = f"[{p.index + 1}/{p.count}] {p.path}"
@@ -46,6 +52,7 @@ class _ProgressLine:
                 f"{speed}  {format_duration(r.seconds_left)} left")
         sys.stderr.write("\r" + line[:150].ljust(150))
         sys.stderr.flush()
+        self.shown = True
 
 
 def render(result: DownloadResult) -> str:
@@ -66,15 +73,15 @@ def run(args: argparse.Namespace) -> int:
                           on_file=progress.on_file if progress else None)
     except (Cancelled, KeyboardInterrupt):
         if progress:
-            sys.stderr.write("\n")
+            progress.end_line()
         print("Stopped. Run the same command again to continue from where it stopped.", file=sys.stderr)
         return 130
     except QuantDeskError as error:
         if progress:
-            sys.stderr.write("\n")
+            progress.end_line()
         return report_error(error, args.json)
     if progress:
-        sys.stderr.write("\n")
+        progress.end_line()
     if args.json:
         print_json(result.to_json())
     else:
