@@ -17,7 +17,7 @@ from app.core.transfer_meter import TransferMeter, format_duration
 from app.core.units import format_bytes
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("download", help="download a model from the Hugging Face Hub (resumable, verified)")
     p.add_argument("repo", help="the model's name on the Hub, e.g. bartowski/SmolLM2-135M-Instruct-GGUF")
     p.add_argument("--include", action="append", default=[], metavar="PATTERN",

@@ -1,10 +1,10 @@
 """Download a model's files from the Hub: resumable across runs, verified, cancellable, honest about progress.
 
-huggingface_hub 2.x deletes a partial file when a download fails, so a dropped connection or a closed app would
-start a 5 GB file from zero. Here the bytes go to `<blob>.incomplete` (hub_cache.py) and stay there on any
-failure; the next run asks the server only for the rest (HTTP Range). The request itself is huggingface_hub's:
-its URL building (hf_hub_url), its metadata HEAD (get_hf_file_metadata), its HTTP session (offline switch,
-headers) and its token (HF_TOKEN / the token store) — only the byte loop is ours.
+huggingface_hub 2.x deletes a partial file when a download fails, so a dropped connection or a closed
+app would start a 5 GB file from zero. Here the bytes go to `<blob>.incomplete` (hub_cache.py) and stay
+there on any failure; the next run asks the server only for the rest (HTTP Range). The request itself is
+huggingface_hub's: its URL building (hf_hub_url), its metadata HEAD (get_hf_file_metadata), its HTTP session
+(offline switch, headers) and its token (HF_TOKEN / the token store) — only the byte loop is ours.
 
 A file counts as complete only when its bytes hash to what the Hub lists: sha256 for LFS files, the git blob
 sha1 for small ones. Then it is renamed to its real name; a mismatch deletes the partial file.
@@ -121,7 +121,8 @@ class DownloadResult:
             "repo_id": self.repo_id, "commit": self.commit, "folder": str(self.folder),
             "transferred_bytes": self.transferred,
             "files": [{"path": f.path, "local_path": str(f.local_path), "size": f.size, "sha256": f.sha256,
-                       "resumed_from": f.resumed_from, "transferred_bytes": f.transferred} for f in self.files],
+                       "resumed_from": f.resumed_from, "transferred_bytes": f.transferred}
+                      for f in self.files],
         }
 
 
@@ -154,7 +155,7 @@ def _target(plan: DownloadPlan, f: RemoteFile) -> FileTarget:
 
 
 def check_disk_space(plan: DownloadPlan) -> int:
-    """Raise NotEnoughDiskError before starting when the rest of the download can't fit; return bytes needed."""
+    """NotEnoughDiskError before starting when the rest of the download can't fit; returns bytes needed."""
     needed = 0
     for f in plan.files:
         target = _target(plan, f)
@@ -174,10 +175,9 @@ class _Hasher:
     """Hashes on a second thread while the first one receives (hashlib releases the GIL on large buffers)."""
 
     def __init__(self, f: RemoteFile) -> None:
-        if f.sha256:
-            self.expected, self._hash = f.sha256, hashlib.sha256()
-        else:
-            self.expected, self._hash = f.blob_id, hashlib.sha1(b"blob %d\0" % f.size)
+        self.expected: str = f.sha256 or f.blob_id or ""
+        # LFS files: sha256 of the content; others: git's blob id, sha1 over "blob <size>\0" + content
+        self._hash = hashlib.sha256() if f.sha256 else hashlib.sha1(b"blob %d\0" % f.size)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
         self._thread = threading.Thread(target=self._run, name="download-hash", daemon=True)
         self._thread.start()
@@ -252,7 +252,7 @@ def _flush(out: BinaryIO, pending: bytearray, hasher: _Hasher, f: RemoteFile, ha
 
 def _receive(url: str, headers: dict[str, str], target: FileTarget, f: RemoteFile, index: int,
              hasher: _Hasher, have: int, reporter: _Reporter, cancel: CancelToken | None) -> tuple[int, int]:
-    """One GET from byte `have` on; returns (bytes on disk, bytes received). Raises on a dropped connection."""
+    """One GET from byte `have` on; returns (bytes on disk, bytes received). Raises if the link drops."""
     request_headers = dict(headers)
     if have:
         request_headers["Range"] = f"bytes={have}-"
@@ -339,7 +339,8 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
                 attempts += 1
                 if attempts >= RETRIES:
                     raise
-                log.warning("connection dropped on %s at byte %d; resuming (attempt %d)", f.path, have, attempts)
+                log.warning("connection dropped on %s at byte %d; resuming (attempt %d)",
+                            f.path, have, attempts)
                 time.sleep(min(0.5 * attempts, 2.0))
                 continue
             except OSError as error:

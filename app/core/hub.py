@@ -1,4 +1,4 @@
-"""The connection to the Hugging Face Hub: where it is, whether we may call it, who we are, what its errors mean.
+"""The connection to the Hugging Face Hub: where it is, may we call it, who we are, what its errors mean.
 
 Search (hub_search.py), inspection (hub_inspect.py) and download (download.py) all go through here, so three
 rules hold everywhere:
@@ -49,7 +49,7 @@ def hub_endpoint() -> str:
 
 
 def hub_cache_dir() -> Path:
-    """The Hugging Face cache other tools share: HF_HUB_CACHE, else HF_HOME/hub, else huggingface_hub's default."""
+    """The Hugging Face cache other tools share: HF_HUB_CACHE, else HF_HOME/hub, else the library default."""
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HF_HOME"):
@@ -143,11 +143,12 @@ def translate_hub_error(error: BaseException, what: str = "") -> QuantDeskError:
     if isinstance(error, QuantDeskError):
         return error
     if isinstance(error, hf_errors.OfflineModeIsEnabled):
-        return OfflineModeError("Offline mode is on, so QuantDesk did not connect to the internet.", _detail(error))
+        return OfflineModeError("Offline mode is on, so QuantDesk did not connect to the internet.",
+                                _detail(error))
     if isinstance(error, hf_errors.GatedRepoError):
         return GatedModelError(
-            f"{name} is gated: its authors ask you to accept their terms on huggingface.co first. Then paste a "
-            "Hugging Face token that has access.", _detail(error))
+            f"{name} is gated: its authors ask you to accept their terms on huggingface.co first. "
+            "Then paste a Hugging Face token that has access.", _detail(error))
     if isinstance(error, hf_errors.RevisionNotFoundError):
         return RevisionNotFoundError(f"{name} has no such version (branch, tag or commit).", _detail(error))
     if isinstance(error, (hf_errors.RemoteEntryNotFoundError, hf_errors.EntryNotFoundError)):
@@ -160,7 +161,8 @@ def translate_hub_error(error: BaseException, what: str = "") -> QuantDeskError:
         status = error.response.status_code if error.response is not None else 0
         if status == 401:
             return InvalidTokenError("Hugging Face did not accept the token.", _detail(error))
-        return HubError(f"Hugging Face answered with an error (HTTP {status}). Try again later.", _detail(error))
+        return HubError(f"Hugging Face answered with an error (HTTP {status}). Try again later.",
+                        _detail(error))
     if isinstance(error, (httpx2.TransportError, ConnectionError, TimeoutError)):
         return HubConnectionError(
             "Could not reach Hugging Face. Check the internet connection and try again; downloads continue "

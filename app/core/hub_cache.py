@@ -1,4 +1,4 @@
-"""Where downloaded files go: the Hugging Face cache layout (so other tools see them) or a folder the user picks.
+"""Where downloads go: the Hugging Face cache layout (so other tools see them) or a folder the user picks.
 
 Cache layout, as huggingface_hub writes it (file_download.py, the cache docs):
     <cache>/models--<owner>--<name>/blobs/<etag>               the bytes, named by their ETag (sha256 for LFS)
@@ -54,7 +54,7 @@ def repo_folder_name(repo_id: str) -> str:
 
 @dataclass(frozen=True)
 class FileTarget:
-    """Where one repo file's bytes are written while downloading (`partial`) and where they end up (`final`)."""
+    """Where a repo file's bytes are written while downloading (`partial`) and where they end (`final`)."""
 
     partial: Path
     final: Path  # the blob in the cache, or the file in the picked folder

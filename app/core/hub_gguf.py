@@ -6,7 +6,8 @@ The header is read in growing ranged pieces (256 KB, then doubling) until the te
 confirmed from the header (general.file_type, else the commonest weight type: what the file is).
 
 Layout (gguf-py's constants, GGUF v2/v3, little-endian): "GGUF", u32 version, u64 n_tensors, u64 n_kv,
-n_kv × (string key, u32 type, value), n_tensors × (string name, u32 n_dims, u64 dims[n], u32 type, u64 offset).
+n_kv × (string key, u32 type, value),
+n_tensors × (string name, u32 n_dims, u64 dims[n], u32 type, u64 offset).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ FIRST_READ = 256 * 1024
 MAX_HEADER = 64 * 1024 * 1024  # a tokenizer of 250k entries is ~10 MB; past this it is not a sane header
 
 _SCALARS: dict[int, str] = {
-    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b", GGUFValueType.UINT16: "<H", GGUFValueType.INT16: "<h",
+    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b",
+    GGUFValueType.UINT16: "<H", GGUFValueType.INT16: "<h",
     GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i", GGUFValueType.FLOAT32: "<f",
     GGUFValueType.BOOL: "<?", GGUFValueType.UINT64: "<Q", GGUFValueType.INT64: "<q",
     GGUFValueType.FLOAT64: "<d",
@@ -191,7 +193,7 @@ def parse_gguf_header(fetch: Callable[[int, int], bytes], total_size: int | None
 
 def read_remote_gguf_header(repo_id: str, filename: str, revision: str | None = None,
                             size: int | None = None) -> GgufHeader:
-    """The header of a GGUF file in a Hub repo, fetched with Range requests through huggingface_hub's session."""
+    """The header of a GGUF file in a Hub repo, read with Range requests through huggingface_hub's session."""
     require_online()
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=hub_endpoint())
     headers = build_hf_headers()
@@ -201,7 +203,8 @@ def read_remote_gguf_header(repo_id: str, filename: str, revision: str | None = 
                                   follow_redirects=True) as response:
             hf_raise_for_status(response)
             wanted = end - start + 1
-            skip = start if response.status_code == 200 else 0  # a server that ignores Range: read only what's needed
+            # a server that ignores Range sends the whole file: read only as far as needed
+            skip = start if response.status_code == 200 else 0
             out = bytearray()
             for chunk in response.iter_bytes():
                 out += chunk

@@ -1,7 +1,7 @@
-"""Look at a Hub repo before downloading it: what is in it, what it is, whether QuantDesk can use it, what it needs.
+"""Look at a Hub repo before downloading: what is in it, what it is, can QuantDesk use it, what it needs.
 
 - ready GGUF files: the quant type from the name, confirmed from the file's own header (a ranged read)
-- safetensors weights: parameter count and dtypes from their headers (huggingface_hub's get_safetensors_metadata)
+- safetensors weights: parameter count and dtypes from their headers (get_safetensors_metadata)
 - the architecture, and whether QuantDesk can convert it
 - licence and gated status
 - disk: download + F16 + quant for the safetensors path (or the GGUF file itself) against free disk
@@ -166,7 +166,8 @@ def _architecture(info: Any) -> str | None:
     return str(model_type) if model_type else None
 
 
-def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo], info: Any) -> SafetensorsInfo | None:
+def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo],
+                      info: Any) -> SafetensorsInfo | None:
     """Parameter counts from the safetensors headers (ranged reads); for a gated repo without a token, from
     the summary the Hub publishes in the model info (the headers themselves are behind the gate)."""
     if not any(f.kind == "safetensors" for f in files):

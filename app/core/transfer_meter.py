@@ -47,7 +47,7 @@ def format_duration(seconds: float | None) -> str:
     """75 → '1 min 15 s'; None → '–'."""
     if seconds is None:
         return "–"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s} s"
     if s < 3600:

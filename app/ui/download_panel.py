@@ -59,7 +59,7 @@ class DownloadPanel(QWidget):
         return self.task is not None and self.task.is_running()
 
     def start(self, repo_id: str, include: list[str], folder: Path | None) -> None:
-        """Plan and download on the worker thread (planning asks the Hub too); files already there are skipped."""
+        """Plan and download on the worker thread (planning asks the Hub too); finished files are kept."""
         self._meter = TransferMeter()
         self.file_bar.setValue(0)
         self.overall_bar.setValue(0)
@@ -106,7 +106,8 @@ class DownloadPanel(QWidget):
         self.file_bar.setValue(_SCALE)
         self.file_label.setText(self.tr("Done: {n} file(s) in {folder}").format(
             n=len(result.files), folder=str(result.folder)))
-        self.status_label.setText(self.tr("{bytes} downloaded.").format(bytes=format_bytes(result.transferred)))
+        self.status_label.setText(
+            self.tr("{bytes} downloaded.").format(bytes=format_bytes(result.transferred)))
         self.download_finished.emit(result)
 
     def _on_task_failed(self, error: QuantDeskError) -> None:
@@ -117,5 +118,6 @@ class DownloadPanel(QWidget):
 
     def _on_task_cancelled(self) -> None:
         self.cancel_button.setEnabled(False)
-        self.status_label.setText(self.tr("Cancelled. Start the download again to continue where it stopped."))
+        self.status_label.setText(
+            self.tr("Cancelled. Start the download again to continue where it stopped."))
         self.download_stopped.emit()

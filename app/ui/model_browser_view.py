@@ -1,9 +1,9 @@
 """Find models: search the Hugging Face Hub, look inside a repo, download it — or stay offline.
 
 Left: the search (text, sort, "ready GGUF only", "text generation only") and its results, a page at a time.
-Right: the picked repo inspected (ModelInspectPanel) and a running download (DownloadPanel). Every Hub call is a
-core function on a BackgroundTask worker thread; the offline switch is a core setting, and while it is on this
-page says so and starts nothing that would touch the network.
+Right: the picked repo inspected (ModelInspectPanel) and a running download (DownloadPanel). Every Hub
+call is a core function on a BackgroundTask worker thread; the offline switch is a core setting, and while it
+is on this page says so and starts nothing that would touch the network.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class ModelBrowserView(QWidget):
         self.offline_switch = QCheckBox(self.tr("Offline mode"), self)
         self.offline_switch.setObjectName("offlineSwitch")
         self.offline_banner = QLabel(self.tr(
-            "Offline mode is on: QuantDesk makes no network connection at all. Models already on this computer "
-            "still work. Switch it off to search and download."), self)
+            "Offline mode is on: QuantDesk makes no network connection at all. Models already on this "
+            "computer still work. Switch it off to search and download."), self)
         self.offline_banner.setObjectName("offlineBanner")
         self.offline_banner.setWordWrap(True)
         self.offline_banner.setStyleSheet("QLabel#offlineBanner { background: #fff4ce; color: #4a3b00; "
@@ -195,8 +195,9 @@ class ModelBrowserView(QWidget):
         for model in page.results:
             self.results.addItem(self._result_item(model))
         n = self.results.count()
-        self.search_status.setText(self.tr("{n} models shown{more}.").format(
-            n=n, more=self.tr(", more available") if page.has_more else "") if n else self.tr("No models found."))
+        more = self.tr(", more available") if page.has_more else ""
+        self.search_status.setText(self.tr("{n} models shown{more}.").format(n=n, more=more) if n
+                                   else self.tr("No models found."))
         self.search_button.setEnabled(True)
         self.more_button.setEnabled(page.has_more)
 

@@ -148,9 +148,12 @@ class ModelInspectPanel(QWidget):
             size += self.tr(" · {params} parameters ({dtype})").format(
                 params=format_parameters(st.parameter_count), dtype=", ".join(d for d, _ in st.dtypes))
         self.size_label.setText(size)
-        gate = self.tr("gated: you must accept the authors' terms on huggingface.co") if inspection.gated else ""
-        self.licence_label.setText(", ".join(x for x in (inspection.license or self.tr("not stated"), gate) if x))
-        self.show_recommendation(str(inspection.recommendation) if inspection.recommendation is not None else None)
+        gate = (self.tr("gated: you must accept the authors' terms on huggingface.co")
+                if inspection.gated else "")
+        licence = inspection.license or self.tr("not stated")
+        self.licence_label.setText(", ".join(x for x in (licence, gate) if x))
+        recommendation = inspection.recommendation
+        self.show_recommendation(str(recommendation) if recommendation is not None else None)
         self.disk_label.setText(self._disk_text(inspection))
         self._fill_table(inspection)
         self.token_box.setVisible(inspection.gated and not has_token())
@@ -182,7 +185,8 @@ class ModelInspectPanel(QWidget):
             verdict = self.tr("fits") if d.fits else self.tr("does NOT fit")
             return self.tr("{download} download + {f16} F16 + {quant} quantized = {total}; {free} free — "
                            "{verdict}").format(download=format_bytes(d.download_bytes),
-                                               f16=format_bytes(d.f16_bytes), quant=format_bytes(d.quant_bytes),
+                                               f16=format_bytes(d.f16_bytes),
+                                               quant=format_bytes(d.quant_bytes),
                                                total=format_bytes(d.total_bytes), free=free, verdict=verdict)
         if inspection.gguf_files:
             return self.tr("the GGUF file you pick (sizes below); {free} free").format(free=free)
@@ -247,7 +251,8 @@ class ModelInspectPanel(QWidget):
 
     def _update_buttons(self) -> None:
         busy = getattr(self, "_busy", False)
-        self.download_button.setEnabled(self.inspection is not None and bool(self.checked_files()) and not busy)
+        ready = self.inspection is not None and bool(self.checked_files())
+        self.download_button.setEnabled(ready and not busy)
 
     # ---- slots --------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""`python main.py download` as a person or script runs it: a child process, HF_ENDPOINT/HF_HOME/HF_TOKEN in its
-environment, the fake Hub on 127.0.0.1 — including a kill half-way and a restart that fetches only the rest."""
+"""`python main.py download` as a person or script runs it: a child process, HF_ENDPOINT/HF_HOME/HF_TOKEN in
+its environment, the fake Hub on 127.0.0.1 — including a kill half-way and a restart that fetches the rest."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_json_output_and_files_in_the_cache(fake_hub: FakeHub, tmp_path: Path) -
     (f,) = result["files"]
     assert f["path"] == "tiny-Q8_0.gguf" and f["resumed_from"] == 0
     local = Path(f["local_path"])
-    assert local.is_relative_to(tmp_path / "hf" / "hub") and hashlib.sha256(local.read_bytes()).hexdigest() == f["sha256"]
+    assert local.is_relative_to(tmp_path / "hf" / "hub")
+    assert hashlib.sha256(local.read_bytes()).hexdigest() == f["sha256"]
 
 
 def test_unknown_repo_is_a_plain_error(fake_hub: FakeHub, tmp_path: Path) -> None:
@@ -63,8 +64,8 @@ def test_killed_download_resumes_with_only_the_remaining_bytes(fake_hub: FakeHub
     fake_hub.throttle_bytes_per_second = 2 * 1024 * 1024
     hf_home = tmp_path / "hf"
     env = subprocess_env(fake_hub, hf_home)
-    child = subprocess.Popen([sys.executable, "main.py", "download", "tester/slow", "--json"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "main.py", "download", "tester/slow", "--json"], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         partial: list[Path] = []

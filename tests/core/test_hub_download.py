@@ -43,7 +43,8 @@ def test_download_into_the_shared_cache(fake_hub: FakeHub) -> None:
     assert result.folder == snapshot and result.commit == repo.sha
     weights = snapshot / "weights-Q8_0.gguf"
     assert weights.is_symlink() and weights.read_bytes() == BIG
-    assert weights.resolve() == (cache / "models--tester--big" / "blobs" / repo.file("weights-Q8_0.gguf").sha256)  # type: ignore[union-attr]
+    blob = cache / "models--tester--big" / "blobs" / repo.file("weights-Q8_0.gguf").sha256  # type: ignore[union-attr]
+    assert weights.resolve() == blob
     assert (cache / "models--tester--big" / "refs" / "main").read_text() == repo.sha
     assert result.transferred == len(BIG) + len(b'{"model_type": "llama"}')
     assert _no_partial_files(cache)

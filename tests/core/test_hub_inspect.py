@@ -39,7 +39,7 @@ def test_header_contradicting_the_name_is_reported(fake_hub: FakeHub) -> None:
 
 
 def test_not_a_gguf_is_reported_per_file(fake_hub: FakeHub) -> None:
-    fake_hub.add_repo(FakeRepo("tester/broken", [FakeFile("model-Q8_0.gguf", b"not a gguf at all", lfs=True)]))
+    fake_hub.add_repo(FakeRepo("tester/broken", [FakeFile("model-Q8_0.gguf", b"not a gguf", lfs=True)]))
     (g,) = inspect_repo("tester/broken").gguf_files
     assert g.header is None and g.header_error and "not a GGUF" in g.header_error
 
@@ -75,7 +75,8 @@ def test_unsupported_architecture_and_gated_licence(fake_hub: FakeHub) -> None:
     assert result.architecture == "MambaForCausalLM" and not result.convertible
     assert result.gated and result.license == "other"
     # the headers are behind the gate: the count comes from the Hub's published summary
-    assert result.safetensors is not None and result.safetensors.parameter_count == tiny_safetensors_bytes()[1]
+    assert result.safetensors is not None
+    assert result.safetensors.parameter_count == tiny_safetensors_bytes()[1]
 
 
 def test_gated_gguf_without_token_still_inspects(fake_hub: FakeHub) -> None:

@@ -1,4 +1,4 @@
-"""Offline mode (no network call at all, remembered) and gated repos with a token in huggingface_hub's store."""
+"""Offline mode (no network call at all, remembered); gated repos with a token in huggingface_hub's store."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def test_offline_mode_makes_no_network_call(fake_hub: FakeHub) -> None:
     assert search_models(SearchQuery()).results
 
 
-def test_hf_hub_offline_environment_counts_as_offline(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hf_hub_offline_environment_counts_as_offline(fake_hub: FakeHub,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert is_offline()
     with pytest.raises(OfflineModeError):

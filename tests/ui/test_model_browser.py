@@ -1,4 +1,4 @@
-"""The "Find models" page against the fake Hub: search, inspect, download with progress, cancel, offline, token."""
+"""The "Find models" page with the fake Hub: search, inspect, download, progress, cancel, offline, token."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub) -> None:
 
 
 def test_cancel_a_running_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
-    fake_hub.add_repo(FakeRepo("tester/slow-GGUF", [FakeFile("slow-Q4_0.gguf", os.urandom(3_000_000), lfs=True)],
-                               tags=["gguf"]))
+    slow = FakeFile("slow-Q4_0.gguf", os.urandom(3_000_000), lfs=True)
+    fake_hub.add_repo(FakeRepo("tester/slow-GGUF", [slow], tags=["gguf"]))
     fake_hub.throttle_bytes_per_second = 1_000_000
     view = _view(qtbot)
     _search(qtbot, view, "slow")
