@@ -199,11 +199,11 @@ class _Hasher:
             self._thread.join()
 
 
-def _hash_existing(part: Path, hasher: _Hasher, cancel: CancelToken | None) -> int:
-    """Feed the bytes already on disk to the hasher (resume: the hash covers the whole file)."""
+def _hash_existing(part: Path, length: int, hasher: _Hasher, cancel: CancelToken | None) -> int:
+    """Feed the first `length` bytes already on disk to the hasher (resume: the hash covers the whole file)."""
     size = 0
     with open(part, "rb") as src:
-        while chunk := src.read(CHUNK):
+        while size < length and (chunk := src.read(min(CHUNK, length - size))):
             check_cancelled(cancel)
             hasher.update(chunk)
             size += len(chunk)
@@ -264,9 +264,8 @@ def _receive(url: str, headers: dict[str, str], target: FileTarget, f: RemoteFil
                      or not response.headers.get("Content-Range", "").startswith(f"bytes {have}-")):
             raise _RangeIgnored(f"asked bytes={have}-, got HTTP {response.status_code} "
                                 f"{response.headers.get('Content-Range')}")
-        with open(target.partial, "r+b" if have else "wb") as out:
-            out.seek(have)
-            out.truncate()
+        # `have` is the partial file's size (the caller checked), so appending continues it exactly
+        with open(target.partial, "ab" if have else "wb") as out:
             # The network hands over ~64 KB at a time; gather CHUNK before writing and hashing (fewer Python
             # steps), and on any exit write what arrived, so a dropped connection loses no received byte.
             pending = bytearray()
@@ -313,8 +312,8 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
             if have > f.size:  # not this file's bytes: start again
                 target.partial.unlink()
                 have = 0
-            else:
-                have = _hash_existing(target.partial, hasher, cancel)
+            elif have:
+                have = _hash_existing(target.partial, have, hasher, cancel)
         resumed_from = have
         if have:
             log.info("resuming %s/%s from byte %d of %d", plan.repo_id, f.path, have, f.size)

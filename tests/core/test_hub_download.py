@@ -82,6 +82,33 @@ def test_resume_sends_only_the_rest(fake_hub: FakeHub) -> None:
     assert (result.folder / "weights-Q8_0.gguf").read_bytes() == BIG
 
 
+def test_a_server_that_ignores_range_gets_the_file_again(fake_hub: FakeHub) -> None:
+    repo = _big_repo(fake_hub)
+    f = repo.file("weights-Q8_0.gguf")
+    assert f is not None
+    target = cache_target(hub_cache_dir(), "tester/big", repo.sha, f.path, f.sha256)
+    target.partial.parent.mkdir(parents=True)
+    target.partial.write_bytes(BIG[:100_000])
+    fake_hub.ignore_range = True
+    result = download_model("tester/big", include=["*.gguf"])
+    gets = fake_hub.downloads_of("weights-Q8_0.gguf")
+    assert [g.status for g in gets] == [200, 200]  # the resume was refused, then the whole file fetched
+    assert (result.folder / "weights-Q8_0.gguf").read_bytes() == BIG
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full (a disk that is always full) is Linux-only")
+def test_disk_full_while_writing(fake_hub: FakeHub, tmp_path: Path) -> None:
+    _big_repo(fake_hub)
+    folder = tmp_path / "picked"
+    partial = folder / ".cache" / "quantdesk" / "weights-Q8_0.gguf.incomplete"
+    partial.parent.mkdir(parents=True)
+    partial.symlink_to("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
+    with pytest.raises(NotEnoughDiskError) as info:
+        download_model("tester/big", include=["*.gguf"], folder=folder)
+    assert "disk filled up" in info.value.message and "No space left" in info.value.detail
+    assert not (folder / "weights-Q8_0.gguf").exists()
+
+
 def test_dropped_connection_resumes_within_the_run(fake_hub: FakeHub) -> None:
     _big_repo(fake_hub)
     fake_hub.drop_after_bytes = 600_000
