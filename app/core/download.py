@@ -200,7 +200,7 @@ class _Hasher:
 
 
 def _hash_existing(part: Path, length: int, hasher: _Hasher, cancel: CancelToken | None) -> int:
-    """Feed the first `length` bytes already on disk to the hasher (resume: the hash covers the whole file)."""
+    """Feed the first `length` bytes on disk to the hasher (on resume the hash covers the whole file)."""
     size = 0
     with open(part, "rb") as src:
         while size < length and (chunk := src.read(min(CHUNK, length - size))):

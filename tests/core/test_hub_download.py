@@ -96,7 +96,7 @@ def test_a_server_that_ignores_range_gets_the_file_again(fake_hub: FakeHub) -> N
     assert (result.folder / "weights-Q8_0.gguf").read_bytes() == BIG
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full (a disk that is always full) is Linux-only")
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full (an always-full disk) is Linux-only")
 def test_disk_full_while_writing(fake_hub: FakeHub, tmp_path: Path) -> None:
     _big_repo(fake_hub)
     folder = tmp_path / "picked"
