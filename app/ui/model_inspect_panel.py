@@ -176,6 +176,9 @@ class ModelInspectPanel(QWidget):
         if inspection.safetensors is not None:
             return self.tr("{arch} weights. QuantDesk can't convert this architecture yet. Supported: "
                            "{families}.").format(arch=arch, families=convertible_families())
+        if any(f.kind == "safetensors" for f in inspection.files):
+            why = self.tr(" (the model is gated: save a token with access)") if inspection.gated else ""
+            return self.tr("Safetensors weights; their details could not be read{why}.").format(why=why)
         return self.tr("No GGUF or safetensors weights in this repo: nothing QuantDesk can use.")
 
     def _disk_text(self, inspection: RepoInspection) -> str:
