@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import QuantDeskError
-from app.core.hub import is_offline, set_offline
+from app.core.hub import apply_offline_mode, is_offline, set_offline
 from app.core.hub_inspect import RepoInspection, inspect_repo
 from app.core.hub_search import ModelSearch, ModelSummary, SearchPage, SearchQuery
 from app.ui.background import BackgroundTask
@@ -124,14 +124,16 @@ class ModelBrowserView(QWidget):
         self.results.currentItemChanged.connect(self._on_results_current_item_changed)
         self.offline_switch.toggled.connect(self._on_offline_switch_toggled)
         self.inspector.download_requested.connect(self._on_inspector_download_requested)
+        self.inspector.token_saved.connect(self._on_inspector_token_saved)
         self.downloads.download_finished.connect(self._on_downloads_download_finished)
         self.downloads.download_stopped.connect(lambda: self.inspector.set_busy(False))
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
 
-        self.offline_switch.setChecked(is_offline())
-        self._apply_offline(is_offline())
+        offline = apply_offline_mode()  # huggingface_hub's switch follows the saved setting from the start
+        self.offline_switch.setChecked(offline)
+        self._apply_offline(offline)
 
     # ---- state --------------------------------------------------------------------------------------
 
@@ -241,6 +243,10 @@ class ModelBrowserView(QWidget):
     def _on_inspect_task_failed(self, task: BackgroundTask, error: QuantDeskError) -> None:
         if task is self._inspect_task:
             self.inspector.clear(error.message)
+
+    def _on_inspector_token_saved(self, _account: str) -> None:
+        if self.inspector.inspection is not None:  # the gated headers are readable now
+            self.inspect(self.inspector.inspection.repo_id)
 
     # ---- download -----------------------------------------------------------------------------------
 

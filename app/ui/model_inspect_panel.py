@@ -45,6 +45,7 @@ def format_parameters(n: int) -> str:
 
 class ModelInspectPanel(QWidget):
     download_requested = Signal(str, list, object)  # repo_id, include patterns, folder (None: the HF cache)
+    token_saved = Signal(str)  # the account name: gated files can be read now, so look again
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -289,6 +290,7 @@ class ModelInspectPanel(QWidget):
         self.token_box.setVisible(False)
         self.licence_label.setText(self.licence_label.text() + self.tr(" · token saved for {name}").format(
             name=account))
+        self.token_saved.emit(account)
 
     def _on_token_task_failed(self, error: QuantDeskError) -> None:
         self.token_button.setEnabled(True)

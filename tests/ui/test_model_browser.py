@@ -130,8 +130,12 @@ def test_gated_repo_asks_for_a_token(qtbot: QtBot, fake_hub: FakeHub) -> None:
     panel = view.inspector
     assert panel.token_box.isVisibleTo(view) and "gated" in panel.licence_label.text()
     panel.token_edit.setText(GRANTED_TOKEN)
-    with qtbot.waitSignal(panel._token_task.finished if panel._token_task else panel.token_button.clicked,
-                          timeout=10_000, raising=False):
+    with qtbot.waitSignal(panel.token_saved, timeout=10_000) as saved:
         qtbot.mouseClick(panel.token_button, Qt.MouseButton.LeftButton)
+    assert saved.args == ["quantdesk-tester"]
     qtbot.waitUntil(lambda: not panel.token_box.isVisibleTo(view), timeout=10_000)
-    assert panel.token_edit.text() == "" and "token saved for quantdesk-tester" in panel.licence_label.text()
+    assert panel.token_edit.text() == ""
+    # with the token the repo is inspected again, and this time the GGUF header behind the gate is read
+    qtbot.waitUntil(lambda: panel.inspection is not None
+                    and panel.inspection.gguf_files[0].header is not None, timeout=10_000)
+    assert "Q8_0 ✓" in [panel.table.item(r, 3).text() for r in range(panel.table.rowCount())]
