@@ -13,7 +13,6 @@ sha1 for small ones. Then it is renamed to its real name; a mismatch deletes the
 from __future__ import annotations
 
 import errno
-import fnmatch
 import hashlib
 import logging
 import queue
@@ -29,59 +28,32 @@ import httpx2
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 from huggingface_hub.utils import WeakFileLock, build_hf_headers, get_session, hf_raise_for_status
 
+from app.core.download_plan import DownloadPlan, RemoteFile, check_disk_space, file_target, plan_download
 from app.core.errors import (
     ChecksumMismatchError,
     HubConnectionError,
     HubError,
     NotEnoughDiskError,
-    RepoFileNotFoundError,
 )
-from app.core.hub import hub_api, hub_cache_dir, hub_endpoint, hub_errors, require_online
+from app.core.hub import hub_cache_dir, hub_endpoint, hub_errors, require_online
 from app.core.hub_cache import (
     FileTarget,
-    cache_target,
     finish_file,
-    folder_target,
-    free_space,
     link_into_snapshot,
-    safe_repo_path,
     snapshot_folder,
     write_ref,
 )
 from app.core.jobs import CancelToken, ProgressCallback, check_cancelled, no_progress
-from app.core.units import format_bytes
+
+# the plan's types are part of this module's interface (callers build and pass plans)
+__all__ = ["DownloadPlan", "DownloadResult", "DownloadedFile", "FileProgress", "RemoteFile", "download",
+           "download_model", "plan_download"]
 
 log = logging.getLogger(__name__)
 
 CHUNK = 4 * 1024 * 1024
 RETRIES = 5  # consecutive attempts without a single new byte before giving up
-DISK_MARGIN = 64 * 1024 * 1024  # keep this much free: a full disk breaks more than the download
 PROGRESS_EVERY = 0.1  # seconds between progress reports (a repaint per chunk helps nobody)
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    path: str
-    size: int
-    sha256: str | None  # LFS files: the sha256 of the content (also their ETag)
-    blob_id: str | None  # every file: the git blob id (sha1) — the ETag of files not in LFS
-
-    @property
-    def etag(self) -> str:
-        return self.sha256 or self.blob_id or ""
-
-
-@dataclass(frozen=True)
-class DownloadPlan:
-    repo_id: str
-    revision: str
-    commit: str
-    files: tuple[RemoteFile, ...]
-    folder: Path | None = None  # None: the Hugging Face cache
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
 
 
 @dataclass(frozen=True)
@@ -124,51 +96,6 @@ class DownloadResult:
                        "resumed_from": f.resumed_from, "transferred_bytes": f.transferred}
                       for f in self.files],
         }
-
-
-def plan_download(repo_id: str, include: Sequence[str] = (), revision: str = "main",
-                  folder: Path | None = None) -> DownloadPlan:
-    """Which files (glob patterns in `include`, all when empty), their sizes and hashes, at which commit."""
-    require_online()
-    with hub_errors(repo_id):
-        info = hub_api().model_info(repo_id, revision=revision, files_metadata=True)
-    files = []
-    for sibling in info.siblings or []:
-        safe_repo_path(sibling.rfilename)  # refuse the whole repo if any name is unsafe
-        if include and not any(fnmatch.fnmatch(sibling.rfilename, p) for p in include):
-            continue
-        lfs = sibling.lfs
-        files.append(RemoteFile(path=sibling.rfilename,
-                                size=int(lfs.size if lfs else sibling.size or 0),
-                                sha256=lfs.sha256 if lfs else None, blob_id=sibling.blob_id))
-    if not files:
-        raise RepoFileNotFoundError(
-            f"No file in {repo_id} matches {', '.join(include)}." if include else f"{repo_id} has no files.",
-            f"files in repo: {[s.rfilename for s in info.siblings or []][:50]}")
-    return DownloadPlan(repo_id, revision, info.sha or revision, tuple(files), folder)
-
-
-def _target(plan: DownloadPlan, f: RemoteFile) -> FileTarget:
-    if plan.folder is not None:
-        return folder_target(plan.folder, f.path)
-    return cache_target(hub_cache_dir(), plan.repo_id, plan.commit, f.path, f.etag)
-
-
-def check_disk_space(plan: DownloadPlan) -> int:
-    """NotEnoughDiskError before starting when the rest of the download can't fit; returns bytes needed."""
-    needed = 0
-    for f in plan.files:
-        target = _target(plan, f)
-        if not target.is_complete(f.etag):
-            have = target.partial.stat().st_size if target.partial.exists() else 0
-            needed += max(f.size - have, 0)
-    where, free = free_space(plan.folder if plan.folder is not None else hub_cache_dir())
-    if needed + DISK_MARGIN > free:
-        raise NotEnoughDiskError(
-            f"Not enough disk space: this download needs {format_bytes(needed)} more, and the disk has "
-            f"{format_bytes(free)} free. Free some space or choose another folder.",
-            f"needed={needed} free={free} margin={DISK_MARGIN} at {where}")
-    return needed
 
 
 class _Hasher:
@@ -286,7 +213,7 @@ def _receive(url: str, headers: dict[str, str], target: FileTarget, f: RemoteFil
 
 def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Reporter,
                   cancel: CancelToken | None) -> DownloadedFile:
-    target = _target(plan, f)
+    target = file_target(plan, f)
     if target.is_complete(f.etag):
         if not target.visible.exists():  # the blob is there (another commit, another tool): link it here
             link_into_snapshot(target)
@@ -303,6 +230,10 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
     target.lock.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         stack.enter_context(WeakFileLock(target.lock))
+        if target.is_complete(f.etag):  # another process finished it while we waited for the lock
+            link_into_snapshot(target)
+            reporter.report(f, index, f.size, force=True)
+            return DownloadedFile(f.path, target.visible, f.size, f.sha256, f.size, 0)
         hashers = [_Hasher(f)]
         stack.callback(lambda: hashers[-1].close())
         hasher = hashers[0]

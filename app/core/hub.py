@@ -142,6 +142,10 @@ def translate_hub_error(error: BaseException, what: str = "") -> QuantDeskError:
     name = what or "this model"
     if isinstance(error, QuantDeskError):
         return error
+    if isinstance(error, hf_errors.HFValidationError):  # the client checks names before sending anything
+        return RepoNotFoundError(
+            f"'{what}' is not a model name Hugging Face accepts: names look like 'organisation/model-name' "
+            "(letters, digits, '-', '_', '.').", _detail(error))
     if isinstance(error, hf_errors.OfflineModeIsEnabled):
         return OfflineModeError("Offline mode is on, so QuantDesk did not connect to the internet.",
                                 _detail(error))
@@ -180,5 +184,5 @@ def hub_errors(what: str = "") -> Iterator[None]:
     except QuantDeskError:
         raise
     except (hf_errors.HfHubHTTPError, hf_errors.OfflineModeIsEnabled, hf_errors.EntryNotFoundError,
-            httpx2.HTTPError, ConnectionError, TimeoutError) as error:
+            hf_errors.HFValidationError, httpx2.HTTPError, ConnectionError, TimeoutError) as error:
         raise translate_hub_error(error, what) from None

@@ -46,6 +46,8 @@ def test_unknown_repo_is_a_plain_error(fake_hub: FakeHub, tmp_path: Path) -> Non
     text = _run(env, "nobody/nothing")
     assert text.returncode == 1 and text.stderr.startswith("Error: No model called nobody/nothing")
     assert "Traceback" not in text.stderr
+    bad = _run(env, "../etc", "--json")  # refused by the client's own name check, before any request
+    assert bad.returncode == 1 and json.loads(bad.stdout)["error"]["type"] == "RepoNotFoundError"
 
 
 def test_hf_token_from_the_environment_opens_a_gated_repo(fake_hub: FakeHub, tmp_path: Path) -> None:
