@@ -28,4 +28,5 @@ def test_a_restarted_transfer_starts_measuring_again() -> None:
 
 
 def test_format_duration() -> None:
-    assert [format_duration(s) for s in (None, 4.4, 75, 3 * 3600 + 120)] == ["–", "4 s", "1 min 15 s", "3 h 2 min"]
+    formatted = [format_duration(s) for s in (None, 4.4, 75, 3 * 3600 + 120)]
+    assert formatted == ["–", "4 s", "1 min 15 s", "3 h 2 min"]
