@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import httpx2
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -137,6 +138,11 @@ def _hash_existing(part: Path, length: int, hasher: _Hasher, cancel: CancelToken
     return size
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
 class _RangeIgnored(Exception):
     """The server answered a resume with the whole file (or another part): start the file again."""
 
@@ -223,6 +229,10 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
     headers = build_hf_headers()
     with hub_errors(f"{plan.repo_id}/{f.path}"):
         meta = get_hf_file_metadata(url, endpoint=hub_endpoint())
+    location = meta.location or url
+    if _origin(location) != _origin(url):
+        # LFS bytes come from a CDN through a signed URL: the Hub token must not travel there
+        headers.pop("authorization", None)
     if meta.etag and meta.etag != f.etag:
         raise HubError("The file changed on Hugging Face while QuantDesk was preparing; please try again.",
                        f"{f.path}: listed etag {f.etag}, served {meta.etag}")
@@ -254,7 +264,7 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
             check_cancelled(cancel)
             try:
                 with hub_errors(f"{plan.repo_id}/{f.path}"):
-                    have, received = _receive(meta.location or url, headers, target, f, index, hasher, have,
+                    have, received = _receive(location, headers, target, f, index, hasher, have,
                                               reporter, cancel)
             except _RangeIgnored as reason:
                 log.warning("%s: resume refused (%s); starting the file again", f.path, reason)
@@ -273,6 +283,9 @@ def _download_one(plan: DownloadPlan, f: RemoteFile, index: int, reporter: _Repo
                             f.path, have, attempts)
                 time.sleep(min(0.5 * attempts, 2.0))
                 continue
+            except ChecksumMismatchError:
+                target.partial.unlink(missing_ok=True)  # not this file: never resume from them
+                raise
             except OSError as error:
                 if error.errno == errno.ENOSPC:
                     raise NotEnoughDiskError(

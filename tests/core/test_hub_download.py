@@ -18,7 +18,7 @@ from app.core.errors import (
     RepoFileNotFoundError,
     UnsafeRepoPathError,
 )
-from app.core.hub import hub_cache_dir
+from app.core.hub import hub_cache_dir, save_token
 from app.core.hub_cache import cache_target
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
@@ -55,6 +55,24 @@ def test_download_into_the_shared_cache(fake_hub: FakeHub) -> None:
     fake_hub.clear_log()
     again = download_model("tester/big")
     assert again.transferred == 0 and not fake_hub.downloads_of(".gguf")
+
+
+def test_lfs_files_from_a_cdn_get_no_token(fake_hub: FakeHub) -> None:
+    """The Hub answers LFS files with a 302 to its CDN (another host): follow it, resume there, keep the token
+    on the Hub."""
+    fake_hub.add_repo(FakeRepo("gated-org/big", [FakeFile("weights-Q8_0.gguf", BIG, lfs=True)], gated="auto"))
+    fake_hub.granted_tokens.add("hf_cdn_test_token")
+    save_token("hf_cdn_test_token")
+    fake_hub.cdn_redirect = True
+    fake_hub.drop_after_bytes = 700_000
+    result = download_model("gated-org/big")
+    assert (result.folder / "weights-Q8_0.gguf").read_bytes() == BIG
+    resolve = [r for r in fake_hub.requests if "/resolve/" in r.request.path]
+    assert resolve and all(r.status == 302 and r.request.authorization for r in resolve)
+    cdn = fake_hub.downloads_of("weights-Q8_0.gguf")
+    assert [r.request.path.startswith("/cdn-lfs/") for r in cdn] == [True, True]
+    assert not any(r.request.authorization for r in cdn)
+    assert cdn[1].request.range == f"bytes={cdn[0].bytes_sent}-"
 
 
 def test_include_patterns(fake_hub: FakeHub) -> None:

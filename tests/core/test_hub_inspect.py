@@ -18,6 +18,7 @@ def test_gguf_quant_confirmed_from_header_of_a_real_model(fake_hub: FakeHub) -> 
     fake_hub.add_repo(FakeRepo("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
                                [FakeFile("smollm2-135m-instruct-q4_1.gguf", source=starter, lfs=True)],
                                tags=["gguf"]))
+    fake_hub.cdn_redirect = True  # as on the real Hub, the LFS bytes come from another host
     result = inspect_repo("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF")
     (g,) = result.gguf_files
     assert g.quant_from_name == "Q4_1" and g.quant_from_header == "Q4_1" and g.confirmed is True
@@ -25,7 +26,8 @@ def test_gguf_quant_confirmed_from_header_of_a_real_model(fake_hub: FakeHub) -> 
     assert 130e6 < g.header.parameter_count < 140e6  # SmolLM2-135M
     assert result.architecture == "llama" and not result.convertible  # a ready GGUF, nothing to convert
     reads = fake_hub.downloads_of("q4_1.gguf")
-    assert reads and all(r.request.range and r.status == 206 for r in reads)
+    assert reads and all(r.request.path.startswith("/cdn-lfs/") for r in reads)
+    assert all(r.request.range and r.status == 206 for r in reads)
     sent = sum(r.bytes_sent for r in reads)
     assert g.header.header_bytes <= sent < 4 * 1024 * 1024 < starter.stat().st_size  # header only
 
