@@ -120,8 +120,8 @@ class RepoInspection:
     safetensors: SafetensorsInfo | None
     disk: DiskNeeds | None  # the safetensors → F16 → quant path; None when there are no safetensors
     free_bytes: int
-    # Issue 3's recommendation (app/core/recommend.py), attached by the caller: any object with a one-line
-    # `summary`/`sentence` or a str. Optional so inspection never waits on the estimator.
+    # Issue 3's recommendation (app/core/recommend.py `Recommendation`, whose `sentence` the UI shows; a str
+    # works too), attached by the caller with `with_recommendation`. Optional so inspection never waits on it.
     recommendation: Any = None
 
     @property

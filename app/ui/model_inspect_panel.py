@@ -153,8 +153,9 @@ class ModelInspectPanel(QWidget):
                 if inspection.gated else "")
         licence = inspection.license or self.tr("not stated")
         self.licence_label.setText(", ".join(x for x in (licence, gate) if x))
-        recommendation = inspection.recommendation
-        self.show_recommendation(str(recommendation) if recommendation is not None else None)
+        recommendation = inspection.recommendation  # recommend.Recommendation has a one-line `sentence`
+        self.show_recommendation(None if recommendation is None
+                                 else str(getattr(recommendation, "sentence", recommendation)))
         self.disk_label.setText(self._disk_text(inspection))
         self._fill_table(inspection)
         self.token_box.setVisible(inspection.gated and not has_token())

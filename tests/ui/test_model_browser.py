@@ -73,6 +73,10 @@ def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub)
     assert "4.1 K parameters (F16)" in panel.size_label.text()
     assert "F16" in panel.disk_label.text() and "fits" in panel.disk_label.text()
     assert set(panel.checked_files()) == {"config.json", "tokenizer.json", "model.safetensors"}
+    # the estimator's hook: a recommendation attached to the inspection is shown beside it
+    assert panel.inspection is not None
+    panel.show_inspection(panel.inspection.with_recommendation("Q8_0 fits in memory with room to spare."))
+    assert panel.recommendation_label.text() == "Q8_0 fits in memory with room to spare."
 
 
 def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub) -> None:
