@@ -7,6 +7,7 @@ its `.incomplete` name and the next download of the same files continues from it
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -24,6 +25,8 @@ _SCALE = 1000  # progress bars count in thousandths: byte counts overflow a Qt i
 
 class DownloadPanel(QWidget):
     file_progress_changed = Signal(object)  # FileProgress, emitted from the worker thread
+    # (done, total) bytes as Python ints: a Signal(int, int) is a 32-bit C++ int and overflows past 2 GiB
+    bytes_progress_changed = Signal(object, object)
     download_finished = Signal(object)  # DownloadResult
     download_stopped = Signal()  # failed or cancelled
 
@@ -53,6 +56,8 @@ class DownloadPanel(QWidget):
         layout.addLayout(row)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.file_progress_changed.connect(self._on_self_file_progress_changed)
+        self.bytes_progress_changed.connect(self._on_self_bytes_progress_changed)
+        self._cancel = threading.Event()
         self.setVisible(False)
 
     def is_running(self) -> bool:
@@ -65,9 +70,10 @@ class DownloadPanel(QWidget):
         self.overall_bar.setValue(0)
         self.file_label.setText(self.tr("Starting the download of {repo}…").format(repo=repo_id))
         self.status_label.setText("")
+        self._cancel = threading.Event()
         self.task = BackgroundTask(download_model, repo_id, include, "main", folder, parent=self,
-                                   on_file=self.file_progress_changed.emit)
-        self.task.progress_changed.connect(self._on_task_progress_changed)
+                                   pass_progress=False, on_progress=self.bytes_progress_changed.emit,
+                                   cancel=self._cancel, on_file=self.file_progress_changed.emit)
         self.task.finished.connect(self._on_task_finished)
         self.task.failed.connect(self._on_task_failed)
         self.task.cancelled.connect(self._on_task_cancelled)
@@ -76,8 +82,7 @@ class DownloadPanel(QWidget):
         self.task.start()
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        self._cancel.set()
 
     # ---- slots --------------------------------------------------------------------------------------
 
@@ -91,7 +96,7 @@ class DownloadPanel(QWidget):
             i=p.index + 1, n=p.count, name=p.path, done=format_bytes(p.done), total=format_bytes(p.total)))
         self.file_bar.setValue(int(_SCALE * p.done / p.total) if p.total else _SCALE)
 
-    def _on_task_progress_changed(self, done: int, total: int) -> None:
+    def _on_self_bytes_progress_changed(self, done: int, total: int) -> None:
         reading = self._meter.update(done, total)
         self.overall_bar.setValue(int(_SCALE * reading.fraction))
         speed = (self.tr("{rate}/s").format(rate=format_bytes(reading.bytes_per_second))

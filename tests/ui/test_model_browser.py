@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.core.hub import hub_cache_dir
+from app.ui.download_panel import DownloadPanel
 from app.ui.model_browser_view import ModelBrowserView
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
@@ -62,6 +63,16 @@ def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
     if SCREENSHOT:
         _pick(qtbot, view, "tester/tiny-llama")
         view.grab().save(str(Path(SCREENSHOT) / "find-models.png"))
+
+
+def test_progress_of_files_over_2_gib(qtbot: QtBot) -> None:
+    """Byte counts past 2**31 cross the thread boundary intact (a Signal(int, int) would overflow)."""
+    panel = DownloadPanel()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.bytes_progress_changed, timeout=1000):
+        panel.bytes_progress_changed.emit(3 * 2**30, 6 * 2**30)
+    assert panel.status_label.text().startswith("3.0 GB of 6.0 GB")
+    assert panel.overall_bar.value() == panel.overall_bar.maximum() // 2
 
 
 def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub) -> None:
