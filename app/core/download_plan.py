@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub.hf_api import RepoFile
+
 from app.core.errors import NotEnoughDiskError, RepoFileNotFoundError
 from app.core.hub import hub_api, hub_cache_dir, hub_errors, require_online
 from app.core.hub_cache import FileTarget, cache_target, folder_target, free_space, safe_repo_path
@@ -42,26 +44,35 @@ class DownloadPlan:
         return sum(f.size for f in self.files)
 
 
+def repo_files(repo_id: str, commit: str) -> list[RemoteFile]:
+    """Every file of the repo at `commit` with its size and hashes, from the Hub's tree listing (recursive,
+    paged with Link headers). Refuses the whole repo if any name would land outside its folder."""
+    with hub_errors(repo_id):
+        entries = list(hub_api().list_repo_tree(repo_id, revision=commit, recursive=True))
+    files = []
+    for entry in entries:
+        if not isinstance(entry, RepoFile):
+            continue  # folders
+        safe_repo_path(entry.path)
+        lfs = entry.lfs
+        files.append(RemoteFile(path=entry.path, size=int(lfs.size if lfs else entry.size or 0),
+                                sha256=lfs.sha256 if lfs else None, blob_id=entry.blob_id))
+    return files
+
+
 def plan_download(repo_id: str, include: Sequence[str] = (), revision: str = "main",
                   folder: Path | None = None) -> DownloadPlan:
     """Which files (glob patterns in `include`, all when empty), their sizes and hashes, at which commit."""
     require_online()
     with hub_errors(repo_id):
-        info = hub_api().model_info(repo_id, revision=revision, files_metadata=True)
-    files = []
-    for sibling in info.siblings or []:
-        safe_repo_path(sibling.rfilename)  # refuse the whole repo if any name is unsafe
-        if include and not any(fnmatch.fnmatch(sibling.rfilename, p) for p in include):
-            continue
-        lfs = sibling.lfs
-        files.append(RemoteFile(path=sibling.rfilename,
-                                size=int(lfs.size if lfs else sibling.size or 0),
-                                sha256=lfs.sha256 if lfs else None, blob_id=sibling.blob_id))
+        commit = hub_api().model_info(repo_id, revision=revision).sha or revision
+    everything = repo_files(repo_id, commit)  # pinned to the commit: the plan can't change under us
+    files = [f for f in everything if not include or any(fnmatch.fnmatch(f.path, p) for p in include)]
     if not files:
         raise RepoFileNotFoundError(
             f"No file in {repo_id} matches {', '.join(include)}." if include else f"{repo_id} has no files.",
-            f"files in repo: {[s.rfilename for s in info.siblings or []][:50]}")
-    return DownloadPlan(repo_id, revision, info.sha or revision, tuple(files), folder)
+            f"files in repo: {[f.path for f in everything][:50]}")
+    return DownloadPlan(repo_id, revision, commit, tuple(files), folder)
 
 
 def file_target(plan: DownloadPlan, f: RemoteFile) -> FileTarget:

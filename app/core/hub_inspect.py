@@ -20,9 +20,10 @@ from typing import Any
 
 from huggingface_hub import errors as hf_errors
 
+from app.core.download_plan import repo_files
 from app.core.errors import GatedModelError, OfflineModeError, QuantDeskError
 from app.core.hub import hub_api, hub_cache_dir, hub_errors, require_online
-from app.core.hub_cache import free_space, safe_repo_path
+from app.core.hub_cache import free_space
 from app.core.hub_gguf import GgufHeader, quant_from_filename, read_remote_gguf_header
 from app.core.jobs import CancelToken, ProgressCallback, check_cancelled, no_progress
 
@@ -202,13 +203,10 @@ def inspect_repo(repo_id: str, revision: str = "main", *, on_progress: ProgressC
     """Everything a person needs to decide on a repo, in a few small requests (no weights are downloaded)."""
     require_online()
     with hub_errors(repo_id):
-        info = hub_api().model_info(repo_id, revision=revision, files_metadata=True)
+        info = hub_api().model_info(repo_id, revision=revision)
     commit = info.sha or revision
-    files = []
-    for s in info.siblings or []:
-        safe_repo_path(s.rfilename)
-        size = int(s.lfs.size if s.lfs else s.size or 0)
-        files.append(RepoFileInfo(s.rfilename, size, s.lfs is not None, _kind(s.rfilename)))
+    files = [RepoFileInfo(f.path, f.size, f.sha256 is not None, _kind(f.path))
+             for f in repo_files(repo_id, commit)]
     ggufs = [f for f in files if f.kind == "gguf"]
     steps = 1 + min(len(ggufs), MAX_HEADER_READS) + 1
     on_progress(1, steps)

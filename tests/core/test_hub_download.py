@@ -75,6 +75,20 @@ def test_lfs_files_from_a_cdn_get_no_token(fake_hub: FakeHub) -> None:
     assert cdn[1].request.range == f"bytes={cdn[0].bytes_sent}-"
 
 
+def test_the_plan_comes_from_the_paged_recursive_tree_listing(fake_hub: FakeHub) -> None:
+    files = [FakeFile(f"shards/part-{i:03d}.bin", bytes([i]) * (i + 1)) for i in range(60)]
+    repo = fake_hub.add_repo(FakeRepo("tester/many", [FakeFile("config.json", b"{}"), *files]))
+    plan = plan_download("tester/many", include=["shards/*"])
+    assert plan.commit == repo.sha
+    assert [f.path for f in plan.files] == [f.path for f in files]
+    assert [f.size for f in plan.files] == list(range(1, 61))
+    assert all(f.blob_id == g.blob_id and f.sha256 is None for f, g in zip(plan.files, files, strict=True))
+    tree = [r.request for r in fake_hub.requests if "/tree/" in r.request.path]
+    assert len(tree) == 2 and all(repo.sha in r.path for r in tree)  # two pages, pinned to the commit
+    result = download(plan)
+    assert (result.folder / "shards" / "part-059.bin").read_bytes() == bytes([59]) * 60
+
+
 def test_include_patterns(fake_hub: FakeHub) -> None:
     _big_repo(fake_hub)
     result = download_model("tester/big", include=["*.json"])
