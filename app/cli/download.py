@@ -7,6 +7,7 @@ after an interruption and it continues from the bytes already on disk.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -50,7 +51,8 @@ class _ProgressLine:
         speed = f"{format_bytes(r.bytes_per_second)}/s" if r.bytes_per_second else "–"
         line = (f"{self.current}  {format_bytes(done)} / {format_bytes(total)} ({r.fraction:.0%})  "
                 f"{speed}  {format_duration(r.seconds_left)} left")
-        sys.stderr.write("\r" + line[:150].ljust(150))
+        width = max(shutil.get_terminal_size().columns - 1, 40)
+        sys.stderr.write("\r" + line[:width].ljust(width))
         sys.stderr.flush()
         self.shown = True
 
