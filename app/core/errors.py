@@ -52,3 +52,50 @@ class EngineNotReadyError(QuantDeskError):
 
 class ContextFullError(QuantDeskError):
     """The conversation no longer fits in the model's context window."""
+
+
+# ---- the Hugging Face Hub: search, inspect, download ------------------------------------------------------
+
+
+class HubError(QuantDeskError):
+    """Something between QuantDesk and the Hugging Face Hub went wrong."""
+
+
+class OfflineModeError(HubError):
+    """Offline mode is on, so QuantDesk made no network call."""
+
+
+class HubConnectionError(HubError):
+    """The Hub could not be reached, or the connection dropped and retries did not help."""
+
+
+class RepoNotFoundError(HubError):
+    """No model of that name on the Hub (or it is private)."""
+
+
+class RevisionNotFoundError(HubError):
+    """The repo exists but not that branch, tag or commit."""
+
+
+class RepoFileNotFoundError(HubError):
+    """The repo exists but not that file."""
+
+
+class GatedModelError(HubError):
+    """The model's authors ask people to accept terms first; a token with access is needed."""
+
+
+class InvalidTokenError(HubError):
+    """The Hugging Face token was refused."""
+
+
+class UnsafeRepoPathError(HubError):
+    """A file name in the repo listing would land outside the download folder ('..', an absolute path)."""
+
+
+class ChecksumMismatchError(HubError):
+    """The downloaded bytes are not the ones the Hub lists; the file was discarded."""
+
+
+class NotEnoughDiskError(QuantDeskError):
+    """The disk has less free space than the task needs (checked before starting, or met while writing)."""

@@ -24,6 +24,7 @@ from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.log_view import LogView, install_log_handler
+from app.ui.model_browser_view import ModelBrowserView
 from app.ui.model_library_view import ModelLibraryView
 
 READOUT_INTERVAL_MS = 1000
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.model_browser = ModelBrowserView(self)
+        self.add_page(self.tr("Find models"), self.model_browser)
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
     def load_default_model(self) -> None:

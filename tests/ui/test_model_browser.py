@@ -1,0 +1,156 @@
+"""The "Find models" page with the fake Hub: search, inspect, download, progress, cancel, offline, token."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.core.hub import hub_cache_dir
+from app.ui.download_panel import DownloadPanel
+from app.ui.model_browser_view import ModelBrowserView
+from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
+from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
+from tests.fixtures.hub_fixtures import GRANTED_TOKEN
+
+SCREENSHOT = os.environ.get("QUANTDESK_SCREENSHOT_DIR")
+
+
+def _view(qtbot: QtBot) -> ModelBrowserView:
+    view = ModelBrowserView()
+    qtbot.addWidget(view)
+    view.resize(1100, 700)  # not shown: the offscreen platform warns on show(); isVisibleTo() still works
+    return view
+
+
+def _search(qtbot: QtBot, view: ModelBrowserView, text: str = "") -> None:
+    view.search_edit.setText(text)
+    qtbot.mouseClick(view.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.results.count() > 0 and view.search_button.isEnabled(), timeout=10_000)
+
+
+def _pick(qtbot: QtBot, view: ModelBrowserView, repo_id: str) -> None:
+    for row in range(view.results.count()):
+        if view.results.item(row).text().startswith(repo_id + "\n"):
+            view.results.setCurrentRow(row)
+            break
+    else:
+        raise AssertionError(f"{repo_id} not in the results")
+    qtbot.waitUntil(lambda: view.inspector.inspection is not None
+                    and view.inspector.inspection.repo_id == repo_id, timeout=10_000)
+
+
+def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    view = _view(qtbot)
+    _search(qtbot, view, "tiny")
+    assert view.results.count() == 2 and "No models" not in view.search_status.text()
+    _pick(qtbot, view, "tester/tiny-GGUF")
+    panel = view.inspector
+    assert "Ready-made GGUF" in panel.kind_label.text()
+    assert panel.checked_files() == ["tiny-Q8_0.gguf"]  # the only GGUF is pre-ticked, the README is not
+    header_cells = [panel.table.item(r, 3).text() for r in range(panel.table.rowCount())]
+    assert "Q8_0 ✓" in header_cells
+    assert "appears here" in panel.recommendation_label.text()  # the estimator's hook, empty for now
+    with qtbot.waitSignal(view.download_finished, timeout=20_000) as finished:
+        qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
+    result = finished.args[0]
+    assert [f.path for f in result.files] == ["tiny-Q8_0.gguf"]
+    assert (result.folder / "tiny-Q8_0.gguf").exists()
+    assert view.downloads.overall_bar.value() == view.downloads.overall_bar.maximum()
+    assert "Done" in view.downloads.file_label.text()
+    if SCREENSHOT:
+        _pick(qtbot, view, "tester/tiny-llama")
+        view.grab().save(str(Path(SCREENSHOT) / "find-models.png"))
+
+
+def test_progress_of_files_over_2_gib(qtbot: QtBot) -> None:
+    """Byte counts past 2**31 cross the thread boundary intact (a Signal(int, int) would overflow)."""
+    panel = DownloadPanel()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.bytes_progress_changed, timeout=1000):
+        panel.bytes_progress_changed.emit(3 * 2**30, 6 * 2**30)
+    assert panel.status_label.text().startswith("3.0 GB of 6.0 GB")
+    assert panel.overall_bar.value() == panel.overall_bar.maximum() // 2
+
+
+def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    view = _view(qtbot)
+    _search(qtbot, view, "tiny-llama")
+    _pick(qtbot, view, "tester/tiny-llama")
+    panel = view.inspector
+    assert "can convert" in panel.kind_label.text()
+    assert "4.1 K parameters (F16)" in panel.size_label.text()
+    assert "F16" in panel.disk_label.text() and "fits" in panel.disk_label.text()
+    assert set(panel.checked_files()) == {"config.json", "tokenizer.json", "model.safetensors"}
+    # the estimator's hook: a recommendation attached to the inspection is shown beside it
+    assert panel.inspection is not None
+    panel.show_inspection(panel.inspection.with_recommendation("Q8_0 fits in memory with room to spare."))
+    assert panel.recommendation_label.text() == "Q8_0 fits in memory with room to spare."
+
+
+def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    for i in range(25):
+        fake_hub.add_repo(FakeRepo(f"bulk/model-{i:02d}", [], downloads=1000 - i))
+    view = _view(qtbot)
+    _search(qtbot, view, "bulk/")
+    assert view.results.count() == 20 and view.more_button.isEnabled()
+    qtbot.mouseClick(view.more_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.results.count() == 25, timeout=10_000)
+    qtbot.waitUntil(lambda: view.search_button.isEnabled(), timeout=5_000)
+    assert not view.more_button.isEnabled()
+
+
+def test_cancel_a_running_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    slow = FakeFile("slow-Q4_0.gguf", os.urandom(3_000_000), lfs=True)
+    fake_hub.add_repo(FakeRepo("tester/slow-GGUF", [slow], tags=["gguf"]))
+    fake_hub.throttle_bytes_per_second = 1_000_000
+    view = _view(qtbot)
+    _search(qtbot, view, "slow")
+    _pick(qtbot, view, "tester/slow-GGUF")
+    qtbot.mouseClick(view.inspector.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "/s" in view.downloads.status_label.text(), timeout=10_000)  # speed shown
+    assert "left" in view.downloads.status_label.text()
+    assert not view.inspector.download_button.isEnabled()  # one download at a time
+    with qtbot.waitSignal(view.downloads.download_stopped, timeout=10_000):
+        qtbot.mouseClick(view.downloads.cancel_button, Qt.MouseButton.LeftButton)
+    assert "Cancelled" in view.downloads.status_label.text()
+    assert list(hub_cache_dir().rglob("*.incomplete"))  # kept, to resume from
+    assert not list(hub_cache_dir().rglob("slow-Q4_0.gguf"))
+    assert view.inspector.download_button.isEnabled()
+
+
+def test_offline_switch(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    view = _view(qtbot)
+    assert view.offline_banner.isHidden()
+    fake_hub.clear_log()
+    view.offline_switch.setChecked(True)
+    assert view.offline_banner.isVisibleTo(view) and "no network connection" in view.offline_banner.text()
+    assert not view.search_button.isEnabled() and not view.search_edit.isEnabled()
+    view.start_search()  # even asked directly, it does not go out
+    assert view._search_task is None and fake_hub.requests == []
+    if SCREENSHOT:
+        view.grab().save(str(Path(SCREENSHOT) / "find-models-offline.png"))
+    again = _view(qtbot)  # remembered
+    assert again.offline_switch.isChecked() and again.offline_banner.isVisibleTo(again)
+    again.offline_switch.setChecked(False)
+    assert again.search_button.isEnabled() and again.offline_banner.isHidden()
+
+
+def test_gated_repo_asks_for_a_token(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    view = _view(qtbot)
+    _search(qtbot, view, "gated")
+    _pick(qtbot, view, "gated-org/gated-GGUF")
+    panel = view.inspector
+    assert panel.token_box.isVisibleTo(view) and "gated" in panel.licence_label.text()
+    panel.token_edit.setText(GRANTED_TOKEN)
+    with qtbot.waitSignal(panel.token_saved, timeout=10_000) as saved:
+        qtbot.mouseClick(panel.token_button, Qt.MouseButton.LeftButton)
+    assert saved.args == ["quantdesk-tester"]
+    qtbot.waitUntil(lambda: not panel.token_box.isVisibleTo(view), timeout=10_000)
+    assert panel.token_edit.text() == ""
+    # with the token the repo is inspected again, and this time the GGUF header behind the gate is read
+    qtbot.waitUntil(lambda: panel.inspection is not None
+                    and panel.inspection.gguf_files[0].header is not None, timeout=10_000)
+    assert "Q8_0 ✓" in [panel.table.item(r, 3).text() for r in range(panel.table.rowCount())]
