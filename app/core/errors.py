@@ -52,3 +52,22 @@ class EngineNotReadyError(QuantDeskError):
 
 class ContextFullError(QuantDeskError):
     """The conversation no longer fits in the model's context window."""
+
+
+# ---- conversion (HF safetensors → GGUF) -------------------------------------------------------------
+
+
+class ConversionError(QuantDeskError):
+    """A model could not be converted to GGUF; nothing was left under the output name."""
+
+
+class InvalidModelFolderError(ConversionError):
+    """The folder is not a usable Hugging Face model: no config.json, no tokenizer, damaged weights..."""
+
+
+class UnsupportedArchitectureError(ConversionError):
+    """The model's architecture is not one QuantDesk can convert; refused before any work."""
+
+
+class NotEnoughDiskSpaceError(ConversionError):
+    """The output would not fit on the disk; checked before writing anything."""
