@@ -68,15 +68,23 @@ class ArchFamily:
     title: ClassVar[str] = ""
     gguf_arch: ClassVar[gguf.MODEL_ARCH]
 
+    #: Settings transformers' config class assumes when config.json leaves them out. llama.cpp's converter
+    #: reads config.json through transformers, so it sees these; without them the files would differ.
+    #: Source: transformers 4.57 configuration classes (LlamaConfig, Qwen2Config...).
+    config_defaults: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, folder: HfFolder) -> None:
         self.folder = folder
-        hparams = dict(folder.config)
-        if isinstance(hparams.get("text_config"), dict):  # multimodal wrappers keep the LM's settings here
-            hparams = {**hparams, **hparams["text_config"]}
-        self.hparams = hparams
+        config = dict(folder.config)
+        if isinstance(config.get("text_config"), dict):  # multimodal wrappers keep the LM's settings here
+            config = {**config, **config["text_config"]}
+        self.hparams = {**self.defaults(config), **config}
         self.block_count = int(self.find(["n_layers", "num_hidden_layers", "n_layer", "num_layers"]))
         self.tensor_map = gguf.get_tensor_name_map(self.gguf_arch, self.block_count)
         self.rope = self._rope_parameters()
+
+    def defaults(self, config: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.config_defaults)
 
     @property
     def arch_name(self) -> str:

@@ -21,6 +21,9 @@ class Gemma3Family(ArchFamily):
     hf_architectures = ("Gemma3ForCausalLM", "Gemma3ForConditionalGeneration")
     title = "Gemma 3"
     gguf_arch = gguf.MODEL_ARCH.GEMMA3
+    config_defaults = {"head_dim": 256, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6,
+                       "max_position_embeddings": 131072, "sliding_window": 4096, "rope_local_base_freq": 10000.0,
+                       "vocab_size": 262208}
 
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         super().write_parameters(w, file_type)

@@ -8,6 +8,7 @@ permuted; and Llama 3.1+'s "llama3" rope scaling becomes a rope_freqs tensor com
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import gguf
 import numpy as np
@@ -42,6 +43,15 @@ class LlamaFamily(ArchFamily):
     title = "Llama"
     gguf_arch = gguf.MODEL_ARCH.LLAMA
 
+    def defaults(self, config: dict[str, Any]) -> dict[str, Any]:
+        if config.get("model_type") == "mistral":
+            return {"rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 131072,
+                    "vocab_size": 32000}
+        values = {"rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 2048, "vocab_size": 32000}
+        if "hidden_size" in config and "num_attention_heads" in config:
+            values["head_dim"] = config["hidden_size"] // config["num_attention_heads"]  # LlamaConfig's rule
+        return values
+
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         super().write_parameters(w, file_type)
         w.add_vocab_size(self.hparams["vocab_size"])
@@ -61,6 +71,7 @@ class LlamaFamily(ArchFamily):
         else:
             write_bpe_vocab(w, self.folder, self.hparams.get("vocab_size"))
         if self.hparams.get("vocab_size") == _NO_BOS_VOCAB_SIZE:
+            w.kv_data[0].pop(gguf.Keys.Tokenizer.ADD_BOS, None)  # replaces the tokenizer's own setting
             w.add_add_bos_token(False)
 
     def out_tensors(self, tensor: SourceTensor) -> list[OutTensor]:
@@ -84,13 +95,15 @@ class LlamaFamily(ArchFamily):
         low_wavelen, high_wavelen = old_ctx / low, old_ctx / high
         freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
         factors: list[float] = []
-        for freq in freqs:  # float32 arithmetic throughout, as llama.cpp's converter computes it
-            wavelen = 2 * math.pi / freq
+        # float32 throughout, and scalar/tensor as reciprocal-then-multiply, the way torch evaluates
+        # llama.cpp's converter: the factors then match it bit for bit
+        for freq in freqs:
+            wavelen = np.reciprocal(freq) * np.float32(2 * math.pi)
             if wavelen < high_wavelen:
                 factors.append(1.0)
             elif wavelen > low_wavelen:
                 factors.append(factor)
             else:
-                smooth = (old_ctx / wavelen - low) / (high - low)
-                factors.append(float(1 / ((1 - smooth) / factor + smooth)))
+                smooth = (np.reciprocal(wavelen) * np.float32(old_ctx) - np.float32(low)) / np.float32(high - low)
+                factors.append(float(np.reciprocal((1 - smooth) / np.float32(factor) + smooth)))
         return [constant(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight", factors)]

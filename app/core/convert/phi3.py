@@ -22,6 +22,8 @@ class Phi3Family(ArchFamily):
     hf_architectures = ("Phi3ForCausalLM",)
     title = "Phi-3"
     gguf_arch = gguf.MODEL_ARCH.PHI3
+    config_defaults = {"rope_theta": 10000.0, "rms_norm_eps": 1e-5, "max_position_embeddings": 4096,
+                       "original_max_position_embeddings": 4096, "vocab_size": 32064}
 
     @property
     def _uses_bpe(self) -> bool:

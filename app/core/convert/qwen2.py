@@ -17,6 +17,8 @@ class Qwen2Family(ArchFamily):
     hf_architectures = ("Qwen2ForCausalLM",)
     title = "Qwen2"
     gguf_arch = gguf.MODEL_ARCH.QWEN2
+    config_defaults = {"rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 32768,
+                       "vocab_size": 151936}
 
     def check_tokenizer(self) -> None:
         if not self.folder.has_file("tokenizer.model"):

@@ -15,3 +15,4 @@ class Qwen3Family(Qwen2Family):
     hf_architectures = ("Qwen3ForCausalLM",)
     title = "Qwen3"
     gguf_arch = gguf.MODEL_ARCH.QWEN3
+    config_defaults = {**Qwen2Family.config_defaults, "head_dim": 128}

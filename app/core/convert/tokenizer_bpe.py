@@ -138,4 +138,16 @@ def write_bpe_vocab(w: gguf.GGUFWriter, folder: HfFolder, vocab_size: int | None
     w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
     w.add_token_types(types)
-    gguf.SpecialVocab(folder.path, load_merges=True).add_to_gguf(w, quiet=True)
+    special = gguf.SpecialVocab(folder.path, load_merges=True)
+    byte_level_defaults(special, folder)
+    special.add_to_gguf(w, quiet=True)
+
+
+def byte_level_defaults(special: gguf.SpecialVocab, folder: HfFolder) -> None:
+    """A ByteLevel post-processor adds no BOS/EOS: say so (newer gguf-py's SpecialVocab does the same,
+    and llama.cpp's own default for some vocabularies would otherwise add a BOS)."""
+    processor = folder.read_json("tokenizer.json").get("post_processor") or {}
+    for step in processor.get("processors", [processor]):
+        if isinstance(step, dict) and step.get("type") == "ByteLevel":
+            special.add_special_token.setdefault("bos", False)
+            special.add_special_token.setdefault("eos", False)

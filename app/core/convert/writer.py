@@ -36,6 +36,18 @@ OUTTYPES: dict[str, tuple[gguf.GGMLQuantizationType, gguf.LlamaFileType]] = {
     "q8_0": (Q.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
 }
 
+#: What gguf.quants.quantize returns for each type: floats as themselves, the rest as raw bytes per row.
+_STORAGE_DTYPE: dict[gguf.GGMLQuantizationType, type[np.generic]] = {
+    Q.F32: np.float32, Q.F16: np.float16, Q.BF16: np.uint8, Q.Q8_0: np.uint8,
+}
+
+
+def _storage_shape(shape: tuple[int, ...], qtype: gguf.GGMLQuantizationType) -> tuple[int, ...]:
+    if _STORAGE_DTYPE[qtype] is np.uint8:
+        return tuple(gguf.quant_shape_to_byte_shape(shape, qtype))
+    return shape
+
+
 _CHUNK_ELEMENTS = 4 * 1024 * 1024  # rows converted at a time: ~16 MB of float32
 _DISK_MARGIN = 64 * 1024 * 1024  # room for the header and the filesystem's own needs
 
@@ -80,9 +92,7 @@ def convert_tensor(planned: PlannedTensor, cancel: CancelToken | None) -> np.nda
     if not t.shape:
         data = t.read() if t.read is not None else t.read_rows(0, 1)  # type: ignore[misc]
         return gguf.quants.quantize(np.asarray(data).reshape(1), qtype)
-    byte_shape = gguf.quant_shape_to_byte_shape(t.shape, qtype) if qtype == Q.Q8_0 else t.shape
-    out_dtype = {Q.F32: np.float32, Q.F16: np.float16, Q.BF16: np.uint16, Q.Q8_0: np.uint8}[qtype]
-    out = np.empty(byte_shape, dtype=out_dtype)
+    out = np.empty(_storage_shape(t.shape, qtype), dtype=_STORAGE_DTYPE[qtype])
     whole = t.read() if t.read is not None else None
     row_elements = max(1, t.n_elements // t.rows)
     step = max(1, _CHUNK_ELEMENTS // row_elements)
@@ -163,9 +173,6 @@ def write_gguf(writer: gguf.GGUFWriter, plan: list[PlannedTensor], out_path: Pat
 def tensor_info_args(planned: PlannedTensor) -> dict[str, Any]:
     """Arguments for GGUFWriter.add_tensor_info, given before any data exists."""
     t, qtype = planned.tensor, planned.qtype
-    shape = t.shape or (1,)
-    dtype = {Q.F32: np.float32, Q.F16: np.float16, Q.BF16: np.uint16, Q.Q8_0: np.uint8}[qtype]
-    if qtype == Q.Q8_0:
-        shape = gguf.quant_shape_to_byte_shape(shape, qtype)  # add_tensor_info turns it back
-    return {"name": t.name, "tensor_shape": shape, "tensor_dtype": np.dtype(dtype),
-            "tensor_nbytes": planned.nbytes, "raw_dtype": qtype}
+    # uint8 storage is given as bytes per row; add_tensor_info turns it back into elements
+    return {"name": t.name, "tensor_shape": _storage_shape(t.shape or (1,), qtype),
+            "tensor_dtype": np.dtype(_STORAGE_DTYPE[qtype]), "tensor_nbytes": planned.nbytes, "raw_dtype": qtype}
