@@ -36,8 +36,9 @@ def diff_gguf(ours: Path, theirs: Path) -> dict[str, list[str]]:
         if key not in a.fields or key not in b.fields:
             report[bucket].append(f"{key}: only in {'ours' if key in a.fields else 'theirs'}")
         elif _value(a.fields[key]) != _value(b.fields[key]):
-            report[bucket].append(f"{key}: ours {str(_value(a.fields[key]))[:60]!r} "
-                                  f"theirs {str(_value(b.fields[key]))[:60]!r}")
+            report[bucket].append(
+                f"{key}: ours {str(_value(a.fields[key]))[:60]!r} theirs {str(_value(b.fields[key]))[:60]!r}"
+            )
     ta = {t.name: t for t in a.tensors}
     tb = {t.name: t for t in b.tensors}
     for name in sorted(set(ta) | set(tb)):
@@ -46,8 +47,9 @@ def diff_gguf(ours: Path, theirs: Path) -> dict[str, list[str]]:
             continue
         x, y = ta[name], tb[name]
         if list(x.shape) != list(y.shape) or x.tensor_type != y.tensor_type:
-            report["tensors"].append(f"{name}: ours {x.tensor_type.name}{list(x.shape)} "
-                                     f"theirs {y.tensor_type.name}{list(y.shape)}")
+            report["tensors"].append(
+                f"{name}: ours {x.tensor_type.name}{list(x.shape)} theirs {y.tensor_type.name}{list(y.shape)}"
+            )
         elif not np.array_equal(np.asarray(x.data).view(np.uint8), np.asarray(y.data).view(np.uint8)):
             report["tensors"].append(f"{name}: data differs")
     return report

@@ -11,31 +11,51 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gguf
 
 from app.core.convert.family import ArchFamily
 from app.core.convert.gemma2 import Gemma2Family
 from app.core.convert.gemma3 import Gemma3Family
-from app.core.convert.hf_folder import HfFolder, open_hf_folder
+from app.core.convert.hf_folder import open_hf_folder, read_config
 from app.core.convert.llama import LlamaFamily
 from app.core.convert.phi3 import Phi3Family
 from app.core.convert.qwen2 import Qwen2Family
 from app.core.convert.qwen3 import Qwen3Family
-from app.core.convert.writer import OUTTYPES, check_disk_space, estimate_size, plan_tensors, tensor_info_args, \
-    temp_path_for, write_gguf
+from app.core.convert.writer import (
+    OUTTYPES,
+    check_disk_space,
+    estimate_size,
+    plan_tensors,
+    temp_path_for,
+    tensor_info_args,
+    write_gguf,
+)
 from app.core.errors import ConversionError, UnsupportedArchitectureError
 from app.core.jobs import CancelToken, ProgressCallback, check_cancelled, no_progress
 
 FAMILIES: tuple[type[ArchFamily], ...] = (
-    LlamaFamily, Qwen2Family, Qwen3Family, Gemma2Family, Gemma3Family, Phi3Family,
+    LlamaFamily,
+    Qwen2Family,
+    Qwen3Family,
+    Gemma2Family,
+    Gemma3Family,
+    Phi3Family,
 )
 
 #: For people: what can be converted, in the words of the error message.
 SUPPORTED_TITLES = "Llama (Llama 2/3, Mistral, SmolLM), Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3/Phi-4-mini"
 
-__all__ = ["FAMILIES", "OUTTYPES", "SUPPORTED_TITLES", "ConversionResult", "convert_model", "family_for",
-           "temp_path_for"]
+__all__ = [
+    "FAMILIES",
+    "OUTTYPES",
+    "SUPPORTED_TITLES",
+    "ConversionResult",
+    "convert_model",
+    "family_for",
+    "temp_path_for",
+]
 
 
 @dataclass(frozen=True)
@@ -49,18 +69,18 @@ class ConversionResult:
     seconds: float
 
 
-def family_for(folder: HfFolder) -> ArchFamily:
-    """The converter for this folder's architecture, or UnsupportedArchitectureError naming it."""
-    arch = folder.architecture
+def family_for(config: dict[str, Any]) -> type[ArchFamily]:
+    """The converter for this config.json's architecture, or UnsupportedArchitectureError naming it."""
+    archs = config.get("architectures") or []
+    arch = str(archs[0]) if archs else str(config.get("model_type", "unknown"))
     for family in FAMILIES:
         if arch in family.hf_architectures:
-            return family(folder)
+            return family
     readable = arch.removesuffix("ForCausalLM").removesuffix("ForConditionalGeneration") or arch
     raise UnsupportedArchitectureError(
         f"This model's architecture, {readable}, can't be converted yet. Supported: {SUPPORTED_TITLES}.",
-        f"config.json architectures={folder.config.get('architectures')!r} "
-        f"model_type={folder.config.get('model_type')!r}; supported: "
-        + ", ".join(a for f in FAMILIES for a in f.hf_architectures),
+        f"config.json architectures={config.get('architectures')!r} model_type={config.get('model_type')!r}; "
+        "supported: " + ", ".join(a for f in FAMILIES for a in f.hf_architectures),
     )
 
 
@@ -74,14 +94,17 @@ def convert_model(
     """Convert the Hugging Face model in `folder_path` to a GGUF file at `out_path`."""
     started = time.perf_counter()
     if outtype not in OUTTYPES:
-        raise ConversionError(f"Unknown output type {outtype!r}. Choose one of: {', '.join(OUTTYPES)}.",
-                              f"outtype={outtype!r}")
+        raise ConversionError(
+            f"Unknown output type {outtype!r}. Choose one of: {', '.join(OUTTYPES)}.", f"outtype={outtype!r}"
+        )
     out = Path(out_path).expanduser().resolve()
     if not out.parent.is_dir():
-        raise ConversionError(f"The folder for the converted model, {out.parent}, does not exist.",
-                              f"no directory {out.parent}")
-    folder = open_hf_folder(Path(folder_path))
-    family = family_for(folder)  # before any work: an unknown architecture is refused at once
+        raise ConversionError(
+            f"The folder for the converted model, {out.parent}, does not exist.", f"no directory {out.parent}"
+        )
+    config = read_config(Path(folder_path))
+    family_class = family_for(config)  # before any work: an unknown architecture is refused at once
+    family = family_class(open_hf_folder(Path(folder_path), config))
     family.check_tokenizer()
     wanted, file_type = OUTTYPES[outtype]
 
@@ -94,8 +117,15 @@ def convert_model(
     check_disk_space(out.parent, estimate_size(writer, plan))
     check_cancelled(cancel)
     size = write_gguf(writer, plan, out, on_progress, cancel)
-    return ConversionResult(out, family.arch_name, folder.architecture, outtype, len(plan), size,
-                            round(time.perf_counter() - started, 2))
+    return ConversionResult(
+        out,
+        family.arch_name,
+        family.folder.architecture,
+        outtype,
+        len(plan),
+        size,
+        round(time.perf_counter() - started, 2),
+    )
 
 
 def _write_metadata(writer: gguf.GGUFWriter, family: ArchFamily, file_type: int) -> None:

@@ -22,7 +22,15 @@ from app.core.errors import ConversionError, InvalidModelFolderError
 #: Tensors a checkpoint may carry that llama.cpp has no use for.
 _IGNORED_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
 #: Parts of multimodal checkpoints (image/audio encoders) that a text GGUF leaves out.
-_MULTIMODAL_MARKERS = ("vision_", "vision.", "visual.", "audio_", "audio.", "projector.", "multi_modal_projector")
+_MULTIMODAL_MARKERS = (
+    "vision_",
+    "vision.",
+    "visual.",
+    "audio_",
+    "audio.",
+    "projector.",
+    "multi_modal_projector",
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,12 @@ class OutTensor:
         return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
 
 
-def whole(tensor: SourceTensor, name: str, transform: Callable[[np.ndarray], np.ndarray],
-          shape: tuple[int, ...] | None = None) -> OutTensor:
+def whole(
+    tensor: SourceTensor,
+    name: str,
+    transform: Callable[[np.ndarray], np.ndarray],
+    shape: tuple[int, ...] | None = None,
+) -> OutTensor:
     """An OutTensor made by reading `tensor` whole and transforming it."""
     return OutTensor(name, shape or tensor.shape, tensor.float_dtype, read=lambda: transform(tensor.read()))
 
@@ -109,10 +121,20 @@ class ArchFamily:
         rope = dict(self.hparams.get("rope_parameters") or self.hparams.get("rope_scaling") or {})
         if "full_attention" in rope or "sliding_attention" in rope:
             return rope
-        local_theta = self.find(["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta",
-                                 "rope_local_base_freq"], optional=True)
-        theta = self.find(["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta",
-                           "rotary_emb_base"], optional=True)
+        local_theta = self.find(
+            [
+                "local_rope_theta",
+                "rope_local_theta",
+                "rope_theta_local",
+                "swa_rope_theta",
+                "rope_local_base_freq",
+            ],
+            optional=True,
+        )
+        theta = self.find(
+            ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"],
+            optional=True,
+        )
         if local_theta is not None:
             rope["sliding_attention"] = {"rope_theta": local_theta}
         if "rope_theta" not in rope and theta is not None:
@@ -135,8 +157,17 @@ class ArchFamily:
         """The keys llama.cpp's TextModel writes for any transformer."""
         w.add_block_count(self.block_count)
         optional: list[tuple[list[str], Callable[[Any], None]]] = [
-            (["max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length",
-              "model_max_length"], w.add_context_length),
+            (
+                [
+                    "max_position_embeddings",
+                    "n_ctx",
+                    "n_positions",
+                    "max_length",
+                    "max_sequence_length",
+                    "model_max_length",
+                ],
+                w.add_context_length,
+            ),
             (["hidden_size", "n_embd", "dim"], w.add_embedding_length),
             (["intermediate_size", "n_inner", "hidden_dim"], w.add_feed_forward_length),
             (["num_attention_heads", "n_head", "n_heads"], w.add_head_count),
@@ -167,9 +198,11 @@ class ArchFamily:
             w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
             w.add_rope_scaling_factor(factor)
             w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
-            for key, add in (("extrapolation_factor", w.add_rope_scaling_yarn_ext_factor),
-                             ("beta_fast", w.add_rope_scaling_yarn_beta_fast),
-                             ("beta_slow", w.add_rope_scaling_yarn_beta_slow)):
+            for key, add in (
+                ("extrapolation_factor", w.add_rope_scaling_yarn_ext_factor),
+                ("beta_fast", w.add_rope_scaling_yarn_beta_fast),
+                ("beta_slow", w.add_rope_scaling_yarn_beta_slow),
+            ):
                 if (value := rope.get(key)) is not None:
                     add(value)
             if (attn := rope.get("attention_factor", rope.get("attn_factor"))) is not None:
@@ -189,8 +222,8 @@ class ArchFamily:
     def require_sentencepiece(self) -> None:
         if not self.folder.has_file("tokenizer.model"):
             raise InvalidModelFolderError(
-                f"The model folder has no tokenizer (tokenizer.model is missing); {self.title} models need it "
-                "to read and write text. Download the whole model folder again.",
+                f"The model folder has no tokenizer (tokenizer.model is missing); {self.title} models "
+                "need it to read and write text. Download the whole model folder again.",
                 f"missing {self.folder.path / 'tokenizer.model'}",
             )
 
@@ -204,7 +237,9 @@ class ArchFamily:
 
     def gguf_name(self, name: str) -> str:
         # multimodal wrappers nest the language model under "language_model."
-        mapped = self.tensor_map.get_name(name.replace("language_model.", ""), try_suffixes=(".weight", ".bias"))
+        mapped = self.tensor_map.get_name(
+            name.replace("language_model.", ""), try_suffixes=(".weight", ".bias")
+        )
         if mapped is None:
             raise ConversionError(
                 f"This {self.title} model has a part QuantDesk does not know how to convert.",
@@ -218,5 +253,8 @@ class ArchFamily:
 
     def out_tensors(self, tensor: SourceTensor) -> list[OutTensor]:
         """The GGUF tensor(s) made from one checkpoint tensor; the default renames it and streams it."""
-        return [OutTensor(self.gguf_name(tensor.name), tensor.shape, tensor.float_dtype,
-                          read_rows=tensor.read_rows)]
+        return [
+            OutTensor(
+                self.gguf_name(tensor.name), tensor.shape, tensor.float_dtype, read_rows=tensor.read_rows
+            )
+        ]

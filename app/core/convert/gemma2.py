@@ -7,6 +7,8 @@ converter writes its own short list of keys for it (no rope base), and so does t
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import gguf
 import numpy as np
 
@@ -23,9 +25,16 @@ class Gemma2Family(ArchFamily):
     hf_architectures = ("Gemma2ForCausalLM",)
     title = "Gemma 2"
     gguf_arch = gguf.MODEL_ARCH.GEMMA2
-    config_defaults = {"head_dim": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 8192,
-                       "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
-                       "vocab_size": 256000}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        "head_dim": 256,
+        "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-6,
+        "max_position_embeddings": 8192,
+        "sliding_window": 4096,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+        "vocab_size": 256000,
+    }
 
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         hp = self.hparams
@@ -58,4 +67,3 @@ class Gemma2Family(ArchFamily):
         if tensor.name.endswith("norm.weight"):
             return [whole(tensor, self.gguf_name(tensor.name), plus_one)]
         return super().out_tensors(tensor)
-

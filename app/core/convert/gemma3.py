@@ -8,6 +8,8 @@ the tokenizer has tokens: llama.cpp trims those rows, and so does this.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import gguf
 
 from app.core.convert.family import ArchFamily, OutTensor, whole
@@ -21,9 +23,15 @@ class Gemma3Family(ArchFamily):
     hf_architectures = ("Gemma3ForCausalLM", "Gemma3ForConditionalGeneration")
     title = "Gemma 3"
     gguf_arch = gguf.MODEL_ARCH.GEMMA3
-    config_defaults = {"head_dim": 256, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6,
-                       "max_position_embeddings": 131072, "sliding_window": 4096, "rope_local_base_freq": 10000.0,
-                       "vocab_size": 262208}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        "head_dim": 256,
+        "rope_theta": 1000000.0,
+        "rms_norm_eps": 1e-6,
+        "max_position_embeddings": 131072,
+        "sliding_window": 4096,
+        "rope_local_base_freq": 10000.0,
+        "vocab_size": 262208,
+    }
 
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         super().write_parameters(w, file_type)
@@ -37,7 +45,7 @@ class Gemma3Family(ArchFamily):
             gguf.Keys.Attention.VALUE_LENGTH: hp.get("head_dim", 256),
             gguf.Keys.Rope.FREQ_BASE: self.full_rope.get("rope_theta", 1_000_000.0),
         }
-        for key, value in replace.items():
+        for key in replace:
             w.kv_data[0].pop(key.format(arch=self.arch_name), None)
         w.add_context_length(replace[gguf.Keys.LLM.CONTEXT_LENGTH])
         w.add_head_count(replace[gguf.Keys.Attention.HEAD_COUNT])
@@ -78,8 +86,14 @@ class Gemma3Family(ArchFamily):
     def out_tensors(self, tensor: SourceTensor) -> list[OutTensor]:
         if "embed_tokens.weight" in tensor.name:
             rows = min(tensor.shape[0], self._tokenizer_size())
-            return [OutTensor(self.gguf_name(tensor.name), (rows, *tensor.shape[1:]), tensor.float_dtype,
-                              read_rows=tensor.read_rows)]
+            return [
+                OutTensor(
+                    self.gguf_name(tensor.name),
+                    (rows, *tensor.shape[1:]),
+                    tensor.float_dtype,
+                    read_rows=tensor.read_rows,
+                )
+            ]
         if tensor.name.endswith("norm.weight"):
             return [whole(tensor, self.gguf_name(tensor.name), plus_one)]
         return super().out_tensors(tensor)

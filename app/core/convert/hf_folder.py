@@ -109,12 +109,14 @@ class HfFolder:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidModelFolderError(f"The model's {name} could not be read.", f"{file}: {error}") from None
+            raise InvalidModelFolderError(
+                f"The model's {name} could not be read.", f"{file}: {error}"
+            ) from None
         return data if isinstance(data, dict) else {}
 
 
-def open_hf_folder(path: Path) -> HfFolder:
-    """Read config.json and the safetensors headers; raise InvalidModelFolderError in plain words."""
+def read_config(path: Path) -> dict[str, Any]:
+    """config.json of a model folder; InvalidModelFolderError in plain words when it is absent or bad."""
     path = Path(path).expanduser()
     if not path.is_dir():
         raise InvalidModelFolderError(f"There is no folder at {path}.", f"not a directory: {path}")
@@ -127,9 +129,19 @@ def open_hf_folder(path: Path) -> HfFolder:
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidModelFolderError("The model's config.json could not be read.", f"{config_file}: {error}") from None
+        raise InvalidModelFolderError(
+            "The model's config.json could not be read.", f"{config_file}: {error}"
+        ) from None
     if not isinstance(config, dict):
         raise InvalidModelFolderError("The model's config.json is not a settings file.", f"{config_file}")
+    return config
+
+
+def open_hf_folder(path: Path, config: dict[str, Any] | None = None) -> HfFolder:
+    """Read config.json (unless given) and the safetensors headers, no tensor data."""
+    path = Path(path).expanduser()
+    if config is None:
+        config = read_config(path)
     files = _safetensors_files(path)
     tensors = tuple(t for file in files for t in _read_header(file))
     return HfFolder(path, config, tensors)
@@ -149,7 +161,8 @@ def _safetensors_files(folder: Path) -> list[Path]:
         missing = [n for n in names if not (folder / n).is_file()]
         if missing:
             raise InvalidModelFolderError(
-                f"Part of the model is missing: {len(missing)} of its {len(names)} weight files are not in the folder.",
+                f"Part of the model is missing: {len(missing)} of its {len(names)} weight files "
+                "are not in the folder.",
                 "missing: " + ", ".join(missing),
             )
         return sorted((folder / n for n in names), key=lambda p: p.name)
@@ -161,8 +174,9 @@ def _safetensors_files(folder: Path) -> list[Path]:
                 "Look for a version of the model with .safetensors files.",
                 f"no *.safetensors in {folder}; found *.bin/*.pth",
             )
-        raise InvalidModelFolderError("This folder has no model weights (.safetensors files).",
-                                      f"no *.safetensors in {folder}")
+        raise InvalidModelFolderError(
+            "This folder has no model weights (.safetensors files).", f"no *.safetensors in {folder}"
+        )
     return files
 
 
@@ -200,7 +214,8 @@ def _read_header(file: Path) -> Iterator[SourceTensor]:
             )
         if data_start + int(end) > size:
             raise InvalidModelFolderError(
-                f"The model file {file.name} is incomplete (it ends too early) — was the download interrupted?",
+                f"The model file {file.name} is incomplete (it ends too early): "
+                "was the download interrupted?",
                 f"tensor {name} ends at byte {data_start + int(end)} but the file has {size} bytes",
             )
         yield tensor

@@ -25,17 +25,21 @@ _NO_BOS_VOCAB_SIZE = 49152
 def permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
     """HF's split-halves rotary layout → llama.cpp's interleaved layout, per head (rows only)."""
     rows = weights.shape[0]
-    return (weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:])
-            .swapaxes(1, 2)
-            .reshape(weights.shape))
+    return (
+        weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def unpermute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
     """The inverse of permute_rows: llama.cpp's layout → Hugging Face's."""
     rows = weights.shape[0]
-    return (weights.reshape(n_head, rows // n_head // 2, 2, *weights.shape[1:])
-            .swapaxes(1, 2)
-            .reshape(weights.shape))
+    return (
+        weights.reshape(n_head, rows // n_head // 2, 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 class LlamaFamily(ArchFamily):
@@ -45,9 +49,18 @@ class LlamaFamily(ArchFamily):
 
     def defaults(self, config: dict[str, Any]) -> dict[str, Any]:
         if config.get("model_type") == "mistral":
-            return {"rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 131072,
-                    "vocab_size": 32000}
-        values = {"rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 2048, "vocab_size": 32000}
+            return {
+                "rope_theta": 10000.0,
+                "rms_norm_eps": 1e-6,
+                "max_position_embeddings": 131072,
+                "vocab_size": 32000,
+            }
+        values = {
+            "rope_theta": 10000.0,
+            "rms_norm_eps": 1e-6,
+            "max_position_embeddings": 2048,
+            "vocab_size": 32000,
+        }
         if "hidden_size" in config and "num_attention_heads" in config:
             values["head_dim"] = config["hidden_size"] // config["num_attention_heads"]  # LlamaConfig's rule
         return values
@@ -55,7 +68,9 @@ class LlamaFamily(ArchFamily):
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         super().write_parameters(w, file_type)
         w.add_vocab_size(self.hparams["vocab_size"])
-        head_dim = self.hparams.get("head_dim") or self.hparams["hidden_size"] // self.hparams["num_attention_heads"]
+        head_dim = (
+            self.hparams.get("head_dim") or self.hparams["hidden_size"] // self.hparams["num_attention_heads"]
+        )
         w.add_rope_dimension_count(head_dim)
 
     def check_tokenizer(self) -> None:
@@ -88,7 +103,9 @@ class LlamaFamily(ArchFamily):
         if str(rope.get("rope_type", "")).lower() != "llama3":
             return []
         base = rope.get("rope_theta", 10000.0)
-        dim = self.hparams.get("head_dim") or self.hparams["hidden_size"] // self.hparams["num_attention_heads"]
+        dim = (
+            self.hparams.get("head_dim") or self.hparams["hidden_size"] // self.hparams["num_attention_heads"]
+        )
         factor = rope.get("factor", 8.0)
         low, high = rope.get("low_freq_factor", 1.0), rope.get("high_freq_factor", 4.0)
         old_ctx = rope.get("original_max_position_embeddings", 8192)
@@ -104,6 +121,8 @@ class LlamaFamily(ArchFamily):
             elif wavelen > low_wavelen:
                 factors.append(factor)
             else:
-                smooth = (np.reciprocal(wavelen) * np.float32(old_ctx) - np.float32(low)) / np.float32(high - low)
+                smooth = (np.reciprocal(wavelen) * np.float32(old_ctx) - np.float32(low)) / np.float32(
+                    high - low
+                )
                 factors.append(float(np.reciprocal((1 - smooth) / np.float32(factor) + smooth)))
         return [constant(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight", factors)]

@@ -9,6 +9,7 @@ Phi-3/3.5 use a SentencePiece tokenizer with Phi-3's own rules for added tokens;
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import gguf
 
@@ -22,8 +23,13 @@ class Phi3Family(ArchFamily):
     hf_architectures = ("Phi3ForCausalLM",)
     title = "Phi-3"
     gguf_arch = gguf.MODEL_ARCH.PHI3
-    config_defaults = {"rope_theta": 10000.0, "rms_norm_eps": 1e-5, "max_position_embeddings": 4096,
-                       "original_max_position_embeddings": 4096, "vocab_size": 32064}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-5,
+        "max_position_embeddings": 4096,
+        "original_max_position_embeddings": 4096,
+        "vocab_size": 32064,
+    }
 
     @property
     def _uses_bpe(self) -> bool:
@@ -70,8 +76,10 @@ class Phi3Family(ArchFamily):
             return math.sqrt(1 + math.log(scale) / math.log(self._original_context)) if scale > 1.0 else 1.0
         if kind == "yarn":
             return 0.1 * math.log(scale) + 1.0 if scale > 1.0 else 1.0
-        raise ConversionError("This Phi-3 model uses a kind of long-context scaling QuantDesk doesn't know.",
-                              f"rope_scaling type {kind!r}")
+        raise ConversionError(
+            "This Phi-3 model uses a kind of long-context scaling QuantDesk doesn't know.",
+            f"rope_scaling type {kind!r}",
+        )
 
     def extra_tensors(self) -> list[OutTensor]:
         long, short = self.rope.get("long_factor"), self.rope.get("short_factor")
@@ -82,8 +90,10 @@ class Phi3Family(ArchFamily):
                 "The model's long-context settings in config.json don't match its shape.",
                 f"rope long/short factors must both have {self._rope_dims // 2} values",
             )
-        return [constant(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FACTORS_LONG] + ".weight", long),
-                constant(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FACTORS_SHORT] + ".weight", short)]
+        return [
+            constant(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FACTORS_LONG] + ".weight", long),
+            constant(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FACTORS_SHORT] + ".weight", short),
+        ]
 
     def check_tokenizer(self) -> None:
         if self._uses_bpe:

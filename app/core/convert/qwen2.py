@@ -7,6 +7,8 @@ as llama.cpp does.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import gguf
 
 from app.core.convert.family import ArchFamily
@@ -17,8 +19,12 @@ class Qwen2Family(ArchFamily):
     hf_architectures = ("Qwen2ForCausalLM",)
     title = "Qwen2"
     gguf_arch = gguf.MODEL_ARCH.QWEN2
-    config_defaults = {"rope_theta": 10000.0, "rms_norm_eps": 1e-6, "max_position_embeddings": 32768,
-                       "vocab_size": 151936}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-6,
+        "max_position_embeddings": 32768,
+        "vocab_size": 151936,
+    }
 
     def check_tokenizer(self) -> None:
         if not self.folder.has_file("tokenizer.model"):

@@ -6,6 +6,8 @@ explicit head_dim; the common machinery maps all of it, so only the architecture
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import gguf
 
 from app.core.convert.qwen2 import Qwen2Family
@@ -15,4 +17,4 @@ class Qwen3Family(Qwen2Family):
     hf_architectures = ("Qwen3ForCausalLM",)
     title = "Qwen3"
     gguf_arch = gguf.MODEL_ARCH.QWEN3
-    config_defaults = {**Qwen2Family.config_defaults, "head_dim": 128}
+    config_defaults: ClassVar[dict[str, Any]] = {**Qwen2Family.config_defaults, "head_dim": 128}

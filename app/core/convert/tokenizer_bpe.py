@@ -27,10 +27,14 @@ from app.core.errors import ConversionError, InvalidModelFolderError
 log = logging.getLogger(__name__)
 
 # Split patterns of well-known pre-tokenizers, as tokenizer.json writes them (for the fallback).
-_LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
-_QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+_LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 _PRE_TOKENIZER_BY_RULE: dict[tuple[str, ...], str] = {
     ("split:" + _LLAMA3_SPLIT, "bytelevel"): "llama-bpe",
     ("split:" + _QWEN2_SPLIT, "bytelevel"): "qwen2",
@@ -41,10 +45,12 @@ _PRE_TOKENIZER_BY_RULE: dict[tuple[str, ...], str] = {
 
 def _looks_special(token: str) -> bool:
     """Added tokens some models forget to mark special (llama.cpp's list)."""
-    return (token in ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
-            or (token.startswith("<|") and token.endswith("|>"))
-            or (token.startswith("<｜") and token.endswith("｜>"))
-            or (token.startswith("<unused") and token.endswith(">")))
+    return (
+        token in ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
+        or (token.startswith("<|") and token.endswith("|>"))
+        or (token.startswith("<｜") and token.endswith("｜>"))
+        or (token.startswith("<unused") and token.endswith(">"))
+    )
 
 
 def load_tokenizer(folder: HfFolder) -> Any:
@@ -54,8 +60,9 @@ def load_tokenizer(folder: HfFolder) -> Any:
     try:
         return Tokenizer.from_file(str(path))
     except Exception as error:  # the Rust side raises a bare Exception for every kind of bad file
-        raise InvalidModelFolderError("The model's tokenizer (tokenizer.json) could not be read.",
-                                      f"{path}: {error}") from None
+        raise InvalidModelFolderError(
+            "The model's tokenizer (tokenizer.json) could not be read.", f"{path}: {error}"
+        ) from None
 
 
 def pre_tokenizer_name(folder: HfFolder, tokenizer: Any) -> str:
@@ -119,8 +126,9 @@ def bpe_vocab(folder: HfFolder, vocab_size: int | None) -> tuple[list[str], list
         if i in added:
             if not added[i].normalized:
                 # llama.cpp assumes added tokens are stored normalized: round-trip them as its converter does
-                token = tokenizer.decode(tokenizer.encode(token, add_special_tokens=False).ids,
-                                         skip_special_tokens=False)
+                token = tokenizer.decode(
+                    tokenizer.encode(token, add_special_tokens=False).ids, skip_special_tokens=False
+                )
             if added[i].special or _looks_special(token):
                 types.append(gguf.TokenType.CONTROL)
             else:

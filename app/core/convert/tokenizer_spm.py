@@ -15,13 +15,18 @@ from app.core.convert.tokenizer_bpe import _looks_special
 from app.core.errors import InvalidModelFolderError
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = (
-    gguf.TokenType.NORMAL, gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL,
-    gguf.TokenType.USER_DEFINED, gguf.TokenType.UNUSED, gguf.TokenType.BYTE,
+    gguf.TokenType.NORMAL,
+    gguf.TokenType.UNKNOWN,
+    gguf.TokenType.CONTROL,
+    gguf.TokenType.USER_DEFINED,
+    gguf.TokenType.UNUSED,
+    gguf.TokenType.BYTE,
 )
 
 
-def spm_vocab(folder: HfFolder, vocab_size: int | None,
-              phi3_rules: bool = False) -> tuple[list[bytes], list[float], list[int]]:
+def spm_vocab(
+    folder: HfFolder, vocab_size: int | None, phi3_rules: bool = False
+) -> tuple[list[bytes], list[float], list[int]]:
     """(tokens, scores, types). `phi3_rules`: Phi-3's converter variant (no pre-normalizing of spaces,
     tokenizer.json's added tokens applied too, ids past the end padded the same way)."""
     from sentencepiece import SentencePieceProcessor  # imported here: only conversion needs it
@@ -37,8 +42,9 @@ def spm_vocab(folder: HfFolder, vocab_size: int | None,
     try:
         processor.LoadFromFile(str(path))
     except (OSError, RuntimeError) as error:
-        raise InvalidModelFolderError("The model's tokenizer (tokenizer.model) could not be read.",
-                                      f"{path}: {error}") from None
+        raise InvalidModelFolderError(
+            "The model's tokenizer (tokenizer.model) could not be read.", f"{path}: {error}"
+        ) from None
     size = int(vocab_size) if vocab_size else processor.vocab_size()
     tokens = [f"[PAD{i}]".encode() for i in range(size)]
     scores = [-10000.0] * size
@@ -46,8 +52,17 @@ def spm_vocab(folder: HfFolder, vocab_size: int | None,
     for i in range(min(size, processor.vocab_size())):
         tokens[i] = processor.IdToPiece(i).encode("utf-8")
         scores[i] = processor.GetScore(i)
-        types[i] = (UNKNOWN if processor.IsUnknown(i) else CONTROL if processor.IsControl(i)
-                    else UNUSED if processor.IsUnused(i) else BYTE if processor.IsByte(i) else NORMAL)
+        types[i] = (
+            UNKNOWN
+            if processor.IsUnknown(i)
+            else CONTROL
+            if processor.IsControl(i)
+            else UNUSED
+            if processor.IsUnused(i)
+            else BYTE
+            if processor.IsByte(i)
+            else NORMAL
+        )
 
     def put(token_id: int, text: str, kind: int) -> None:
         if 0 <= token_id < size:
@@ -70,8 +85,9 @@ def spm_vocab(folder: HfFolder, vocab_size: int | None,
     return tokens, scores, types
 
 
-def write_spm_vocab(w: gguf.GGUFWriter, folder: HfFolder, vocab_size: int | None,
-                    phi3_rules: bool = False) -> int:
+def write_spm_vocab(
+    w: gguf.GGUFWriter, folder: HfFolder, vocab_size: int | None, phi3_rules: bool = False
+) -> int:
     """Write the vocabulary; return its size (Gemma 3 trims its embedding to it)."""
     tokens, scores, types = spm_vocab(folder, vocab_size, phi3_rules)
     w.add_tokenizer_model("llama")

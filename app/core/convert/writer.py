@@ -38,7 +38,10 @@ OUTTYPES: dict[str, tuple[gguf.GGMLQuantizationType, gguf.LlamaFileType]] = {
 
 #: What gguf.quants.quantize returns for each type: floats as themselves, the rest as raw bytes per row.
 _STORAGE_DTYPE: dict[gguf.GGMLQuantizationType, type[np.generic]] = {
-    Q.F32: np.float32, Q.F16: np.float16, Q.BF16: np.uint8, Q.Q8_0: np.uint8,
+    Q.F32: np.float32,
+    Q.F16: np.float16,
+    Q.BF16: np.uint8,
+    Q.Q8_0: np.uint8,
 }
 
 
@@ -80,8 +83,10 @@ def plan_tensors(family: ArchFamily, wanted: gguf.GGMLQuantizationType) -> list[
     seen: set[str] = set()
     for t in tensors:
         if t.name in seen:
-            raise ConversionError(f"This {family.title} model has a part twice, so it can't be converted.",
-                                  f"two tensors map to {t.name}")
+            raise ConversionError(
+                f"This {family.title} model has a part twice, so it can't be converted.",
+                f"two tensors map to {t.name}",
+            )
         seen.add(t.name)
     return [PlannedTensor(t, choose_type(t, wanted)) for t in tensors]
 
@@ -134,8 +139,13 @@ def temp_path_for(out_path: Path) -> Path:
     return out_path.with_name(stem + ".part.gguf")
 
 
-def write_gguf(writer: gguf.GGUFWriter, plan: list[PlannedTensor], out_path: Path,
-               on_progress: ProgressCallback, cancel: CancelToken | None) -> int:
+def write_gguf(
+    writer: gguf.GGUFWriter,
+    plan: list[PlannedTensor],
+    out_path: Path,
+    on_progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> int:
     """Write header, metadata and tensors to a temp file, then rename it to out_path; return its size."""
     temp = temp_path_for(out_path)
     total = sum(p.nbytes for p in plan)
@@ -165,8 +175,12 @@ def write_gguf(writer: gguf.GGUFWriter, plan: list[PlannedTensor], out_path: Pat
     finally:
         writer.close()
         temp.unlink(missing_ok=True)
-    log.info("wrote %s (%s) in %.1f s", out_path, format_bytes(out_path.stat().st_size),
-             time.perf_counter() - started)
+    log.info(
+        "wrote %s (%s) in %.1f s",
+        out_path,
+        format_bytes(out_path.stat().st_size),
+        time.perf_counter() - started,
+    )
     return out_path.stat().st_size
 
 
@@ -174,5 +188,10 @@ def tensor_info_args(planned: PlannedTensor) -> dict[str, Any]:
     """Arguments for GGUFWriter.add_tensor_info, given before any data exists."""
     t, qtype = planned.tensor, planned.qtype
     # uint8 storage is given as bytes per row; add_tensor_info turns it back into elements
-    return {"name": t.name, "tensor_shape": _storage_shape(t.shape or (1,), qtype),
-            "tensor_dtype": np.dtype(_STORAGE_DTYPE[qtype]), "tensor_nbytes": planned.nbytes, "raw_dtype": qtype}
+    return {
+        "name": t.name,
+        "tensor_shape": _storage_shape(t.shape or (1,), qtype),
+        "tensor_dtype": np.dtype(_STORAGE_DTYPE[qtype]),
+        "tensor_nbytes": planned.nbytes,
+        "raw_dtype": qtype,
+    }
