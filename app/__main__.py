@@ -7,9 +7,9 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, doctor
+from app.cli import chat, convert, doctor
 
-COMMANDS = [doctor, chat]
+COMMANDS = [doctor, chat, convert]
 
 
 def build_parser() -> argparse.ArgumentParser:
