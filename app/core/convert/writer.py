@@ -173,7 +173,7 @@ def write_gguf(
             f"{type(error).__name__}: {error}",
         ) from None
     finally:
-        writer.close()
+        _close_quietly(writer)
         temp.unlink(missing_ok=True)
     log.info(
         "wrote %s (%s) in %.1f s",
@@ -182,6 +182,14 @@ def write_gguf(
         time.perf_counter() - started,
     )
     return out_path.stat().st_size
+
+
+def _close_quietly(writer: gguf.GGUFWriter) -> None:
+    """Close after a failure: flushing may fail again (a full disk); the first error is the one to report."""
+    try:
+        writer.close()
+    except OSError:
+        writer.fout = None
 
 
 def tensor_info_args(planned: PlannedTensor) -> dict[str, Any]:

@@ -37,3 +37,12 @@ def engine() -> Iterator[EngineClient]:
     client.start()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _resource_tracker_running() -> None:
+    """child_job's Queue starts multiprocessing's resource tracker on first use; it then lives for the whole
+    session. Start it up front so the leftover-process check doesn't count it against the first test."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
