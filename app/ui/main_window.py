@@ -22,6 +22,7 @@ from app.core.hardware import read_memory_snapshot
 from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
+from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.model_library_view import ModelLibraryView
 
@@ -75,6 +76,9 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.convert = ConvertView(self)
+        self.convert.conversion_finished.connect(lambda _result: self.library.refresh())
+        self.add_page(self.tr("Convert"), self.convert)
 
     def add_page(self, title: str, widget: QWidget) -> None:
         self.nav.addItem(title)
@@ -124,5 +128,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
+        self.convert.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)
