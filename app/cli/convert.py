@@ -11,12 +11,16 @@ from app.core.errors import QuantDeskError
 from app.core.units import format_bytes
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a Hugging Face model folder (safetensors) to a GGUF file")
     p.add_argument("folder", help="the model folder: config.json, *.safetensors and the tokenizer files")
     p.add_argument("out", help="the GGUF file to write")
-    p.add_argument("--outtype", choices=list(OUTTYPES), default="f16",
-                   help="number format of the weights (default f16; q8_0 is half the size, nearly lossless)")
+    p.add_argument(
+        "--outtype",
+        choices=list(OUTTYPES),
+        default="f16",
+        help="number format of the weights (default f16; q8_0 is half the size, nearly lossless)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -32,7 +36,9 @@ class _ProgressLine:
         percent = int(100 * done / total) if total else 0
         if self._tty:
             if percent != self._last:
-                sys.stderr.write(f"\rConverting… {percent:3d} % ({format_bytes(done)} of {format_bytes(total)})")
+                sys.stderr.write(
+                    f"\rConverting… {percent:3d} % ({format_bytes(done)} of {format_bytes(total)})"
+                )
                 sys.stderr.flush()
         elif percent // 10 != self._last // 10:
             sys.stderr.write(f"Converting… {percent} %\n")
@@ -70,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(to_json(result))
     else:
-        print(f"Wrote {result.path} ({format_bytes(result.size_bytes)}, {result.architecture}, "
-              f"{result.outtype.upper()}, {result.n_tensors} tensors) in {result.seconds:.1f} s")
+        print(
+            f"Wrote {result.path} ({format_bytes(result.size_bytes)}, {result.architecture}, "
+            f"{result.outtype.upper()}, {result.n_tensors} tensors) in {result.seconds:.1f} s"
+        )
     return 0

@@ -36,15 +36,21 @@ from app.ui.error_dialog import show_error
 PROGRESS_STEPS = 1000  # the bar counts in permille: byte counts overflow a Qt int past 2 GB
 
 
-def convert_in_child(folder: str, out: str, outtype: str, on_progress: ProgressCallback,
-                     cancel: CancelToken) -> ConversionResult:
+def convert_in_child(
+    folder: str, out: str, outtype: str, on_progress: ProgressCallback, cancel: CancelToken
+) -> ConversionResult:
     """convert_model in a child process, progress scaled to PROGRESS_STEPS."""
 
     def scaled(done: int, total: int) -> None:
         on_progress(done * PROGRESS_STEPS // total if total else 0, PROGRESS_STEPS)
 
-    result: ConversionResult = run_in_child(convert_model, args=(folder, out, outtype), on_progress=scaled,
-                                            cancel=cancel, cleanup=[temp_path_for(Path(out))])
+    result: ConversionResult = run_in_child(
+        convert_model,
+        args=(folder, out, outtype),
+        on_progress=scaled,
+        cancel=cancel,
+        cleanup=[temp_path_for(Path(out))],
+    )
     return result
 
 
@@ -57,10 +63,14 @@ class ConvertView(QWidget):
         super().__init__(parent)
         self._task: BackgroundTask | None = None
 
-        intro = QLabel(self.tr(
-            "Turn a model downloaded from Hugging Face (a folder with config.json and .safetensors files) "
-            "into one GGUF file that QuantDesk can chat with and quantize. Supported: Llama, Mistral, "
-            "SmolLM, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3 and Phi-4-mini."), self)
+        intro = QLabel(
+            self.tr(
+                "Turn a model downloaded from Hugging Face (a folder with config.json and .safetensors "
+                "files) into one GGUF file that QuantDesk can chat with and quantize. Supported: Llama, "
+                "Mistral, SmolLM, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3 and Phi-4-mini."
+            ),
+            self,
+        )
         intro.setWordWrap(True)
 
         self.folder_edit = QLineEdit(self)
@@ -153,8 +163,9 @@ class ConvertView(QWidget):
             self.set_folder(Path(folder))
 
     def _on_out_button_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save the GGUF file as"), self.out_edit.text(),
-                                              self.tr("GGUF models (*.gguf)"))
+        path, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Save the GGUF file as"), self.out_edit.text(), self.tr("GGUF models (*.gguf)")
+        )
         if path:
             self.out_edit.setText(path if path.endswith(".gguf") else path + ".gguf")
 
@@ -172,11 +183,18 @@ class ConvertView(QWidget):
     def _on_task_finished(self, result: ConversionResult) -> None:
         self._task = None
         self.progress_bar.setValue(PROGRESS_STEPS)
-        self.status_label.setText(self.tr("Done: {name} ({size}, {tensors} tensors) in {seconds:.1f} s.").format(
-            name=result.path.name, size=format_bytes(result.size_bytes), tensors=result.n_tensors,
-            seconds=result.seconds))
+        self.status_label.setText(
+            self.tr("Done: {name} ({size}, {tensors} tensors) in {seconds:.1f} s.").format(
+                name=result.path.name,
+                size=format_bytes(result.size_bytes),
+                tensors=result.n_tensors,
+                seconds=result.seconds,
+            )
+        )
         if result.path.parent == models_dir():
-            self.status_label.setText(self.status_label.text() + " " + self.tr("It is now in the Chat page's list."))
+            self.status_label.setText(
+                self.status_label.text() + " " + self.tr("It is now in the Chat page's list.")
+            )
         self._update_buttons()
         self.conversion_finished.emit(result)
 
@@ -209,8 +227,11 @@ class ConvertView(QWidget):
             self.model_label.setText(error.message)
             return
         layers = config.get("num_hidden_layers") or config.get("text_config", {}).get("num_hidden_layers")
-        self.model_label.setText(self.tr("{family} model, {layers} layers — can be converted.").format(
-            family=family.title, layers=layers if layers is not None else "?"))
+        self.model_label.setText(
+            self.tr("{family} model, {layers} layers — can be converted.").format(
+                family=family.title, layers=layers if layers is not None else "?"
+            )
+        )
 
     def _suggest_output(self) -> None:
         folder = self.folder_edit.text().strip()

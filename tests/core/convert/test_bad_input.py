@@ -78,8 +78,12 @@ def test_garbage_safetensors(qwen: Path, tmp_path: Path) -> None:
 
 
 def test_missing_shard_named_in_the_index(qwen: Path, tmp_path: Path) -> None:
-    index = {"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
-                            "model.norm.weight": "model-00002-of-00002.safetensors"}}
+    index = {
+        "weight_map": {
+            "model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+            "model.norm.weight": "model-00002-of-00002.safetensors",
+        }
+    }
     (qwen / "model.safetensors.index.json").write_text(json.dumps(index))
     (qwen / "model.safetensors").rename(qwen / "model-00001-of-00002.safetensors")
     with pytest.raises(InvalidModelFolderError, match="Part of the model is missing"):
@@ -90,7 +94,9 @@ def test_unknown_architecture_is_refused_before_any_work(tmp_path: Path) -> None
     # no weights and no tokenizer at all: the architecture alone decides, before anything is read
     folder = tmp_path / "mamba"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"architectures": ["MambaForCausalLM"], "model_type": "mamba"}))
+    (folder / "config.json").write_text(
+        json.dumps({"architectures": ["MambaForCausalLM"], "model_type": "mamba"})
+    )
     out = tmp_path / "out.gguf"
     with pytest.raises(UnsupportedArchitectureError) as caught:
         convert_model(folder, out)
@@ -102,11 +108,13 @@ def test_unknown_architecture_is_refused_before_any_work(tmp_path: Path) -> None
     _no_output(out)
 
 
-def test_not_enough_disk_space_is_found_before_writing(qwen: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_enough_disk_space_is_found_before_writing(
+    qwen: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(writer_module.shutil, "disk_usage",
-                        lambda path: real._replace(free=1024 * 1024))  # 1 MB free
+    monkeypatch.setattr(
+        writer_module.shutil, "disk_usage", lambda path: real._replace(free=1024 * 1024)
+    )  # 1 MB free
     out = tmp_path / "out.gguf"
     with pytest.raises(NotEnoughDiskSpaceError) as caught:
         convert_model(qwen, out)

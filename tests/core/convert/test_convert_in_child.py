@@ -18,8 +18,12 @@ def test_conversion_runs_in_a_child_process_with_progress(tmp_path: Path) -> Non
     folder = build_tiny_folder("qwen3", tmp_path / "qwen3")
     out = tmp_path / "qwen3.gguf"
     seen: list[tuple[int, int]] = []
-    result = run_in_child(convert_model, args=(str(folder), str(out), "q8_0"),
-                          on_progress=lambda d, t: seen.append((d, t)), cleanup=[temp_path_for(out)])
+    result = run_in_child(
+        convert_model,
+        args=(str(folder), str(out), "q8_0"),
+        on_progress=lambda d, t: seen.append((d, t)),
+        cleanup=[temp_path_for(out)],
+    )
     assert isinstance(result, ConversionResult)
     assert result.path == out and out.is_file()
     assert seen and seen[-1][0] == seen[-1][1] > 0

@@ -43,7 +43,8 @@ def _source(folder: Path, name: str) -> np.ndarray:
 
 def _values(tensor: gguf.ReaderTensor) -> np.ndarray:
     return gguf.quants.dequantize(tensor.data, tensor.tensor_type).reshape(
-        tuple(int(d) for d in reversed(tensor.shape)))
+        tuple(int(d) for d in reversed(tensor.shape))
+    )
 
 
 @pytest.mark.parametrize("family", list(CASES))
@@ -72,8 +73,12 @@ def test_llama_q_and_k_are_permuted_for_llama_cpps_rotary_layout(tmp_path: Path)
     config = json.loads((folder / "config.json").read_text())
     q = _source(folder, "model.layers.0.self_attn.q_proj.weight").astype(np.float32)
     k = _source(folder, "model.layers.0.self_attn.k_proj.weight").astype(np.float32)
-    assert np.array_equal(_values(tensors["blk.0.attn_q.weight"]), permute_rows(q, config["num_attention_heads"]))
-    assert np.array_equal(_values(tensors["blk.0.attn_k.weight"]), permute_rows(k, config["num_key_value_heads"]))
+    assert np.array_equal(
+        _values(tensors["blk.0.attn_q.weight"]), permute_rows(q, config["num_attention_heads"])
+    )
+    assert np.array_equal(
+        _values(tensors["blk.0.attn_k.weight"]), permute_rows(k, config["num_key_value_heads"])
+    )
     v = _source(folder, "model.layers.0.self_attn.v_proj.weight").astype(np.float32)
     assert np.array_equal(_values(tensors["blk.0.attn_v.weight"]), v)  # v is left alone
 
@@ -81,8 +86,10 @@ def test_llama_q_and_k_are_permuted_for_llama_cpps_rotary_layout(tmp_path: Path)
 def test_gemma_norms_get_one_added(tmp_path: Path) -> None:
     folder = build_tiny_folder("gemma2", tmp_path / "gemma2")
     tensors = _tensors(convert_model(folder, tmp_path / "g.gguf", "f32").path)
-    for hf, ours in [("model.norm.weight", "output_norm.weight"),
-                     ("model.layers.1.pre_feedforward_layernorm.weight", "blk.1.ffn_norm.weight")]:
+    for hf, ours in [
+        ("model.norm.weight", "output_norm.weight"),
+        ("model.layers.1.pre_feedforward_layernorm.weight", "blk.1.ffn_norm.weight"),
+    ]:
         assert np.array_equal(_values(tensors[ours]), _source(folder, hf) + 1)
 
 
