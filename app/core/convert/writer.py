@@ -1,9 +1,9 @@
 """The GGUF writing loop: plan every tensor, check the disk, then stream tensors one by one to a temp file.
 
 Memory stays flat: a tensor is read from the safetensors file a block of rows at a time, converted to the
-output type block by block into one output buffer, written, and dropped before the next is touched. So the
-peak is about one output tensor plus a few MB, whatever the model's size. The file is written under a
-".part.gguf" name and renamed only when complete; a failure or Cancel removes it.
+output type and written block by block, so the peak is a few blocks (tens of MB) whatever the model's size;
+only transforms that need a whole tensor at once (the q/k permutation, small norms) hold one tensor.
+The file is written under a ".part.gguf" name and renamed only when complete; a failure or Cancel removes it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gguf
 import numpy as np
@@ -91,13 +92,13 @@ def plan_tensors(family: ArchFamily, wanted: gguf.GGMLQuantizationType) -> list[
     return [PlannedTensor(t, choose_type(t, wanted)) for t in tensors]
 
 
-def convert_tensor(planned: PlannedTensor, cancel: CancelToken | None) -> np.ndarray:
-    """The tensor's bytes in its GGUF type, converted a block of rows at a time."""
+def converted_blocks(planned: PlannedTensor, cancel: CancelToken | None) -> Iterator[np.ndarray]:
+    """The tensor in its GGUF type, a block of rows at a time (whole-tensor transforms read it once)."""
     t, qtype = planned.tensor, planned.qtype
     if not t.shape:
         data = t.read() if t.read is not None else t.read_rows(0, 1)  # type: ignore[misc]
-        return gguf.quants.quantize(np.asarray(data).reshape(1), qtype)
-    out = np.empty(_storage_shape(t.shape, qtype), dtype=_STORAGE_DTYPE[qtype])
+        yield gguf.quants.quantize(np.asarray(data).reshape(1), qtype)
+        return
     whole = t.read() if t.read is not None else None
     row_elements = max(1, t.n_elements // t.rows)
     step = max(1, _CHUNK_ELEMENTS // row_elements)
@@ -109,8 +110,37 @@ def convert_tensor(planned: PlannedTensor, cancel: CancelToken | None) -> np.nda
         else:
             assert t.read_rows is not None
             block = t.read_rows(start, stop)
-        out[start:stop] = gguf.quants.quantize(np.ascontiguousarray(block), qtype)
-    return out
+        yield gguf.quants.quantize(np.ascontiguousarray(block), qtype)
+
+
+class StreamedTensor:
+    """What GGUFWriter.write_tensor_data needs of an array (`nbytes`, `tofile`), produced block by block.
+
+    The writer checks the size and calls tofile(file) once; converting inside tofile means a tensor is
+    never whole in memory, so peak memory is one block, not one tensor.
+    """
+
+    def __init__(self, planned: PlannedTensor, cancel: CancelToken | None) -> None:
+        self.planned = planned
+        self.cancel = cancel
+        self.nbytes = planned.nbytes
+
+    def tofile(self, file: IO[bytes]) -> None:
+        written = 0
+        for block in converted_blocks(self.planned, self.cancel):
+            file.write(np.ascontiguousarray(block).tobytes())
+            written += block.nbytes
+        if written != self.nbytes:
+            raise ConversionError(
+                "The conversion produced a tensor of the wrong size.",
+                f"{self.planned.tensor.name}: wrote {written} bytes, planned {self.nbytes}",
+            )
+
+
+def convert_tensor(planned: PlannedTensor, cancel: CancelToken | None = None) -> np.ndarray:
+    """The whole tensor in its GGUF type (for callers that want it in memory)."""
+    blocks = list(converted_blocks(planned, cancel))
+    return np.concatenate(blocks).reshape(_storage_shape(planned.tensor.shape or (1,), planned.qtype))
 
 
 def estimate_size(writer: gguf.GGUFWriter, plan: list[PlannedTensor]) -> int:
@@ -158,10 +188,8 @@ def write_gguf(
         writer.write_ti_data_to_file()
         for planned in plan:
             check_cancelled(cancel)
-            data = convert_tensor(planned, cancel)
-            writer.write_tensor_data(data)
+            writer.write_tensor_data(StreamedTensor(planned, cancel))  # type: ignore[arg-type]
             done += planned.nbytes
-            del data
             on_progress(done, total)
         writer.close()
         check_cancelled(cancel)
