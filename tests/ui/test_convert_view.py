@@ -66,3 +66,20 @@ def test_cancel_stops_the_child_and_leaves_nothing(qtbot: QtBot, tmp_path: Path)
         view.cancel_button.click()  # while the child process is still starting
     assert "Cancelled" in view.status_label.text()
     assert not out.exists() and not temp_path_for(out).exists()
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when the error box opens
+def test_a_failure_is_shown_in_plain_words(qtbot: QtBot, tmp_path: Path) -> None:
+    view = ConvertView()
+    qtbot.addWidget(view)
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"architectures": ["Qwen2ForCausalLM"], "num_hidden_layers": 2}')
+    view.set_folder(folder)  # supported architecture, but no weights and no tokenizer
+    view.out_edit.setText(str(tmp_path / "broken.gguf"))
+    with qtbot.waitSignal(view.conversion_failed, timeout=30_000) as failed:
+        view.convert_button.click()
+    assert type(failed.args[0]).__name__ == "InvalidModelFolderError"
+    assert "no model weights" in view.status_label.text()
+    assert view.convert_button.isEnabled()
+    assert not (tmp_path / "broken.gguf").exists()

@@ -137,12 +137,6 @@ class StreamedTensor:
             )
 
 
-def convert_tensor(planned: PlannedTensor, cancel: CancelToken | None = None) -> np.ndarray:
-    """The whole tensor in its GGUF type (for callers that want it in memory)."""
-    blocks = list(converted_blocks(planned, cancel))
-    return np.concatenate(blocks).reshape(_storage_shape(planned.tensor.shape or (1,), planned.qtype))
-
-
 def estimate_size(writer: gguf.GGUFWriter, plan: list[PlannedTensor]) -> int:
     alignment = writer.data_alignment
     data = sum(gguf.GGUFWriter.ggml_pad(p.nbytes, alignment) for p in plan)
