@@ -102,8 +102,30 @@ def _rule(definition: Any) -> tuple[str, ...]:
     return tuple(rule)
 
 
+def _require_byte_level(folder: HfFolder) -> None:
+    """Only byte-level BPE belongs in GGUF's "gpt2" vocabulary. A SentencePiece-style tokenizer.json
+    (Llama 2's, with byte fallback) needs the original tokenizer.model, as llama.cpp's converter
+    would otherwise need transformers to rebuild it."""
+    data = folder.read_json("tokenizer.json")
+    model, decoder = data.get("model") or {}, data.get("decoder") or {}
+    steps = decoder.get("decoders", [decoder]) if decoder.get("type") == "Sequence" else [decoder]
+    if (
+        model.get("type") != "BPE"
+        or model.get("byte_fallback")
+        or all(d.get("type") != "ByteLevel" for d in steps)
+    ):
+        raise InvalidModelFolderError(
+            "This model's tokenizer is the SentencePiece kind, and its tokenizer.model file is missing. "
+            "Download the whole model folder again, including tokenizer.model.",
+            f"tokenizer.json: model type {model.get('type')!r}, "
+            f"byte_fallback {model.get('byte_fallback')!r}, decoder {decoder.get('type')!r}; "
+            f"no tokenizer.model in {folder.path}",
+        )
+
+
 def bpe_vocab(folder: HfFolder, vocab_size: int | None) -> tuple[list[str], list[int], str]:
     """(tokens, token types, pre-tokenizer name), padded to the model's vocab_size with [PADn]."""
+    _require_byte_level(folder)
     tokenizer = load_tokenizer(folder)
     vocab: dict[str, int] = tokenizer.get_vocab(with_added_tokens=True)
     size = int(vocab_size) if vocab_size is not None else len(vocab)

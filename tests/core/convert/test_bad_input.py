@@ -175,3 +175,21 @@ def test_an_existing_file_is_only_replaced_when_the_new_one_is_complete(qwen: Pa
         convert_model(qwen, out, on_progress=lambda d, t: cancel.set() if d else None, cancel=cancel)
     assert out.read_bytes() == b"the previous conversion"
     assert not temp_path_for(out).exists()
+
+
+def test_a_sentencepiece_style_tokenizer_json_without_tokenizer_model(tmp_path: Path) -> None:
+    folder = build_tiny_folder("mistral", tmp_path / "mistral")
+    (folder / "tokenizer.model").unlink()
+    # what Llama 2 style repos carry beside tokenizer.model: BPE with byte fallback and a Metaspace decoder
+    tokenizer = {
+        "version": "1.0",
+        "added_tokens": [],
+        "pre_tokenizer": None,
+        "decoder": {"type": "Sequence", "decoders": [{"type": "Replace"}, {"type": "ByteFallback"}]},
+        "model": {"type": "BPE", "byte_fallback": True, "vocab": {"<unk>": 0, "a": 1}, "merges": []},
+    }
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    out = tmp_path / "out.gguf"
+    with pytest.raises(InvalidModelFolderError, match=r"tokenizer\.model file is missing"):
+        convert_model(folder, out)
+    _no_output(out)
