@@ -29,6 +29,23 @@ _DTYPES: dict[str, tuple[np.dtype[Any], int]] = {
     "BF16": (np.dtype("<u2"), 2),
 }
 
+#: Element sizes of the safetensors dtypes that can't be converted: still needed to check the file's layout,
+#: since a checkpoint may carry such tensors (buffers, FP8 scales) that the conversion never uses.
+_OTHER_WIDTHS = {
+    "F64": 8,
+    "I64": 8,
+    "U64": 8,
+    "I32": 4,
+    "U32": 4,
+    "I16": 2,
+    "U16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+}
+
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 
 
@@ -53,7 +70,20 @@ class SourceTensor:
 
     @property
     def nbytes(self) -> int:
-        return self.n_elements * _DTYPES[self.dtype][1]
+        width = _DTYPES[self.dtype][1] if self.dtype in _DTYPES else _OTHER_WIDTHS[self.dtype]
+        return self.n_elements * width
+
+    @property
+    def readable(self) -> bool:
+        return self.dtype in _DTYPES
+
+    def require_readable(self) -> None:
+        if not self.readable:
+            raise InvalidModelFolderError(
+                f"This model stores weights as {self.dtype}, which QuantDesk can't convert yet "
+                "(it reads 32-bit, 16-bit and bfloat16 weights).",
+                f"{self.file.name}: tensor {self.name} has dtype {self.dtype}",
+            )
 
     @property
     def row_elements(self) -> int:
@@ -200,11 +230,10 @@ def _read_header(file: Path) -> Iterator[SourceTensor]:
         if name == "__metadata__":
             continue
         dtype, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
-        if dtype not in _DTYPES:
+        if dtype not in _DTYPES and dtype not in _OTHER_WIDTHS:
             raise InvalidModelFolderError(
-                f"This model stores weights as {dtype}, which QuantDesk can't convert yet "
-                "(it reads 32-bit, 16-bit and bfloat16 weights).",
-                f"{file.name}: tensor {name} has dtype {dtype}",
+                f"The model file {file.name} is damaged or from a newer format QuantDesk doesn't know.",
+                f"{file.name}: tensor {name} has unknown dtype {dtype!r}",
             )
         tensor = SourceTensor(name, dtype, shape, file, data_start + int(begin))
         if end - begin != tensor.nbytes:

@@ -80,6 +80,7 @@ def plan_tensors(family: ArchFamily, wanted: gguf.GGMLQuantizationType) -> list[
     tensors = list(family.extra_tensors())
     for source in family.folder.tensors:
         if not family.skip(source.name):
+            source.require_readable()
             tensors.extend(family.out_tensors(source))
     seen: set[str] = set()
     for t in tensors:

@@ -193,3 +193,25 @@ def test_a_sentencepiece_style_tokenizer_json_without_tokenizer_model(tmp_path: 
     with pytest.raises(InvalidModelFolderError, match=r"tokenizer\.model file is missing"):
         convert_model(folder, out)
     _no_output(out)
+
+
+def test_weights_in_an_unsupported_number_format(tmp_path: Path) -> None:
+    folder = build_tiny_folder("qwen3", tmp_path / "qwen3")
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    header_length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_length])
+    # the first layer's q projection as FP8 (1 byte a value), as FP8 checkpoints store it
+    entry = header["model.layers.0.self_attn.q_proj.weight"]
+    begin = entry["data_offsets"][0]
+    count = entry["shape"][0] * entry["shape"][1]
+    entry["dtype"], entry["data_offsets"] = "F8_E4M3", [begin, begin + count]
+    # keep the byte layout valid: the rest of the tensor's old bytes become an unused U8 tensor
+    header["padding"] = {"dtype": "U8", "shape": [count], "data_offsets": [begin + count, begin + 2 * count]}
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    weights.write_bytes(len(encoded).to_bytes(8, "little") + encoded + bytes(data[8 + header_length :]))
+    with pytest.raises(InvalidModelFolderError) as caught:
+        convert_model(folder, tmp_path / "out.gguf")
+    assert "F8_E4M3" in caught.value.message
+    assert "q_proj" in caught.value.detail
