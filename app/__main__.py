@@ -7,9 +7,9 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, doctor, download
+from app.cli import chat, convert, doctor, download
 
-COMMANDS = [doctor, chat, download]
+COMMANDS = [doctor, chat, download, convert]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,3 +99,18 @@ class ChecksumMismatchError(HubError):
 
 class NotEnoughDiskError(QuantDeskError):
     """The disk has less free space than the task needs (checked before starting, or met while writing)."""
+
+
+# ---- conversion (HF safetensors → GGUF) -------------------------------------------------------------
+
+
+class ConversionError(QuantDeskError):
+    """A model could not be converted to GGUF; nothing was left under the output name."""
+
+
+class InvalidModelFolderError(ConversionError):
+    """The folder is not a usable Hugging Face model: no config.json, no tokenizer, damaged weights..."""
+
+
+class UnsupportedArchitectureError(ConversionError):
+    """The model's architecture is not one QuantDesk can convert; refused before any work."""

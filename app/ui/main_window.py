@@ -22,6 +22,7 @@ from app.core.hardware import read_memory_snapshot
 from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
+from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Chat"), chat_page)
         self.model_browser = ModelBrowserView(self)
         self.add_page(self.tr("Find models"), self.model_browser)
+        self.convert = ConvertView(self)
+        self.convert.conversion_finished.connect(lambda _result: self.library.refresh())
+        self.add_page(self.tr("Convert"), self.convert)
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
     def load_default_model(self) -> None:
@@ -143,5 +147,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
+        self.convert.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)

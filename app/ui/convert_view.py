@@ -1,0 +1,265 @@
+"""The Convert page: pick a Hugging Face model folder, pick where the GGUF goes, convert with a progress bar.
+
+The conversion runs in a child process (child_job.run_in_child), watched from a worker thread
+(BackgroundTask), so neither the numpy work nor the wait touches the GUI thread. Cancel stops the child;
+its temporary file is removed and nothing appears under the output name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.child_job import run_in_child
+from app.core.convert import ConversionResult, convert_model, family_for, temp_path_for
+from app.core.convert.hf_folder import read_config
+from app.core.errors import QuantDeskError
+from app.core.jobs import CancelToken, ProgressCallback
+from app.core.paths import models_dir
+from app.core.units import format_bytes
+from app.ui.background import BackgroundTask
+from app.ui.error_dialog import show_error
+
+PROGRESS_STEPS = 1000  # the bar counts in permille: byte counts overflow a Qt int past 2 GB
+
+
+def convert_in_child(
+    folder: str, out: str, outtype: str, on_progress: ProgressCallback, cancel: CancelToken
+) -> ConversionResult:
+    """convert_model in a child process, progress scaled to PROGRESS_STEPS."""
+
+    def scaled(done: int, total: int) -> None:
+        on_progress(done * PROGRESS_STEPS // total if total else 0, PROGRESS_STEPS)
+
+    result: ConversionResult = run_in_child(
+        convert_model,
+        args=(folder, out, outtype),
+        on_progress=scaled,
+        cancel=cancel,
+        cleanup=[temp_path_for(Path(out))],
+    )
+    return result
+
+
+class ConvertView(QWidget):
+    conversion_finished = Signal(object)  # ConversionResult
+    conversion_failed = Signal(object)  # QuantDeskError
+    conversion_cancelled = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._task: BackgroundTask | None = None
+
+        intro = QLabel(
+            self.tr(
+                "Turn a model downloaded from Hugging Face (a folder with config.json and .safetensors "
+                "files) into one GGUF file that QuantDesk can chat with and quantize. Supported: Llama, "
+                "Mistral, SmolLM, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3 and Phi-4-mini."
+            ),
+            self,
+        )
+        intro.setWordWrap(True)
+
+        self.folder_edit = QLineEdit(self)
+        self.folder_edit.setPlaceholderText(self.tr("Model folder"))
+        self.folder_edit.textChanged.connect(self._on_folder_edit_text_changed)
+        folder_button = QPushButton(self.tr("Choose…"), self)
+        folder_button.clicked.connect(self._on_folder_button_clicked)
+        self.model_label = QLabel(self)
+        self.model_label.setWordWrap(True)
+
+        self.out_edit = QLineEdit(self)
+        self.out_edit.setPlaceholderText(self.tr("Where to save the GGUF file"))
+        out_button = QPushButton(self.tr("Save as…"), self)
+        out_button.clicked.connect(self._on_out_button_clicked)
+
+        self.type_combo = QComboBox(self)
+        for outtype, label in (
+            ("f16", self.tr("F16 — full quality, 2 bytes per weight (recommended)")),
+            ("q8_0", self.tr("Q8_0 — half the size, nearly the same quality")),
+            ("bf16", self.tr("BF16 — full quality, for models trained in bfloat16")),
+            ("f32", self.tr("F32 — exact copy, twice the size of F16")),
+        ):
+            self.type_combo.addItem(label, outtype)
+        self.type_combo.currentIndexChanged.connect(self._on_type_combo_current_index_changed)
+
+        self.convert_button = QPushButton(self.tr("Convert"), self)
+        self.convert_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton(self.tr("Cancel"), self)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("%p %")
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow(self.tr("Hugging Face folder:"), _row(self.folder_edit, folder_button))
+        form.addRow("", self.model_label)
+        form.addRow(self.tr("Save as:"), _row(self.out_edit, out_button))
+        form.addRow(self.tr("Format:"), self.type_combo)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.convert_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+        self._update_buttons()
+
+    # ---- what the person does -----------------------------------------------------------------------
+
+    def set_folder(self, folder: Path) -> None:
+        self.folder_edit.setText(str(folder))
+
+    def start(self) -> None:
+        folder, out = self.folder_edit.text().strip(), self.out_edit.text().strip()
+        if not folder or not out or self.is_running():
+            return
+        self.progress_bar.setValue(0)
+        self.status_label.setText(self.tr("Converting…"))
+        self._task = BackgroundTask(convert_in_child, folder, out, self.outtype(), parent=self)
+        self._task.progress_changed.connect(self._on_task_progress_changed)
+        self._task.finished.connect(self._on_task_finished)
+        self._task.failed.connect(self._on_task_failed)
+        self._task.cancelled.connect(self._on_task_cancelled)
+        self._task.start()
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self.status_label.setText(self.tr("Cancelling…"))
+            self._task.cancel()
+
+    def is_running(self) -> bool:
+        return self._task is not None and self._task.is_running()
+
+    def outtype(self) -> str:
+        return str(self.type_combo.currentData())
+
+    # ---- slots --------------------------------------------------------------------------------------
+
+    def _on_folder_button_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Choose a Hugging Face model folder"))
+        if folder:
+            self.set_folder(Path(folder))
+
+    def _on_out_button_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Save the GGUF file as"), self.out_edit.text(), self.tr("GGUF models (*.gguf)")
+        )
+        if path:
+            self.out_edit.setText(path if path.endswith(".gguf") else path + ".gguf")
+
+    def _on_folder_edit_text_changed(self, text: str) -> None:
+        self._describe_folder(Path(text.strip()) if text.strip() else None)
+        self._suggest_output()
+        self._update_buttons()
+
+    def _on_type_combo_current_index_changed(self, _index: int) -> None:
+        self._suggest_output()
+
+    def _on_task_progress_changed(self, done: int, total: int) -> None:
+        self.progress_bar.setValue(min(done, total))
+
+    def _on_task_finished(self, result: ConversionResult) -> None:
+        self._task = None
+        self.progress_bar.setValue(PROGRESS_STEPS)
+        self.status_label.setText(
+            self.tr("Done: {name} ({size}, {tensors} tensors) in {seconds:.1f} s.").format(
+                name=result.path.name,
+                size=format_bytes(result.size_bytes),
+                tensors=result.n_tensors,
+                seconds=result.seconds,
+            )
+        )
+        if result.path.parent == models_dir():
+            self.status_label.setText(
+                self.status_label.text() + " " + self.tr("It is now in the Chat page's list.")
+            )
+        self._update_buttons()
+        self.conversion_finished.emit(result)
+
+    def _on_task_failed(self, error: QuantDeskError) -> None:
+        self._task = None
+        self.progress_bar.setValue(0)
+        self.status_label.setText(self.tr("The conversion failed: {message}").format(message=error.message))
+        self._update_buttons()
+        show_error(self, error, self.tr("Conversion failed"))
+        self.conversion_failed.emit(error)
+
+    def _on_task_cancelled(self) -> None:
+        self._task = None
+        self.progress_bar.setValue(0)
+        self.status_label.setText(self.tr("Cancelled; nothing was written."))
+        self._update_buttons()
+        self.conversion_cancelled.emit()
+
+    # ---- helpers ------------------------------------------------------------------------------------
+
+    def _describe_folder(self, folder: Path | None) -> None:
+        # config.json is a few KB: reading it here keeps the feedback immediate without a worker
+        if folder is None:
+            self.model_label.setText("")
+            return
+        try:
+            config = read_config(folder)
+            family = family_for(config)
+        except QuantDeskError as error:
+            self.model_label.setText(error.message)
+            return
+        layers = config.get("num_hidden_layers") or config.get("text_config", {}).get("num_hidden_layers")
+        self.model_label.setText(
+            self.tr("{family} model, {layers} layers — can be converted.").format(
+                family=family.title, layers=layers if layers is not None else "?"
+            )
+        )
+
+    def _suggest_output(self) -> None:
+        folder = self.folder_edit.text().strip()
+        current = self.out_edit.text().strip()
+        if not folder or (current and not self.out_edit.property("suggested")):
+            return
+        name = Path(folder).name or "model"
+        self.out_edit.setText(str(models_dir() / f"{name}.{self.outtype().upper()}.gguf"))
+        self.out_edit.setProperty("suggested", True)
+
+    def _update_buttons(self) -> None:
+        running = self.is_running()
+        self.convert_button.setEnabled(not running and bool(self.folder_edit.text().strip()))
+        self.cancel_button.setEnabled(running)
+        for widget in (self.folder_edit, self.out_edit, self.type_combo):
+            widget.setEnabled(not running)
+
+    def shutdown(self) -> None:
+        """Window closing: stop a running conversion (its temporary file goes with it)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task.wait(10.0)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for i, widget in enumerate(widgets):
+        layout.addWidget(widget, 1 if i == 0 else 0)
+    return row
