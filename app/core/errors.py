@@ -52,3 +52,7 @@ class EngineNotReadyError(QuantDeskError):
 
 class ContextFullError(QuantDeskError):
     """The conversation no longer fits in the model's context window."""
+
+
+class ModelInfoError(QuantDeskError):
+    """A model's facts could not be read: a damaged or unfinished file, a missing key, an unknown layout."""
