@@ -56,3 +56,26 @@ class ContextFullError(QuantDeskError):
 
 class ModelInfoError(QuantDeskError):
     """A model's facts could not be read: a damaged or unfinished file, a missing key, an unknown layout."""
+
+
+class InvalidModelFileError(QuantDeskError):
+    """A file that is not a readable GGUF model (truncated, corrupt, or something else entirely)."""
+
+
+class AlreadyQuantizedError(QuantDeskError):
+    """A quantized file asked to be quantized again without saying that the quality loss is accepted."""
+
+    def __init__(self, message: str, detail: str = "", current_type: str = "") -> None:
+        super().__init__(message, detail)
+        self.current_type = current_type
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # type: ignore[override]
+        return (type(self), (self.message, self.detail, self.current_type))
+
+
+class NotEnoughDiskError(QuantDeskError):
+    """The output would not fit in the free space of its folder."""
+
+
+class QuantizeError(QuantDeskError):
+    """llama.cpp's quantizer refused or failed; `detail` holds its own log lines."""
