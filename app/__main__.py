@@ -7,9 +7,9 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, doctor
+from app.cli import chat, doctor, hardware, recommend
 
-COMMANDS = [doctor, chat]
+COMMANDS = [doctor, chat, hardware, recommend]
 
 
 def build_parser() -> argparse.ArgumentParser:

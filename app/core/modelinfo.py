@@ -206,12 +206,15 @@ def read_gguf_facts(path: str | Path) -> ModelFacts:
 def read_model_facts(model: str, on_progress: Callable[[int, int], None] | None = None) -> ModelFacts:
     """Facts for a GGUF file, a Hugging Face folder, or a Hub repo id ("owner/name")."""
     from app.core import hf_facts
+    from app.core.library import STARTER_NAME, starter_model_path
 
-    path = Path(model).expanduser()
+    path = starter_model_path() if model == STARTER_NAME else Path(model).expanduser()
     if path.is_file():
         return read_gguf_facts(path)
     if path.is_dir():
         return hf_facts.read_folder_facts(path)
+    if path.suffix.lower() == ".gguf" or path.is_absolute():
+        raise ModelInfoError(f"There is no model file or folder at {path}.", f"not found: {path}")
     if hf_facts.looks_like_repo_id(model):
         return hf_facts.read_hub_facts(model)
     raise ModelInfoError(
