@@ -1,6 +1,6 @@
 """Facts about a model without loading it: shape, context, vocabulary and every tensor's type and size.
 
-Three sources give the same ModelFacts: a GGUF file's header (gguf.GGUFReader), a Hugging Face folder
+Three sources give the same ModelFacts: a GGUF file's header (gguf_header.py), a Hugging Face folder
 (config.json + safetensors headers) and a Hub repo before download (see hf_facts.py). The memory estimate
 needs nothing else.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from gguf import MODEL_ARCH_NAMES
 
 from app.core.errors import ModelInfoError
-from app.core.gguf_header import ArrayLength, RawTensor
+from app.core.gguf_header import ArrayLength, HeaderFormatError, NeedMoreBytes, RawTensor, parse_header
 from app.core.quants import ggml_type_name, level_for_file_type, tensor_bytes
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ KNOWN_ARCHITECTURES = frozenset(MODEL_ARCH_NAMES.values())
 # src/llama-model.cpp (set_swa_pattern calls).
 SWA_PATTERN_DEFAULTS = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "gpt-oss": 2, "exaone4": 4}
 
+HEADER_FIRST_READ = 4 * 1024 * 1024
 _LAYER = re.compile(r"^blk\.(\d+)\.")
 
 
@@ -178,29 +179,42 @@ def tensors_from_raw(raw: tuple[RawTensor, ...] | list[RawTensor], source: str) 
 
 
 def read_gguf_facts(path: str | Path) -> ModelFacts:
-    """Facts from a GGUF file on disk, read with gguf-py's GGUFReader (memory-mapped, nothing loaded)."""
-    from gguf import GGUFReader
+    """Facts from a GGUF file on disk, reading only its header (the first megabytes).
 
+    The header parser (gguf_header.py) is also what reads Hub files by range; it is checked against gguf-py's
+    GGUFReader in the tests. GGUFReader itself is not used here because it takes seconds on a large
+    vocabulary (it builds an array view per token), too slow for a table that updates as a person types.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelInfoError(f"There is no model file at {path}.", f"not a file: {path}")
-    try:
-        reader = GGUFReader(path)
-    except Exception as error:  # truncated, not GGUF, bad counts: GGUFReader raises plain ValueErrors
-        size = path.stat().st_size
+    size = path.stat().st_size
+    want = HEADER_FIRST_READ
+    with path.open("rb") as f:
+        while True:
+            f.seek(0)
+            data = f.read(want)
+            try:
+                header = parse_header(data)
+                break
+            except NeedMoreBytes as more:
+                if len(data) >= size:
+                    raise ModelInfoError(
+                        f"{path.name} is not a complete GGUF model file (it may be damaged or still downloading).",
+                        f"{path} ({size} bytes): the header needs at least {more.needed} bytes",
+                    ) from more
+                want = max(want * 2, more.needed + HEADER_FIRST_READ)
+            except HeaderFormatError as error:
+                raise ModelInfoError(f"{path.name} is not a GGUF model file QuantDesk can read.",
+                                     f"{path} ({size} bytes): {error}") from error
+    tensors = tensors_from_raw(header.tensors, str(path))
+    end_of_data = max((t.offset + n.n_bytes for t, n in zip(header.tensors, tensors, strict=True)), default=0)
+    if header.tensors and size < header.header_bytes + end_of_data:
         raise ModelInfoError(
             f"{path.name} is not a complete GGUF model file (it may be damaged or still downloading).",
-            f"{path} ({size} bytes): {type(error).__name__}: {error}",
-        ) from error
-    fields: dict[str, Any] = {}
-    for key, field in reader.fields.items():
-        if len(field.types) > 1 and len(field.data) > 4096:  # a long array: only its length is needed
-            fields[key] = ArrayLength(len(field.data))
-        else:
-            fields[key] = field.contents()
-    tensors = [TensorFacts(t.name, tuple(int(d) for d in t.shape), t.tensor_type.name, int(t.n_bytes))
-               for t in reader.tensors]
-    return facts_from_gguf_fields(fields, tensors, str(path), "gguf", path.stat().st_size)
+            f"{path} ({size} bytes): its tensors need at least {header.header_bytes + end_of_data} bytes",
+        )
+    return facts_from_gguf_fields(header.fields, tensors, str(path), "gguf", size)
 
 
 def read_model_facts(model: str, on_progress: Callable[[int, int], None] | None = None) -> ModelFacts:
