@@ -38,6 +38,7 @@ class QuantLevel:
     quality: QualityLoss | None
     needs_imatrix: bool = False
     words: str = ""  # a few plain words for people
+    published_bits_per_weight: float | None = None  # whole file, Llama-3.1-8B (tools/quantize/README.md)
 
     @property
     def main_bits_per_weight(self) -> float:
@@ -72,14 +73,19 @@ def _ftype(name: str) -> int:
 # Published quality (tools/perplexity/README.md, Llama-3-8B); None where the scoreboard has no row.
 _Q = QualityLoss
 LEVELS: tuple[QuantLevel, ...] = (
-    QuantLevel("F16", _ftype("F16"), "F16", _Q(0.0, 0.0, 1.0), words="unquantized: the original weights"),
-    QuantLevel("Q8_0", _ftype("Q8_0"), "Q8_0", _Q(0.003, 0.0014, 0.977), words="practically lossless"),
-    QuantLevel("Q6_K", _ftype("Q6_K"), "Q6_K", _Q(0.022, 0.0055, 0.960), words="very close to the original"),
-    QuantLevel("Q5_K_M", _ftype("Q5_K_M"), "Q5_K", _Q(0.057, 0.0108, None), words="close to the original"),
+    QuantLevel("F16", _ftype("F16"), "F16", _Q(0.0, 0.0, 1.0), words="unquantized: the original weights",
+               published_bits_per_weight=16.0),
+    QuantLevel("Q8_0", _ftype("Q8_0"), "Q8_0", _Q(0.003, 0.0014, 0.977), words="practically lossless",
+               published_bits_per_weight=8.50),
+    QuantLevel("Q6_K", _ftype("Q6_K"), "Q6_K", _Q(0.022, 0.0055, 0.960), words="very close to the original",
+               published_bits_per_weight=6.56),
+    QuantLevel("Q5_K_M", _ftype("Q5_K_M"), "Q5_K", _Q(0.057, 0.0108, None), words="close to the original",
+               published_bits_per_weight=5.70),
     QuantLevel("Q4_K_M", _ftype("Q4_K_M"), "Q4_K", _Q(0.175, 0.0313, 0.919),
-               words="the usual balance of size and quality"),
+               words="the usual balance of size and quality", published_bits_per_weight=4.89),
     QuantLevel("Q3_K_M", _ftype("Q3_K_M"), "Q3_K", _Q(0.657, 0.102, None), words="noticeably worse"),
-    QuantLevel("Q2_K", _ftype("Q2_K"), "Q2_K", _Q(3.52, 0.445, 0.711), words="much worse; a last resort"),
+    QuantLevel("Q2_K", _ftype("Q2_K"), "Q2_K", _Q(3.52, 0.445, 0.711), words="much worse; a last resort",
+               published_bits_per_weight=3.16),
 )
 """The levels QuantDesk offers, best quality first. All of them quantize without an importance matrix."""
 
