@@ -107,12 +107,24 @@ def read_cpu() -> CpuInfo:
             features = [label for flag, label in _SIMD_FLAGS.items() if flag in present]
     elif platform.machine() in ("arm64", "aarch64"):
         features = ["NEON"]
+    if platform.system() == "Darwin":
+        name = _sysctl("machdep.cpu.brand_string") or name  # "Apple M2 Pro"
     return CpuInfo(
         name=name,
         physical_cores=psutil.cpu_count(logical=False) or os.cpu_count() or 1,
         logical_cores=psutil.cpu_count(logical=True) or os.cpu_count() or 1,
         features=tuple(features),
     )
+
+
+def _sysctl(key: str) -> str:
+    import subprocess
+
+    try:
+        done = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
 
 
 def read_memory() -> MemoryInfo:

@@ -211,8 +211,8 @@ def explain(chosen: QuantOption | None, options: tuple[QuantOption, ...], budget
     if chosen is None:
         smallest = min(options, key=lambda o: o.memory.total)
         room = budget.gpu if budget.gpu is not None and budget.gpu > budget.ram else budget.ram
-        return (f"Nothing fits: even {smallest.type} needs {format_bytes(smallest.memory.total)} at a "
-                f"{n_ctx}-token context and this computer has about {format_bytes(max(room, 0))} to give; "
+        return (f"Nothing fits: even {smallest.type} needs {format_bytes(smallest.memory.total)} with a "
+                f"context of {n_ctx} tokens and this computer has about {format_bytes(max(room, 0))} to give; "
                 f"try a smaller model or a shorter context.")
     speed = f" (about {chosen.tokens_per_second:.0f} tokens/s, estimated)" if chosen.tokens_per_second else ""
     sentence = f"{chosen.type} {_where(chosen, budget, n_layers)}{speed}"
@@ -224,9 +224,9 @@ def explain(chosen: QuantOption | None, options: tuple[QuantOption, ...], budget
         return sentence + "."
     nxt = better[-1]
     if nxt.placement == "none":
-        why = f"would need {format_bytes(nxt.memory.total)}, more than you have at a {n_ctx}-token context"
+        why = f"would need {format_bytes(nxt.memory.total)}, more than you have with a context of {n_ctx} tokens"
     elif PLACEMENT_RANK[nxt.placement] > PLACEMENT_RANK[chosen.placement]:
-        why = ("would not fit entirely on the GPU at a {n}-token context and run slower".format(n=n_ctx)
+        why = (f"would not fit entirely on the GPU with a context of {n_ctx} tokens, so it would run slower"
                if chosen.placement == "gpu" else "would have to run on the processor, much slower")
         if nxt.placement == "partial" and chosen.placement == "partial":
             why = "would fit fewer layers on the GPU"
