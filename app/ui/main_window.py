@@ -22,8 +22,10 @@ from app.core.hardware import read_memory_snapshot
 from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
+from app.ui.computer_view import ComputerView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.model_library_view import ModelLibraryView
+from app.ui.quant_table_view import QuantTableView
 
 READOUT_INTERVAL_MS = 1000
 
@@ -75,6 +77,11 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.computer = ComputerView(self)
+        self.quant_table = QuantTableView(self, read_hardware_now=False)
+        self.computer.hardware_changed.connect(self.quant_table.set_hardware)
+        self.add_page(self.tr("Your computer"), self.computer)
+        self.add_page(self.tr("Which quant?"), self.quant_table)
 
     def add_page(self, title: str, widget: QWidget) -> None:
         self.nav.addItem(title)
