@@ -14,7 +14,7 @@ from app.core.units import format_bytes
 PLACEMENT_WORDS = {"gpu": "GPU", "partial": "GPU+CPU", "cpu": "CPU", "none": "does not fit"}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="recommend a quant level for a model on this computer")
     p.add_argument("model", help="a GGUF file, a Hugging Face folder, or a Hub repo id (owner/name)")
     p.add_argument("--ctx", type=int, default=None, help="context length in tokens (default: 4096 or less)")
@@ -23,8 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def render(rec: Recommendation) -> str:
-    lines = [f"{rec.model} at a {rec.n_ctx}-token context:",
-             f"  {'type':8} {'file':>9} {'memory':>9}  {'runs on':14} {'tokens/s*':>9}  quality loss**"]
+    lines = [
+        f"{rec.model} at a {rec.n_ctx}-token context:",
+        f"  {'type':8} {'file':>9} {'memory':>9}  {'runs on':14} {'tokens/s*':>9}  quality loss**",
+    ]
     rows = list(rec.options) + ([rec.this_file] if rec.this_file else [])
     for o in rows:
         where = PLACEMENT_WORDS[o.placement]
@@ -34,8 +36,10 @@ def render(rec: Recommendation) -> str:
         loss = f"+{o.quality.delta_perplexity:g} perplexity" if o.quality else "–"
         mark = "→" if o.type == rec.recommended and o is not rec.this_file else " "
         label = "this file" if o is rec.this_file else o.type
-        lines.append(f"{mark} {label:8} {format_bytes(o.file_bytes):>9} {format_bytes(o.memory.total):>9}  "
-                     f"{where:14} {speed:>9}  {loss}")
+        lines.append(
+            f"{mark} {label:8} {format_bytes(o.file_bytes):>9} {format_bytes(o.memory.total):>9}  "
+            f"{where:14} {speed:>9}  {loss}"
+        )
     lines += ["", rec.sentence, "* estimated from memory bandwidth. ** measured on Llama-3-8B by llama.cpp."]
     return "\n".join(lines)
 

@@ -35,9 +35,10 @@ KV_BYTES_PER_VALUE = 2  # F16 cache, llama.cpp's default type_k / type_v
 F32 = 4
 DEFAULT_BATCH = 512  # llama-cpp-python's n_batch and n_ubatch
 
-# ---- Overhead model: QuantDesk's own calibration (docs/estimate-accuracy.md) ---------------------------------
+# ---- Overhead model: QuantDesk's own calibration (docs/estimate-accuracy.md) -------------------------
 # Resident memory a CPU load adds beyond weights, KV cache and the compute buffer's touched part, measured on
-# SmolLM2-135M (49,152-token vocabulary) with llama-cpp-python 0.3.36: 29-31 MiB. It is split into a fixed part
+# SmolLM2-135M (49,152-token vocabulary) with llama-cpp-python 0.3.36: 29-31 MiB. It is split into a fixed
+# part
 # (bindings, chat template, thread pools) and a part per vocabulary entry (llama.cpp's token tables and BPE
 # merge map, about 300 bytes a token by their data structures); with one vocabulary measured, the split is an
 # assumption and only the sum is calibrated.
@@ -49,7 +50,8 @@ STREAM_ROWS = 3
 # VRAM a process's CUDA context and cuBLAS workspace take before any buffer: an assumed figure until the GPU
 # benchmark (tests/bench/gpu_check.py) measures it on the device machine.
 CUDA_CONTEXT_BYTES = 300 * MIB
-# Tensors llama.cpp's CPU backend repacks into interleaved layouts for faster kernels, per CPU family (ggml-cpu
+# Tensors llama.cpp's CPU backend repacks into interleaved layouts for faster kernels, per CPU family
+# (ggml-cpu
 # "repack" buffer; its size is logged as CPU_REPACK model buffer). The repacked copy is extra resident memory:
 # the memory-mapped original was read to make it and stays mapped. Only tensors with a row count divisible
 # by 8 qualify. x86 set measured here (AVX2); the ARM set is read from ggml-cpu's repack rules, not measured.
@@ -120,12 +122,24 @@ class MemoryEstimate:
         return self.cpu.total + self.gpu.total
 
     def to_json(self) -> dict[str, int]:
-        return {"weights": self.weights, "kv_cache": self.kv_cache, "compute": self.compute,
-                "overhead": self.overhead, "total": self.total, "cpu": self.cpu.total, "gpu": self.gpu.total}
+        return {
+            "weights": self.weights,
+            "kv_cache": self.kv_cache,
+            "compute": self.compute,
+            "overhead": self.overhead,
+            "total": self.total,
+            "cpu": self.cpu.total,
+            "gpu": self.gpu.total,
+        }
 
 
-def kv_cache_bytes(facts: ModelFacts, n_ctx: int, layers: range | None = None, swa_full: bool = True,
-                   n_ubatch: int = DEFAULT_BATCH) -> int:
+def kv_cache_bytes(
+    facts: ModelFacts,
+    n_ctx: int,
+    layers: range | None = None,
+    swa_full: bool = True,
+    n_ubatch: int = DEFAULT_BATCH,
+) -> int:
     """K and V cache bytes for the given layers (all by default) at context `n_ctx`."""
     size = pad(n_ctx)
     total = 0
@@ -138,7 +152,7 @@ def kv_cache_bytes(facts: ModelFacts, n_ctx: int, layers: range | None = None, s
 
 
 def compute_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, n_outputs: int) -> int:
-    """The compute buffer a batch of `n_tokens` attending to `n_kv` cells, with `n_outputs` logit rows, needs."""
+    """The compute buffer for a batch of `n_tokens` attending to `n_kv` cells with `n_outputs` logit rows."""
     attention = facts.n_head * n_kv * n_tokens * F32 + n_kv * n_tokens * F32  # scores + mask
     feed_forward = 3 * facts.n_ff * n_tokens * F32  # gate, up and their product
     logits = facts.vocab_size * n_outputs * F32
@@ -149,8 +163,9 @@ def cpu_overhead(facts: ModelFacts) -> int:
     return CPU_OVERHEAD_FIXED + CPU_OVERHEAD_PER_VOCAB_ENTRY * facts.vocab_size
 
 
-def _split_weights(facts: ModelFacts, tensors: tuple[TensorFacts, ...], n_gpu_layers: int,
-                   repack: frozenset[str]) -> tuple[int, int]:
+def _split_weights(
+    facts: ModelFacts, tensors: tuple[TensorFacts, ...], n_gpu_layers: int, repack: frozenset[str]
+) -> tuple[int, int]:
     """(CPU bytes, GPU bytes) of the weights with the last `n_gpu_layers` blocks offloaded (llama.cpp's rule:
     repeating layers from the end; the output layer only when n_gpu_layers > n_layers; the token embedding
     always on the CPU; a tied embedding is copied to the GPU to serve as the output layer)."""
@@ -159,23 +174,36 @@ def _split_weights(facts: ModelFacts, tensors: tuple[TensorFacts, ...], n_gpu_la
     cpu = gpu = 0
     for t in tensors:
         layer = t.layer
-        on_gpu = (layer >= first_gpu) if layer is not None else (output_on_gpu and t.name != "token_embd.weight")
+        on_gpu = (
+            (layer >= first_gpu) if layer is not None else (output_on_gpu and t.name != "token_embd.weight")
+        )
         if on_gpu and n_gpu_layers > 0:
             gpu += t.n_bytes
         else:
             cpu += t.n_bytes
-            if t.ggml_type in repack and len(t.shape) >= 2 and t.shape[1] % REPACK_ROWS == 0 \
-                    and t.name != "token_embd.weight":
+            if (
+                t.ggml_type in repack
+                and len(t.shape) >= 2
+                and t.shape[1] % REPACK_ROWS == 0
+                and t.name != "token_embd.weight"
+            ):
                 cpu += t.n_bytes  # the repacked copy, beside the mapped original
     if output_on_gpu and not facts.has_output_tensor:
         gpu += next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
     return cpu, gpu
 
 
-def estimate_tensors(facts: ModelFacts, tensors: tuple[TensorFacts, ...], quant: str, n_ctx: int,
-                     n_gpu_layers: int = 0, n_batch: int = DEFAULT_BATCH, filled_tokens: int | None = None,
-                     metadata_bytes: int | None = None, repack: frozenset[str] = REPACK_X86_AVX2
-                     ) -> MemoryEstimate:
+def estimate_tensors(
+    facts: ModelFacts,
+    tensors: tuple[TensorFacts, ...],
+    quant: str,
+    n_ctx: int,
+    n_gpu_layers: int = 0,
+    n_batch: int = DEFAULT_BATCH,
+    filled_tokens: int | None = None,
+    metadata_bytes: int | None = None,
+    repack: frozenset[str] = REPACK_X86_AVX2,
+) -> MemoryEstimate:
     """The estimate for a model whose tensors (with their types) are `tensors`."""
     n_gpu_layers = facts.n_layers + 1 if n_gpu_layers < 0 else min(n_gpu_layers, facts.n_layers + 1)
     n_ctx = n_ctx if n_ctx > 0 else facts.context_length
@@ -192,13 +220,14 @@ def estimate_tensors(facts: ModelFacts, tensors: tuple[TensorFacts, ...], quant:
         gpu = DeviceMemory()
     else:
         reserved = compute_bytes(facts, pad(n_ctx), min(n_batch, DEFAULT_BATCH), min(n_batch, DEFAULT_BATCH))
-        host_compute = (touched if gpu_layers < facts.n_layers else STREAM_ROWS * facts.n_embd * ubatch * F32)
+        host_compute = touched if gpu_layers < facts.n_layers else STREAM_ROWS * facts.n_embd * ubatch * F32
         cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output_buffer, cpu_overhead(facts))
         gpu = DeviceMemory(gpu_weights, gpu_kv, reserved, CUDA_CONTEXT_BYTES)
     if metadata_bytes is None:
         metadata_bytes = GGUF_METADATA_PER_VOCAB_ENTRY * facts.vocab_size
-    return MemoryEstimate(quant, n_ctx, n_gpu_layers, sum(t.n_bytes for t in tensors) + metadata_bytes,
-                          cpu, gpu, facts.n_layers)
+    return MemoryEstimate(
+        quant, n_ctx, n_gpu_layers, sum(t.n_bytes for t in tensors) + metadata_bytes, cpu, gpu, facts.n_layers
+    )
 
 
 def _metadata_bytes(facts: ModelFacts) -> int | None:
@@ -207,19 +236,49 @@ def _metadata_bytes(facts: ModelFacts) -> int | None:
     return None
 
 
-def estimate_memory(facts: ModelFacts, level: QuantLevel, n_ctx: int, n_gpu_layers: int = 0,
-                    n_batch: int = DEFAULT_BATCH, filled_tokens: int | None = None,
-                    repack: frozenset[str] = REPACK_X86_AVX2) -> MemoryEstimate:
+def estimate_memory(
+    facts: ModelFacts,
+    level: QuantLevel,
+    n_ctx: int,
+    n_gpu_layers: int = 0,
+    n_batch: int = DEFAULT_BATCH,
+    filled_tokens: int | None = None,
+    repack: frozenset[str] = REPACK_X86_AVX2,
+) -> MemoryEstimate:
     """Memory to run `facts`' model quantized as `level` at context `n_ctx` with `n_gpu_layers` offloaded.
 
     `filled_tokens`: how much of the context is in use (None: all of it, the figure to plan with).
     """
-    return estimate_tensors(facts, predict_tensors(facts, level), level.name, n_ctx, n_gpu_layers, n_batch,
-                            filled_tokens, _metadata_bytes(facts), repack)
+    return estimate_tensors(
+        facts,
+        predict_tensors(facts, level),
+        level.name,
+        n_ctx,
+        n_gpu_layers,
+        n_batch,
+        filled_tokens,
+        _metadata_bytes(facts),
+        repack,
+    )
 
 
-def estimate_file(facts: ModelFacts, n_ctx: int, n_gpu_layers: int = 0, n_batch: int = DEFAULT_BATCH,
-                  filled_tokens: int | None = None, repack: frozenset[str] = REPACK_X86_AVX2) -> MemoryEstimate:
+def estimate_file(
+    facts: ModelFacts,
+    n_ctx: int,
+    n_gpu_layers: int = 0,
+    n_batch: int = DEFAULT_BATCH,
+    filled_tokens: int | None = None,
+    repack: frozenset[str] = REPACK_X86_AVX2,
+) -> MemoryEstimate:
     """Memory to run a GGUF file as it is (its own tensor types)."""
-    return estimate_tensors(facts, facts.tensors, facts.file_type or "file", n_ctx, n_gpu_layers, n_batch,
-                            filled_tokens, _metadata_bytes(facts), repack)
+    return estimate_tensors(
+        facts,
+        facts.tensors,
+        facts.file_type or "file",
+        n_ctx,
+        n_gpu_layers,
+        n_batch,
+        filled_tokens,
+        _metadata_bytes(facts),
+        repack,
+    )

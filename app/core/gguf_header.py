@@ -55,7 +55,19 @@ class RawHeader:
     header_bytes: int  # where the header (before alignment padding) ends
 
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 
 
@@ -68,7 +80,7 @@ class _Cursor:
         end = self.pos + n
         if end > len(self.buf):
             raise NeedMoreBytes(end)
-        view = self.buf[self.pos:end]
+        view = self.buf[self.pos : end]
         self.pos = end
         return view
 

@@ -8,6 +8,7 @@ has no NVIDIA GPUs in the report.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -87,9 +88,18 @@ class HardwareReport:
         return data
 
 
-_SIMD_FLAGS = {"avx": "AVX", "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "avx512f": "AVX512F",
-               "avx512_vnni": "AVX512_VNNI", "avx512_bf16": "AVX512_BF16", "amx_int8": "AMX_INT8",
-               "asimd": "NEON", "sve": "SVE"}
+_SIMD_FLAGS = {
+    "avx": "AVX",
+    "avx2": "AVX2",
+    "fma": "FMA",
+    "f16c": "F16C",
+    "avx512f": "AVX512F",
+    "avx512_vnni": "AVX512_VNNI",
+    "avx512_bf16": "AVX512_BF16",
+    "amx_int8": "AMX_INT8",
+    "asimd": "NEON",
+    "sve": "SVE",
+}
 
 
 def read_cpu() -> CpuInfo:
@@ -157,16 +167,24 @@ def read_nvidia_gpus(pid: int | None = None) -> tuple[GpuInfo, ...]:
                 cc = f"{major}.{minor}"
             except Exception:
                 cc = ""
-            gpus.append(GpuInfo(i, _text(pynvml.nvmlDeviceGetName(handle)), "NVIDIA", int(mem.total),
-                                int(mem.used), int(mem.free), driver, cc,
-                                _process_vram(pynvml, handle, os.getpid() if pid is None else pid)))
+            gpus.append(
+                GpuInfo(
+                    i,
+                    _text(pynvml.nvmlDeviceGetName(handle)),
+                    "NVIDIA",
+                    int(mem.total),
+                    int(mem.used),
+                    int(mem.free),
+                    driver,
+                    cc,
+                    _process_vram(pynvml, handle, os.getpid() if pid is None else pid),
+                )
+            )
     except Exception as error:
         log.warning("NVML readout failed: %s", error)
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
-        except Exception:
-            pass
     return tuple(gpus)
 
 
@@ -201,16 +219,26 @@ def read_apple_gpu(system: str, machine: str, cpu_name: str, memory: MemoryInfo)
     """Apple Silicon's GPU: it shares the RAM, of which Metal lets it use a working set below the total."""
     if system != "Darwin" or machine != "arm64":
         return ()
-    return (GpuInfo(0, f"{cpu_name} GPU", "Apple", memory.total_bytes, memory.used_bytes,
-                    memory.available_bytes, unified_memory=True,
-                    working_set_limit_bytes=apple_working_set_limit(memory.total_bytes)),)
+    return (
+        GpuInfo(
+            0,
+            f"{cpu_name} GPU",
+            "Apple",
+            memory.total_bytes,
+            memory.used_bytes,
+            memory.available_bytes,
+            unified_memory=True,
+            working_set_limit_bytes=apple_working_set_limit(memory.total_bytes),
+        ),
+    )
 
 
 _PCI_VENDORS = {"0x1002": "AMD", "0x8086": "Intel", "0x10de": "NVIDIA", "0x1ed5": "Moore Threads"}
 
 
-def read_sysfs_gpus(drm: Path = Path("/sys/class/drm"), skip_vendors: tuple[str, ...] = ("NVIDIA",),
-                    first_index: int = 0) -> tuple[GpuInfo, ...]:
+def read_sysfs_gpus(
+    drm: Path = Path("/sys/class/drm"), skip_vendors: tuple[str, ...] = ("NVIDIA",), first_index: int = 0
+) -> tuple[GpuInfo, ...]:
     """Other GPUs by name where Linux shows them (AMD's driver also reports VRAM); NVIDIA comes from NVML."""
     gpus: list[GpuInfo] = []
     if not drm.is_dir():
@@ -225,8 +253,17 @@ def read_sysfs_gpus(drm: Path = Path("/sys/class/drm"), skip_vendors: tuple[str,
         name = _read(device / "product_name") or f"{vendor} GPU (device {_read(device / 'device') or '?'})"
         total = _read_int(device / "mem_info_vram_total")
         used = _read_int(device / "mem_info_vram_used")
-        gpus.append(GpuInfo(first_index + len(gpus), name, vendor, total, used, max(total - used, 0),
-                            usable_by_llama=False))
+        gpus.append(
+            GpuInfo(
+                first_index + len(gpus),
+                name,
+                vendor,
+                total,
+                used,
+                max(total - used, 0),
+                usable_by_llama=False,
+            )
+        )
     return tuple(gpus)
 
 
@@ -263,18 +300,20 @@ def build_warnings(gpus: tuple[GpuInfo, ...], backend: BackendInfo | None) -> tu
     warnings: list[str] = []
     nvidia = [g for g in gpus if g.vendor == "NVIDIA"]
     if backend is None:
-        warnings.append("llama.cpp (llama-cpp-python) is not installed, so no model can run. "
-                        "Run `python3 bootstrap.py setup`.")
+        warnings.append(
+            "llama.cpp (llama-cpp-python) is not installed, so no model can run. "
+            "Run `python3 bootstrap.py setup`."
+        )
     elif any(g.driver for g in nvidia) and not backend.gpu_offload:
         warnings.append(
             "You have an NVIDIA GPU, but the installed llama.cpp was built for the CPU only, so models "
             "will run slowly on the processor. To use the GPU, rebuild it with CUDA: "
-            "CMAKE_ARGS=\"-DGGML_CUDA=on\" python3 bootstrap.py setup (needs the CUDA toolkit)."
+            'CMAKE_ARGS="-DGGML_CUDA=on" python3 bootstrap.py setup (needs the CUDA toolkit).'
         )
     elif any(g.vendor == "Apple" for g in gpus) and not backend.gpu_offload:
         warnings.append(
             "Your Mac's GPU could run models much faster, but the installed llama.cpp was built for the CPU "
-            "only. Rebuild it with Metal: CMAKE_ARGS=\"-DGGML_METAL=on\" python3 bootstrap.py setup."
+            'only. Rebuild it with Metal: CMAKE_ARGS="-DGGML_METAL=on" python3 bootstrap.py setup.'
         )
     if any(not g.driver for g in nvidia):
         warnings.append(
@@ -290,8 +329,10 @@ def read_hardware() -> HardwareReport:
     backend = read_backend()
     offload = backend is not None and backend.gpu_offload
     nvidia = tuple(replace(g, usable_by_llama=offload) for g in read_nvidia_gpus())
-    apple = tuple(replace(g, usable_by_llama=offload)
-                  for g in read_apple_gpu(platform.system(), platform.machine(), cpu.name, memory))
+    apple = tuple(
+        replace(g, usable_by_llama=offload)
+        for g in read_apple_gpu(platform.system(), platform.machine(), cpu.name, memory)
+    )
     # NVIDIA cards appear by name from sysfs only when NVML could not reach them (no driver)
     others = read_sysfs_gpus(skip_vendors=("NVIDIA",) if nvidia else (), first_index=len(nvidia) + len(apple))
     gpus = nvidia + apple + others

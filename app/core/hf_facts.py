@@ -27,21 +27,38 @@ from app.core.quants import tensor_bytes
 
 # config.json "architectures" → llama.cpp's architecture name (convert_hf_to_gguf.py's registrations)
 HF_ARCHITECTURES = {
-    "LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
-    "Qwen3ForCausalLM": "qwen3", "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3",
-    "Gemma3ForConditionalGeneration": "gemma3", "Phi3ForCausalLM": "phi3", "GemmaForCausalLM": "gemma",
+    "LlamaForCausalLM": "llama",
+    "MistralForCausalLM": "llama",
+    "Qwen2ForCausalLM": "qwen2",
+    "Qwen3ForCausalLM": "qwen3",
+    "Gemma2ForCausalLM": "gemma2",
+    "Gemma3ForCausalLM": "gemma3",
+    "Gemma3ForConditionalGeneration": "gemma3",
+    "Phi3ForCausalLM": "phi3",
+    "GemmaForCausalLM": "gemma",
 }
 # Hugging Face tensor names → GGUF names (per layer: "model.layers.N." → "blk.N.")
 _LAYER_NAMES = {
-    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output", "self_attn.qkv_proj": "attn_qkv", "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down", "mlp.gate_up_proj": "ffn_up",
-    "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
-    "pre_feedforward_layernorm": "ffn_norm", "post_feedforward_layernorm": "post_ffw_norm",
-    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "self_attn.qkv_proj": "attn_qkv",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+    "mlp.gate_up_proj": "ffn_up",
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "ffn_norm",
+    "pre_feedforward_layernorm": "ffn_norm",
+    "post_feedforward_layernorm": "post_ffw_norm",
+    "self_attn.q_norm": "attn_q_norm",
+    "self_attn.k_norm": "attn_k_norm",
 }
 _GLOBAL_NAMES = {"model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output"}
-_HF_LAYER = re.compile(r"^(?:model\.|language_model\.model\.|model\.language_model\.)?layers\.(\d+)\.(.+)\.(weight|bias)$")
+_HF_LAYER = re.compile(
+    r"^(?:model\.|language_model\.model\.|model\.language_model\.)?layers\.(\d+)\.(.+)\.(weight|bias)$"
+)
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 GGUF_FIRST_READ = 4 * 1024 * 1024
 GGUF_MAX_HEADER = 256 * 1024 * 1024
@@ -62,7 +79,8 @@ def gguf_name(hf_name: str) -> str:
 
 
 def converted_tensor(hf_name: str, shape: list[int]) -> TensorFacts:
-    """The tensor as a conversion to GGUF writes it: ggml order (row length first), F16 matrices, F32 vectors."""
+    """The tensor as a conversion to GGUF writes it: ggml order (row length first), F16 matrices, F32
+    vectors."""
     ggml_shape = tuple(int(d) for d in reversed(shape)) or (1,)
     ggml_type = "F16" if len(ggml_shape) >= 2 else "F32"
     n = 1
@@ -71,7 +89,9 @@ def converted_tensor(hf_name: str, shape: list[int]) -> TensorFacts:
     return TensorFacts(gguf_name(hf_name), ggml_shape, ggml_type, tensor_bytes(ggml_type, n))
 
 
-def facts_from_config(config: dict[str, Any], shapes: dict[str, list[int]], source: str, kind: str) -> ModelFacts:
+def facts_from_config(
+    config: dict[str, Any], shapes: dict[str, list[int]], source: str, kind: str
+) -> ModelFacts:
     """ModelFacts from a config.json and the safetensors tensor shapes."""
     text = config.get("text_config") or config  # multimodal configs nest the language model's
     archs = config.get("architectures") or []
@@ -86,8 +106,10 @@ def facts_from_config(config: dict[str, Any], shapes: dict[str, list[int]], sour
 
     def need(key: str) -> Any:
         if key not in text:
-            raise ModelInfoError("This model's config.json is missing information QuantDesk needs to size it.",
-                                 f"{source}: config.json has no {key!r}")
+            raise ModelInfoError(
+                "This model's config.json is missing information QuantDesk needs to size it.",
+                f"{source}: config.json has no {key!r}",
+            )
         return text[key]
 
     n_layers = int(need("num_hidden_layers"))
@@ -99,13 +121,25 @@ def facts_from_config(config: dict[str, Any], shapes: dict[str, list[int]], sour
     if not tensors:
         raise ModelInfoError("No model weights (safetensors files) were found.", f"{source}: no tensors")
     return ModelFacts(
-        source=source, kind=kind, name=Path(source).name, architecture=arch, n_layers=n_layers, n_embd=n_embd,
-        n_ff=int(text.get("intermediate_size", 4 * n_embd)), n_head=n_head,
-        n_head_kv=int(text.get("num_key_value_heads") or n_head), head_dim_k=head_dim, head_dim_v=head_dim,
+        source=source,
+        kind=kind,
+        name=Path(source).name,
+        architecture=arch,
+        n_layers=n_layers,
+        n_embd=n_embd,
+        n_ff=int(text.get("intermediate_size", 4 * n_embd)),
+        n_head=n_head,
+        n_head_kv=int(text.get("num_key_value_heads") or n_head),
+        head_dim_k=head_dim,
+        head_dim_v=head_dim,
         context_length=int(text.get("max_position_embeddings") or 4096),
-        vocab_size=int(need("vocab_size")), sliding_window=int(window) if window else None,
-        swa_layers=swa_layout(arch, n_layers, int(window) if window else None, text.get("sliding_window_pattern")),
-        file_type=None, tensors=tensors,
+        vocab_size=int(need("vocab_size")),
+        sliding_window=int(window) if window else None,
+        swa_layers=swa_layout(
+            arch, n_layers, int(window) if window else None, text.get("sliding_window_pattern")
+        ),
+        file_type=None,
+        tensors=tensors,
     )
 
 
@@ -115,8 +149,10 @@ def read_folder_facts(folder: Path) -> ModelFacts:
 
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise ModelInfoError(f"{folder.name} is not a Hugging Face model folder (there is no config.json).",
-                             f"missing {config_path}")
+        raise ModelInfoError(
+            f"{folder.name} is not a Hugging Face model folder (there is no config.json).",
+            f"missing {config_path}",
+        )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -140,13 +176,19 @@ def _hub_error(repo_id: str, error: Exception) -> ModelInfoError:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     if isinstance(error, GatedRepoError):
-        return ModelInfoError(f"{repo_id} is gated: accept its terms on huggingface.co and log in first.",
-                              f"{type(error).__name__}: {error}")
+        return ModelInfoError(
+            f"{repo_id} is gated: accept its terms on huggingface.co and log in first.",
+            f"{type(error).__name__}: {error}",
+        )
     if isinstance(error, RepositoryNotFoundError):
-        return ModelInfoError(f"There is no model called {repo_id} on Hugging Face (or it is private).",
-                              f"{type(error).__name__}: {error}")
-    return ModelInfoError(f"Could not read {repo_id} from Hugging Face. Check the connection and try again.",
-                          f"{type(error).__name__}: {error}")
+        return ModelInfoError(
+            f"There is no model called {repo_id} on Hugging Face (or it is private).",
+            f"{type(error).__name__}: {error}",
+        )
+    return ModelInfoError(
+        f"Could not read {repo_id} from Hugging Face. Check the connection and try again.",
+        f"{type(error).__name__}: {error}",
+    )
 
 
 def read_hub_facts(repo_id: str, revision: str | None = None) -> ModelFacts:
@@ -160,8 +202,11 @@ def read_hub_facts(repo_id: str, revision: str | None = None) -> ModelFacts:
             config_file = api.hf_hub_download(repo_id, "config.json", revision=revision)
             config = json.loads(Path(config_file).read_text(encoding="utf-8"))
             meta = api.get_safetensors_metadata(repo_id, revision=revision)
-            shapes = {name: list(info.shape) for fm in meta.files_metadata.values()
-                      for name, info in fm.tensors.items()}
+            shapes = {
+                name: list(info.shape)
+                for fm in meta.files_metadata.values()
+                for name, info in fm.tensors.items()
+            }
             return facts_from_config(config, shapes, repo_id, "hub-safetensors")
         ggufs = sorted(f for f in files if f.endswith(".gguf"))
         if ggufs:
@@ -170,12 +215,15 @@ def read_hub_facts(repo_id: str, revision: str | None = None) -> ModelFacts:
         raise
     except Exception as error:  # huggingface_hub's HTTP errors, timeouts, offline
         raise _hub_error(repo_id, error) from error
-    raise ModelInfoError(f"{repo_id} has neither safetensors weights nor GGUF files QuantDesk can read.",
-                         f"files: {files[:20]}")
+    raise ModelInfoError(
+        f"{repo_id} has neither safetensors weights nor GGUF files QuantDesk can read.",
+        f"files: {files[:20]}",
+    )
 
 
 def _prefer_gguf(names: list[str]) -> str:
-    """Any GGUF gives the shapes; a full-precision one gives its own size too. Skip split parts after the first."""
+    """Any GGUF gives the shapes; a full-precision one gives its own size too. Split parts after the first
+    are skipped."""
     singles = [n for n in names if not re.search(r"-0000[2-9]-of-|-000[1-9]\d-of-", n)] or names
     for marker in ("f16", "bf16", "q8_0"):
         for name in singles:
@@ -193,8 +241,9 @@ def read_hub_gguf_facts(repo_id: str, filename: str, revision: str | None = None
     headers = build_hf_headers()
     want = GGUF_FIRST_READ
     while True:
-        response = get_session().get(url, headers={**headers, "Range": f"bytes=0-{want - 1}"},
-                                     follow_redirects=True, timeout=30)
+        response = get_session().get(
+            url, headers={**headers, "Range": f"bytes=0-{want - 1}"}, follow_redirects=True, timeout=30
+        )
         hf_raise_for_status(response)
         data = response.content
         try:
@@ -202,15 +251,20 @@ def read_hub_gguf_facts(repo_id: str, filename: str, revision: str | None = None
             break
         except NeedMoreBytes as more:
             if len(data) < want or want >= GGUF_MAX_HEADER:  # the file itself ends inside its header
-                raise ModelInfoError(f"{filename} in {repo_id} is not a complete GGUF file.",
-                                     f"header needs more than {len(data)} bytes (at least {more.needed})") from more
+                raise ModelInfoError(
+                    f"{filename} in {repo_id} is not a complete GGUF file.",
+                    f"header needs more than {len(data)} bytes (at least {more.needed})",
+                ) from more
             want = min(max(want * 2, more.needed + 1024 * 1024), GGUF_MAX_HEADER)
         except HeaderFormatError as error:
-            raise ModelInfoError(f"{filename} in {repo_id} is not a GGUF file QuantDesk can read.",
-                                 str(error)) from error
+            raise ModelInfoError(
+                f"{filename} in {repo_id} is not a GGUF file QuantDesk can read.", str(error)
+            ) from error
     size = _content_length(response)
     source = f"{repo_id}/{filename}"
-    return facts_from_gguf_fields(header.fields, tensors_from_raw(header.tensors, source), source, "hub-gguf", size)
+    return facts_from_gguf_fields(
+        header.fields, tensors_from_raw(header.tensors, source), source, "hub-gguf", size
+    )
 
 
 def _content_length(response: Any) -> int | None:

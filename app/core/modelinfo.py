@@ -99,8 +99,9 @@ def swa_layout(architecture: str, n_layers: int, window: int | None, pattern: An
     return tuple(i % n < n - 1 for i in range(n_layers))
 
 
-def facts_from_gguf_fields(fields: dict[str, Any], tensors: list[TensorFacts], source: str, kind: str,
-                           file_bytes: int | None = None) -> ModelFacts:
+def facts_from_gguf_fields(
+    fields: dict[str, Any], tensors: list[TensorFacts], source: str, kind: str, file_bytes: int | None = None
+) -> ModelFacts:
     """ModelFacts from a GGUF's metadata; a ModelInfoError naming the first missing key."""
 
     def need(key: str) -> Any:
@@ -125,8 +126,10 @@ def facts_from_gguf_fields(fields: dict[str, Any], tensors: list[TensorFacts], s
     n_embd = int(need(f"{arch}.embedding_length"))
     n_head = _largest(need(f"{arch}.attention.head_count"))
     if n_head <= 0:
-        raise ModelInfoError("This model has no attention layers QuantDesk can size (a recurrent model?).",
-                             f"{source}: {arch}.attention.head_count = 0")
+        raise ModelInfoError(
+            "This model has no attention layers QuantDesk can size (a recurrent model?).",
+            f"{source}: {arch}.attention.head_count = 0",
+        )
     n_head_kv = _largest(get("attention.head_count_kv", n_head)) or n_head
     head_dim_k = int(get("attention.key_length", n_embd // n_head))
     head_dim_v = int(get("attention.value_length", head_dim_k))
@@ -137,22 +140,35 @@ def facts_from_gguf_fields(fields: dict[str, Any], tensors: list[TensorFacts], s
     if vocab is None:
         embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
         if embd is None:
-            raise ModelInfoError("This model file does not say how many words (tokens) it knows.",
-                                 f"{source}: no {arch}.vocab_size, tokenizer.ggml.tokens or token_embd.weight")
+            raise ModelInfoError(
+                "This model file does not say how many words (tokens) it knows.",
+                f"{source}: no {arch}.vocab_size, tokenizer.ggml.tokens or token_embd.weight",
+            )
         vocab = embd.shape[-1]
     window = get("attention.sliding_window")
     window = int(window) if window else None
     ftype = fields.get("general.file_type")
     level = level_for_file_type(int(ftype)) if ftype is not None else None
     return ModelFacts(
-        source=source, kind=kind, name=str(fields.get("general.name") or Path(source).stem),
-        architecture=arch, n_layers=n_layers, n_embd=n_embd,
-        n_ff=_largest(get("feed_forward_length", 0)), n_head=n_head, n_head_kv=n_head_kv,
-        head_dim_k=head_dim_k, head_dim_v=head_dim_v,
-        context_length=int(get("context_length", 0)) or 4096, vocab_size=int(vocab),
-        sliding_window=window, swa_layers=swa_layout(arch, n_layers, window, get("attention.sliding_window_pattern")),
-        file_type=level.name if level else None, tensors=tuple(tensors),
-        n_expert=int(get("expert_count", 0) or 0), file_bytes=file_bytes,
+        source=source,
+        kind=kind,
+        name=str(fields.get("general.name") or Path(source).stem),
+        architecture=arch,
+        n_layers=n_layers,
+        n_embd=n_embd,
+        n_ff=_largest(get("feed_forward_length", 0)),
+        n_head=n_head,
+        n_head_kv=n_head_kv,
+        head_dim_k=head_dim_k,
+        head_dim_v=head_dim_v,
+        context_length=int(get("context_length", 0)) or 4096,
+        vocab_size=int(vocab),
+        sliding_window=window,
+        swa_layers=swa_layout(arch, n_layers, window, get("attention.sliding_window_pattern")),
+        file_type=level.name if level else None,
+        tensors=tuple(tensors),
+        n_expert=int(get("expert_count", 0) or 0),
+        file_bytes=file_bytes,
     )
 
 
@@ -169,8 +185,10 @@ def tensors_from_raw(raw: tuple[RawTensor, ...] | list[RawTensor], source: str) 
         try:
             type_name = ggml_type_name(t.type_id)
         except ValueError as error:
-            raise ModelInfoError("This model file uses a tensor type QuantDesk does not know.",
-                                 f"{source}: tensor {t.name!r} has ggml type id {t.type_id}") from error
+            raise ModelInfoError(
+                "This model file uses a tensor type QuantDesk does not know.",
+                f"{source}: tensor {t.name!r} has ggml type id {t.type_id}",
+            ) from error
         n = 1
         for d in t.shape:
             n *= d
@@ -200,13 +218,16 @@ def read_gguf_facts(path: str | Path) -> ModelFacts:
             except NeedMoreBytes as more:
                 if len(data) >= size:
                     raise ModelInfoError(
-                        f"{path.name} is not a complete GGUF model file (it may be damaged or still downloading).",
+                        f"{path.name} is not a complete GGUF model file "
+                        "(it may be damaged or still downloading).",
                         f"{path} ({size} bytes): the header needs at least {more.needed} bytes",
                     ) from more
                 want = max(want * 2, more.needed + HEADER_FIRST_READ)
             except HeaderFormatError as error:
-                raise ModelInfoError(f"{path.name} is not a GGUF model file QuantDesk can read.",
-                                     f"{path} ({size} bytes): {error}") from error
+                raise ModelInfoError(
+                    f"{path.name} is not a GGUF model file QuantDesk can read.",
+                    f"{path} ({size} bytes): {error}",
+                ) from error
     tensors = tensors_from_raw(header.tensors, str(path))
     end_of_data = max((t.offset + n.n_bytes for t, n in zip(header.tensors, tensors, strict=True)), default=0)
     if header.tensors and size < header.header_bytes + end_of_data:

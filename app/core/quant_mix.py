@@ -15,18 +15,37 @@ from app.core.quants import QuantLevel, block_size, tensor_bytes
 
 # A k-quant or i-quant whose block does not divide a row falls back to this type (llama-quant.cpp).
 FALLBACK = {
-    "Q2_K": "Q4_0", "Q3_K": "Q4_0", "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
-    "IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "IQ2_XXS": "IQ4_NL", "IQ2_XS": "IQ4_NL", "IQ2_S": "IQ4_NL",
-    "IQ3_XXS": "IQ4_NL", "IQ3_S": "IQ4_NL", "IQ4_XS": "IQ4_NL",
+    "Q2_K": "Q4_0",
+    "Q3_K": "Q4_0",
+    "Q4_K": "Q5_0",
+    "Q5_K": "Q5_1",
+    "Q6_K": "Q8_0",
+    "IQ1_S": "IQ4_NL",
+    "IQ1_M": "IQ4_NL",
+    "IQ2_XXS": "IQ4_NL",
+    "IQ2_XS": "IQ4_NL",
+    "IQ2_S": "IQ4_NL",
+    "IQ3_XXS": "IQ4_NL",
+    "IQ3_S": "IQ4_NL",
+    "IQ4_XS": "IQ4_NL",
 }
 FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
 # Substrings of 2-D weights that llama.cpp never quantizes (small or precision-critical).
-_NEVER_QUANTIZED = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
-                    "ssm_conv1d", "attn_rel_b.weight", "position_embd", "token_types")
+_NEVER_QUANTIZED = (
+    "_norm.weight",
+    "ffn_gate_inp.weight",
+    "altup",
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d",
+    "attn_rel_b.weight",
+    "position_embd",
+    "token_types",
+)
 
 
 def use_more_bits(i_layer: int, n_layers: int) -> bool:
-    """The layers that the _M recipes keep at more bits: the first and last eighth, and every third between."""
+    """The layers the _M recipes keep at more bits: the first and last eighth, and every third between."""
     return i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8 or (i_layer - n_layers // 8) % 3 == 2
 
 
@@ -36,10 +55,17 @@ def _category(name: str) -> str:
     if name in ("token_embd.weight", "per_layer_token_embd.weight"):
         return "token_embd"
     # fused Q/K/V and MLA's kv_b are treated as attn_v (llama.cpp's category_is_attn_v)
-    for key, category in (("attn_qkv.weight", "attn_v"), ("attn_kv_b.weight", "attn_v"),
-                          ("attn_v.weight", "attn_v"), ("attn_k.weight", "attn_k"), ("attn_q.weight", "attn_q"),
-                          ("attn_output.weight", "attn_output"), ("ffn_up", "ffn_up"),
-                          ("ffn_gate", "ffn_gate"), ("ffn_down", "ffn_down")):
+    for key, category in (
+        ("attn_qkv.weight", "attn_v"),
+        ("attn_kv_b.weight", "attn_v"),
+        ("attn_v.weight", "attn_v"),
+        ("attn_k.weight", "attn_k"),
+        ("attn_q.weight", "attn_q"),
+        ("attn_output.weight", "attn_output"),
+        ("ffn_up", "ffn_up"),
+        ("ffn_gate", "ffn_gate"),
+        ("ffn_down", "ffn_down"),
+    ):
         if key in name:
             return category
     return "other"
@@ -103,8 +129,9 @@ def _recipe_type(facts: ModelFacts, t: TensorFacts, level: QuantLevel, tied: boo
             return "Q4_K" if facts.architecture == "falcon" else "Q5_K"
         if ft == "Q4_K_M":
             if facts.architecture == "falcon":
-                return ("Q6_K" if layer < n_layers // 16
-                        else "Q5_K" if use_more_bits(layer, n_layers) else "Q4_K")
+                return (
+                    "Q6_K" if layer < n_layers // 16 else "Q5_K" if use_more_bits(layer, n_layers) else "Q4_K"
+                )
             return "Q6_K" if use_more_bits(layer, n_layers) else main
         if ft in ("IQ4_NL", "IQ4_XS") and layer < n_layers // 8:
             return "Q5_K"

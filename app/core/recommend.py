@@ -87,13 +87,24 @@ class QuantOption:
     def to_json(self) -> dict[str, Any]:
         quality = None
         if self.quality is not None:
-            quality = {"delta_perplexity": self.quality.delta_perplexity, "mean_kld": self.quality.mean_kld,
-                       "same_top_token": self.quality.same_top_token, "source": self.quality.source}
-        return {"type": self.type, "file_bytes": self.file_bytes, "memory": self.memory.to_json(),
-                "placement": self.placement, "n_gpu_layers": self.n_gpu_layers,
-                "tokens_per_second_estimate": None if self.tokens_per_second is None
-                else round(self.tokens_per_second, 1),
-                "spare_bytes": self.spare_bytes, "quality": quality}
+            quality = {
+                "delta_perplexity": self.quality.delta_perplexity,
+                "mean_kld": self.quality.mean_kld,
+                "same_top_token": self.quality.same_top_token,
+                "source": self.quality.source,
+            }
+        return {
+            "type": self.type,
+            "file_bytes": self.file_bytes,
+            "memory": self.memory.to_json(),
+            "placement": self.placement,
+            "n_gpu_layers": self.n_gpu_layers,
+            "tokens_per_second_estimate": None
+            if self.tokens_per_second is None
+            else round(self.tokens_per_second, 1),
+            "spare_bytes": self.spare_bytes,
+            "quality": quality,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,18 +121,29 @@ class Recommendation:
         return next(o for o in self.options if o.type == type_name)
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "n_ctx": self.n_ctx, "options": [o.to_json() for o in self.options],
-                "recommended": self.recommended, "why": self.sentence,
-                "this_file": self.this_file.to_json() if self.this_file else None,
-                "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
-                "quality_source": QUALITY_SOURCE, "speed_note": "tokens/s are estimates from memory bandwidth"}
+        return {
+            "model": self.model,
+            "n_ctx": self.n_ctx,
+            "options": [o.to_json() for o in self.options],
+            "recommended": self.recommended,
+            "why": self.sentence,
+            "this_file": self.this_file.to_json() if self.this_file else None,
+            "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
+            "quality_source": QUALITY_SOURCE,
+            "speed_note": "tokens/s are estimates from memory bandwidth",
+        }
 
 
-def _tokens_per_second(facts: ModelFacts, tensors: tuple[TensorFacts, ...], est: MemoryEstimate,
-                       budget: Budget) -> float:
+def _tokens_per_second(
+    facts: ModelFacts, tensors: tuple[TensorFacts, ...], est: MemoryEstimate, budget: Budget
+) -> float:
     """Generating a token reads every weight once (the token embedding only one row) and the KV cache,
     counted at half the context: the average over a conversation that fills it."""
-    embd = next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0) if facts.has_output_tensor else 0
+    embd = (
+        next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
+        if facts.has_output_tensor
+        else 0
+    )
     gpu_bytes = est.gpu.weights + est.gpu.kv_cache // 2
     cpu_bytes = max(est.cpu.weights - embd, 0) + est.cpu.kv_cache // 2
     if est.n_gpu_layers == 0:
@@ -130,8 +152,9 @@ def _tokens_per_second(facts: ModelFacts, tensors: tuple[TensorFacts, ...], est:
     return 1.0 / seconds if seconds > 0 else 0.0
 
 
-def place(facts: ModelFacts, tensors: tuple[TensorFacts, ...], make: Callable[[int], MemoryEstimate],
-          budget: Budget) -> tuple[str, MemoryEstimate, int]:
+def place(
+    facts: ModelFacts, tensors: tuple[TensorFacts, ...], make: Callable[[int], MemoryEstimate], budget: Budget
+) -> tuple[str, MemoryEstimate, int]:
     """(placement, its estimate, spare bytes on the limiting device) under the headroom rules."""
 
     def fits(est: MemoryEstimate) -> bool:
@@ -152,8 +175,14 @@ def place(facts: ModelFacts, tensors: tuple[TensorFacts, ...], make: Callable[[i
     return "none", cpu, budget.ram - cpu.cpu.total
 
 
-def _option(facts: ModelFacts, type_name: str, tensors: tuple[TensorFacts, ...],
-            make: Callable[[int], MemoryEstimate], budget: Budget, quality: QualityLoss | None) -> QuantOption:
+def _option(
+    facts: ModelFacts,
+    type_name: str,
+    tensors: tuple[TensorFacts, ...],
+    make: Callable[[int], MemoryEstimate],
+    budget: Budget,
+    quality: QualityLoss | None,
+) -> QuantOption:
     placement, est, spare = place(facts, tensors, make, budget)
     tps = _tokens_per_second(facts, tensors, est, budget) if placement != "none" else None
     return QuantOption(type_name, est.file_bytes, est, placement, est.n_gpu_layers, tps, quality, spare)
@@ -167,7 +196,9 @@ def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> tu
     for level in LEVELS:
         tensors = predict_tensors(facts, level)
 
-        def make(layers: int, tensors: tuple[TensorFacts, ...] = tensors, name: str = level.name) -> MemoryEstimate:
+        def make(
+            layers: int, tensors: tuple[TensorFacts, ...] = tensors, name: str = level.name
+        ) -> MemoryEstimate:
             return estimate_tensors(facts, tensors, name, n_ctx, layers, metadata_bytes=meta, repack=repack)
 
         options.append(_option(facts, level.name, tensors, make, budget, level.quality))
@@ -186,8 +217,10 @@ def choose(options: tuple[QuantOption, ...]) -> QuantOption | None:
     if not pool:
         return None
     best_rank = min(PLACEMENT_RANK[o.placement] for o in pool)
-    pool = sorted((o for o in pool if PLACEMENT_RANK[o.placement] == best_rank),
-                  key=lambda o: order.index(o.type) if o.type in order else len(order))
+    pool = sorted(
+        (o for o in pool if PLACEMENT_RANK[o.placement] == best_rank),
+        key=lambda o: order.index(o.type) if o.type in order else len(order),
+    )
     comfortable = [o for o in pool if (o.tokens_per_second or 0) >= COMFORTABLE_TPS]
     if comfortable:
         return comfortable[0]
@@ -199,35 +232,48 @@ def _where(option: QuantOption, budget: Budget, n_layers: int) -> str:
     if option.placement == "gpu":
         return f"fits entirely in your {gpu} with {format_bytes(option.spare_bytes)} to spare"
     if option.placement == "partial":
-        return (f"fits with {option.n_gpu_layers} of its {n_layers + 1} layers on your {gpu} "
-                f"and the rest on the processor")
-    return (f"runs on your processor using {format_bytes(option.memory.total)} of memory, "
-            f"{format_bytes(option.spare_bytes)} to spare")
+        return (
+            f"fits with {option.n_gpu_layers} of its {n_layers + 1} layers on your {gpu} "
+            f"and the rest on the processor"
+        )
+    return (
+        f"runs on your processor using {format_bytes(option.memory.total)} of memory, "
+        f"{format_bytes(option.spare_bytes)} to spare"
+    )
 
 
-def explain(chosen: QuantOption | None, options: tuple[QuantOption, ...], budget: Budget, n_ctx: int,
-            n_layers: int) -> str:
+def explain(
+    chosen: QuantOption | None, options: tuple[QuantOption, ...], budget: Budget, n_ctx: int, n_layers: int
+) -> str:
     """One sentence: why this level, and why not the next better one."""
     if chosen is None:
         smallest = min(options, key=lambda o: o.memory.total)
         room = budget.gpu if budget.gpu is not None and budget.gpu > budget.ram else budget.ram
-        return (f"Nothing fits: even {smallest.type} needs {format_bytes(smallest.memory.total)} with a "
-                f"context of {n_ctx} tokens and this computer has about {format_bytes(max(room, 0))} to give; "
-                f"try a smaller model or a shorter context.")
+        return (
+            f"Nothing fits: even {smallest.type} needs {format_bytes(smallest.memory.total)} with a "
+            f"context of {n_ctx} tokens and this computer has about {format_bytes(max(room, 0))} to give; "
+            f"try a smaller model or a shorter context."
+        )
     speed = f" (about {chosen.tokens_per_second:.0f} tokens/s, estimated)" if chosen.tokens_per_second else ""
     sentence = f"{chosen.type} {_where(chosen, budget, n_layers)}{speed}"
     order = [o.type for o in options]
-    better = [o for o in options[: order.index(chosen.type)] if not (o.type == "F16" and chosen.type == "Q8_0")]
+    better = [
+        o for o in options[: order.index(chosen.type)] if not (o.type == "F16" and chosen.type == "Q8_0")
+    ]
     if chosen.type == "Q8_0":
         return sentence + "; F16 would double the memory for no difference you could notice."
     if not better:
         return sentence + "."
     nxt = better[-1]
     if nxt.placement == "none":
-        why = f"would need {format_bytes(nxt.memory.total)}, more than you have with a context of {n_ctx} tokens"
+        need = format_bytes(nxt.memory.total)
+        why = f"would need {need}, more than you have with a context of {n_ctx} tokens"
     elif PLACEMENT_RANK[nxt.placement] > PLACEMENT_RANK[chosen.placement]:
-        why = (f"would not fit entirely on the GPU with a context of {n_ctx} tokens, so it would run slower"
-               if chosen.placement == "gpu" else "would have to run on the processor, much slower")
+        why = (
+            f"would not fit entirely on the GPU with a context of {n_ctx} tokens, so it would run slower"
+            if chosen.placement == "gpu"
+            else "would have to run on the processor, much slower"
+        )
         if nxt.placement == "partial" and chosen.placement == "partial":
             why = "would fit fewer layers on the GPU"
     elif nxt.tokens_per_second is not None and nxt.tokens_per_second < COMFORTABLE_TPS:
@@ -251,7 +297,15 @@ def recommend(facts: ModelFacts, hardware: HardwareReport, n_ctx: int | None = N
         def make(layers: int) -> MemoryEstimate:
             return estimate_file(facts, ctx, layers, repack=repack)
 
-        this_file = _option(facts, facts.file_type or "file", facts.tensors, make, budget,
-                            level.quality if level else None)
-    return Recommendation(facts.source, ctx, options, chosen.type if chosen else None,
-                          explain(chosen, options, budget, ctx, facts.n_layers), budget, this_file)
+        this_file = _option(
+            facts, facts.file_type or "file", facts.tensors, make, budget, level.quality if level else None
+        )
+    return Recommendation(
+        facts.source,
+        ctx,
+        options,
+        chosen.type if chosen else None,
+        explain(chosen, options, budget, ctx, facts.n_layers),
+        budget,
+        this_file,
+    )

@@ -23,9 +23,14 @@ class ComputerView(QWidget):
         self.report: HardwareReport | None = None
         self._task: BackgroundTask | None = None
         title = QLabel(self.tr("<h2>Your computer</h2>"), self)
-        intro = QLabel(self.tr("What this computer has for running language models. Models run fastest when "
-                               "they fit entirely in a graphics card's memory (GPU); otherwise they run on "
-                               "the processor, using the main memory."), self)
+        intro = QLabel(
+            self.tr(
+                "What this computer has for running language models. Models run fastest when "
+                "they fit entirely in a graphics card's memory (GPU); otherwise they run on "
+                "the processor, using the main memory."
+            ),
+            self,
+        )
         intro.setWordWrap(True)
         self.processor = QLabel(self)
         self.memory = QLabel(self)
@@ -38,8 +43,10 @@ class ComputerView(QWidget):
         self.warnings = QLabel(self)
         self.warnings.setObjectName("hardwareWarnings")
         self.warnings.setWordWrap(True)
-        self.warnings.setStyleSheet("QLabel#hardwareWarnings { background: #fff4ce; border: 1px solid #e0b000;"
-                                    " border-radius: 4px; padding: 8px; }")
+        self.warnings.setStyleSheet(
+            "QLabel#hardwareWarnings { background: #fff4ce; border: 1px solid #e0b000;"
+            " border-radius: 4px; padding: 8px; }"
+        )
         self.warnings.hide()
         self.refresh_button = QPushButton(self.tr("Check again"), self)
         form = QFormLayout()
@@ -84,27 +91,43 @@ class ComputerView(QWidget):
         self.report = report
         cpu = report.cpu
         simd = self.tr(", with {features}").format(features=", ".join(cpu.features)) if cpu.features else ""
-        self.processor.setText(self.tr("{name}: {cores} cores ({threads} threads){simd}").format(
-            name=cpu.name, cores=cpu.physical_cores, threads=cpu.logical_cores, simd=simd))
-        self.memory.setText(self.tr("{total} in all, {free} free right now").format(
-            total=format_bytes(report.memory.total_bytes), free=format_bytes(report.memory.available_bytes)))
+        self.processor.setText(
+            self.tr("{name}: {cores} cores ({threads} threads){simd}").format(
+                name=cpu.name, cores=cpu.physical_cores, threads=cpu.logical_cores, simd=simd
+            )
+        )
+        self.memory.setText(
+            self.tr("{total} in all, {free} free right now").format(
+                total=format_bytes(report.memory.total_bytes),
+                free=format_bytes(report.memory.available_bytes),
+            )
+        )
         lines = [self._gpu_line(g) for g in report.gpus]
-        self.gpus.setText("<br>".join(lines) if lines else
-                          self.tr("No graphics card that can run models was found; models will run on the "
-                                  "processor."))
+        self.gpus.setText(
+            "<br>".join(lines)
+            if lines
+            else self.tr("No graphics card that can run models was found; models will run on the processor.")
+        )
         backend = report.backend
         if backend is None:
             self.engine.setText(self.tr("llama.cpp is not installed."))
         else:
-            where = self.tr("can use the graphics card") if backend.gpu_offload else self.tr(
-                "uses the processor only")
-            self.engine.setText(self.tr("llama.cpp {where} (llama-cpp-python {version})").format(
-                where=where, version=backend.version))
+            where = (
+                self.tr("can use the graphics card")
+                if backend.gpu_offload
+                else self.tr("uses the processor only")
+            )
+            self.engine.setText(
+                self.tr("llama.cpp {where} (llama-cpp-python {version})").format(
+                    where=where, version=backend.version
+                )
+            )
         budget = budget_for(report)
         room = self.tr("up to {ram} in the main memory").format(ram=format_bytes(max(budget.ram, 0)))
         if budget.gpu is not None:
             room = self.tr("up to {gpu} on the {name}, or {rest}").format(
-                gpu=format_bytes(max(budget.gpu, 0)), name=budget.gpu_name, rest=room)
+                gpu=format_bytes(max(budget.gpu, 0)), name=budget.gpu_name, rest=room
+            )
         self.room.setText(room + self.tr(" (keeping some free for the system and your other programs)"))
         self.warnings.setText("<br><br>".join(report.warnings))
         self.warnings.setVisible(bool(report.warnings))
@@ -113,9 +136,11 @@ class ComputerView(QWidget):
     def _gpu_line(self, g: GpuInfo) -> str:
         if g.unified_memory:
             return self.tr("{name}, sharing the main memory: it may use up to {limit}").format(
-                name=g.name, limit=format_bytes(g.working_set_limit_bytes))
+                name=g.name, limit=format_bytes(g.working_set_limit_bytes)
+            )
         text = self.tr("{name}: {total} of graphics memory, {free} free").format(
-            name=g.name, total=format_bytes(g.total_bytes), free=format_bytes(g.free_bytes))
+            name=g.name, total=format_bytes(g.total_bytes), free=format_bytes(g.free_bytes)
+        )
         if g.process_used_bytes:
             text += self.tr(" ({used} used by QuantDesk)").format(used=format_bytes(g.process_used_bytes))
         if not g.usable_by_llama:

@@ -7,7 +7,9 @@ is a formula over those facts and takes milliseconds, so the table follows the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -53,9 +55,14 @@ class QuantTableView(QWidget):
         self._tasks: list[BackgroundTask] = []
 
         title = QLabel(self.tr("<h2>Which quant?</h2>"), self)
-        intro = QLabel(self.tr("Pick a model file, a downloaded model folder, or a Hugging Face name "
-                               "(owner/model). Each row is one compression level; smaller files lose more "
-                               "quality."), self)
+        intro = QLabel(
+            self.tr(
+                "Pick a model file, a downloaded model folder, or a Hugging Face name "
+                "(owner/model). Each row is one compression level; smaller files lose more "
+                "quality."
+            ),
+            self,
+        )
         intro.setWordWrap(True)
         self.model_box = QComboBox(self)
         self.model_box.setEditable(True)
@@ -94,9 +101,14 @@ class QuantTableView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        note = QLabel(self.tr("Speeds are estimates from the memory's bandwidth. *Quality loss is the rise in "
-                              "perplexity measured on Llama-3-8B by llama.cpp (lower is better); small models "
-                              "lose more."), self)
+        note = QLabel(
+            self.tr(
+                "Speeds are estimates from the memory's bandwidth. *Quality loss is the rise in "
+                "perplexity measured on Llama-3-8B by llama.cpp (lower is better); small models "
+                "lose more."
+            ),
+            self,
+        )
         note.setWordWrap(True)
         note.setStyleSheet("color: #555;")
 
@@ -139,10 +151,17 @@ class QuantTableView(QWidget):
         self.facts = facts
         if not self.model_box.currentText().strip():
             self.model_box.setEditText(facts.source)
-        self.status.setText(self.tr("{name}: {arch}, {layers} layers, {params:.0f} M parameters, "
-                                    "up to {ctx} tokens of context.").format(
-            name=facts.name, arch=facts.architecture, layers=facts.n_layers, params=facts.n_params / 1e6,
-            ctx=f"{facts.context_length:,}"))
+        self.status.setText(
+            self.tr(
+                "{name}: {arch}, {layers} layers, {params:.0f} M parameters, up to {ctx} tokens of context."
+            ).format(
+                name=facts.name,
+                arch=facts.architecture,
+                layers=facts.n_layers,
+                params=facts.n_params / 1e6,
+                ctx=f"{facts.context_length:,}",
+            )
+        )
         self._update_ctx_label()
         self.update_table()
 
@@ -156,11 +175,13 @@ class QuantTableView(QWidget):
             self.model_box.addItem(entry.title, str(entry.path))
         self.model_box.setCurrentIndex(-1)
         self.model_box.setEditText("")
-        self.model_box.lineEdit().setPlaceholderText(self.tr("a .gguf file, a model folder, or owner/model"))
+        line = self.model_box.lineEdit()
+        if line is not None:
+            line.setPlaceholderText(self.tr("a .gguf file, a model folder, or owner/model"))
 
-    def _run(self, work: object, on_done: object, *args: object) -> BackgroundTask:
-        task = BackgroundTask(work, *args, parent=self, pass_progress=False)  # type: ignore[arg-type]
-        task.finished.connect(on_done)  # type: ignore[arg-type]
+    def _run(self, work: Callable[..., Any], on_done: Callable[[Any], None], *args: object) -> BackgroundTask:
+        task = BackgroundTask(work, *args, parent=self, pass_progress=False)
+        task.finished.connect(on_done)
         task.failed.connect(self._on_task_failed)
         task.finished.connect(lambda _r, t=task: self._tasks.remove(t))
         task.failed.connect(lambda _e, t=task: self._tasks.remove(t))
@@ -175,13 +196,16 @@ class QuantTableView(QWidget):
     def _on_show_button_clicked(self) -> None:
         index = self.model_box.currentIndex()
         text = self.model_box.currentText().strip()
-        data = self.model_box.itemData(index) if index >= 0 and self.model_box.itemText(index) == text else None
+        data = (
+            self.model_box.itemData(index) if index >= 0 and self.model_box.itemText(index) == text else None
+        )
         if data or text:
             self.show_model(str(data or text))
 
     def _on_browse_button_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.tr("Choose a GGUF model file"), str(Path.home()),
-                                              self.tr("GGUF models (*.gguf)"))
+        path, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Choose a GGUF model file"), str(Path.home()), self.tr("GGUF models (*.gguf)")
+        )
         if path:
             self.model_box.setEditText(path)
             self.show_model(path)
@@ -222,7 +246,7 @@ class QuantTableView(QWidget):
         if recommended:
             name = self.tr("★ {type} — recommended").format(type=o.type)
         speed = self.tr("~{n:.0f} tokens/s").format(n=o.tokens_per_second) if o.tokens_per_second else "–"
-        loss = (self.tr("+{d:g} perplexity").format(d=o.quality.delta_perplexity) if o.quality else "–")
+        loss = self.tr("+{d:g} perplexity").format(d=o.quality.delta_perplexity) if o.quality else "–"
         cells = [name, format_bytes(o.file_bytes), format_bytes(o.memory.total), self._badge(o), speed, loss]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -242,8 +266,9 @@ class QuantTableView(QWidget):
         if o.placement == "gpu":
             return self.tr("GPU — fits whole")
         if o.placement == "partial":
-            return self.tr("GPU + CPU ({n} of {total} layers on GPU)").format(n=o.n_gpu_layers,
-                                                                             total=o.memory.n_layers + 1)
+            return self.tr("GPU + CPU ({n} of {total} layers on GPU)").format(
+                n=o.n_gpu_layers, total=o.memory.n_layers + 1
+            )
         if o.placement == "cpu":
             return self.tr("CPU")
         return self.tr("Does not fit")
@@ -251,5 +276,8 @@ class QuantTableView(QWidget):
     def _tooltip(self, o: QuantOption) -> str:
         m = o.memory
         return self.tr("weights {w}, context memory (KV cache) {kv}, working buffers {c}, other {x}").format(
-            w=format_bytes(m.weights), kv=format_bytes(m.kv_cache), c=format_bytes(m.compute),
-            x=format_bytes(m.overhead))
+            w=format_bytes(m.weights),
+            kv=format_bytes(m.kv_cache),
+            c=format_bytes(m.compute),
+            x=format_bytes(m.overhead),
+        )

@@ -66,15 +66,29 @@ def _sizes(pattern: re.Pattern[str], log: str) -> dict[str, int]:
     return found
 
 
-def measure(path: str, n_ctx: int, n_prompt: int = 512, n_gpu_layers: int = 0, timeout: float = 300) -> Measured:
-    done = subprocess.run([sys.executable, "-c", _CHILD, path, str(n_ctx), str(n_prompt), str(n_gpu_layers)],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def measure(
+    path: str, n_ctx: int, n_prompt: int = 512, n_gpu_layers: int = 0, timeout: float = 300
+) -> Measured:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, path, str(n_ctx), str(n_prompt), str(n_gpu_layers)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("MEASURED ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"measurement of {path} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    data = json.loads(line[len("MEASURED "):])
+    data = json.loads(line[len("MEASURED ") :])
     log = done.stderr
     vram = None if data["vram_after"] is None else data["vram_after"] - data["vram_before"]
-    return Measured(data["rss_after"] - data["rss_before"], data["rss_loaded"] - data["rss_before"], vram,
-                    _sizes(_MODEL_BUF, log), _sizes(_KV_BUF, log), _sizes(_COMPUTE_BUF, log),
-                    _sizes(_OUTPUT_BUF, log), log)
+    return Measured(
+        data["rss_after"] - data["rss_before"],
+        data["rss_loaded"] - data["rss_before"],
+        vram,
+        _sizes(_MODEL_BUF, log),
+        _sizes(_KV_BUF, log),
+        _sizes(_COMPUTE_BUF, log),
+        _sizes(_OUTPUT_BUF, log),
+        log,
+    )

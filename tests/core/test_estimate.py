@@ -33,8 +33,11 @@ def test_predicted_type_mix_is_what_llama_cpp_wrote(estimate_ladder: dict[str, P
     real = {t.name: t for t in read_gguf_facts(estimate_ladder[name]).tensors}
     predicted = {t.name: t for t in predict_tensors(source, level(name))}
     assert predicted.keys() == real.keys()
-    wrong = [(n, p.ggml_type, real[n].ggml_type) for n, p in predicted.items()
-             if (p.ggml_type, p.n_bytes) != (real[n].ggml_type, real[n].n_bytes)]
+    wrong = [
+        (n, p.ggml_type, real[n].ggml_type)
+        for n, p in predicted.items()
+        if (p.ggml_type, p.n_bytes) != (real[n].ggml_type, real[n].n_bytes)
+    ]
     assert wrong == []
 
 
@@ -50,7 +53,7 @@ def test_type_mix_rules_visible_in_the_starter_files(estimate_ladder: dict[str, 
 
 
 def test_bits_per_weight_match_published_llama3_8b_files() -> None:
-    """At Llama-3-8B's shape the predicted mix gives llama.cpp's published bits/weight (tools/quantize README)."""
+    """At Llama-3-8B's shape the predicted mix gives the published bits/weight (tools/quantize README)."""
     facts = llama3_8b_facts()
     for lvl in LEVELS:
         if lvl.published_bits_per_weight is None:
@@ -61,7 +64,8 @@ def test_bits_per_weight_match_published_llama3_8b_files() -> None:
 
 @pytest.mark.parametrize(("name", "n_ctx"), [("F16", 2048), ("Q4_K_M", 512)])
 def test_formula_against_llama_cpp_logged_buffers_and_measured_memory(
-        estimate_ladder: dict[str, Path], name: str, n_ctx: int) -> None:
+    estimate_ladder: dict[str, Path], name: str, n_ctx: int
+) -> None:
     path = estimate_ladder[name]
     facts = read_gguf_facts(path)
     measured = measure(str(path), n_ctx, n_prompt=64)  # a short prompt keeps the test fast on 2 cores
@@ -98,7 +102,9 @@ def test_offload_split_follows_llama_cpp_placement() -> None:
     assert full.gpu.compute == compute_bytes(facts, 4096, 512, 512)  # the whole reserved buffer
     layers_only = estimate_memory(facts, q4, 4096, n_gpu_layers=32)  # all blocks but not the output layer
     # the output layer (and its norm) go to the GPU only when everything does
-    assert full.gpu.weights - layers_only.gpu.weights == tensors["output.weight"] + tensors["output_norm.weight"]
+    assert (
+        full.gpu.weights - layers_only.gpu.weights == tensors["output.weight"] + tensors["output_norm.weight"]
+    )
     half = estimate_memory(facts, q4, 4096, n_gpu_layers=16)
     assert half.gpu.kv_cache == half.cpu.kv_cache == kv_cache_bytes(facts, 4096) // 2
     block = sum(n for name, n in tensors.items() if name.startswith("blk.31."))

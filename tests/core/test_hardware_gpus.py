@@ -26,8 +26,9 @@ class NVMLError(Exception):
     pass
 
 
-def fake_pynvml(gpus: list[dict[str, object]], init_error: bool = False, processes_error: bool = False,
-                my_pid: int = 4242) -> types.ModuleType:
+def fake_pynvml(
+    gpus: list[dict[str, object]], init_error: bool = False, processes_error: bool = False, my_pid: int = 4242
+) -> types.ModuleType:
     """A stand-in for nvidia-ml-py's `pynvml` module with the calls hardware.py makes."""
     mod = types.ModuleType("pynvml")
     state = {"init": 0, "shutdown": 0}
@@ -44,7 +45,8 @@ def fake_pynvml(gpus: list[dict[str, object]], init_error: bool = False, process
     mod.nvmlDeviceGetHandleByIndex = lambda i: gpus[i]  # type: ignore[attr-defined]
     mod.nvmlDeviceGetName = lambda h: h["name"]  # type: ignore[attr-defined]
     mod.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(  # type: ignore[attr-defined]
-        total=h["total"], used=h["used"], free=h["total"] - h["used"])  # type: ignore[operator]
+        total=h["total"], used=h["used"], free=h["total"] - h["used"]
+    )  # type: ignore[operator]
     mod.nvmlDeviceGetCudaComputeCapability = lambda h: (9, 0)  # type: ignore[attr-defined]
 
     def processes(h: dict[str, object]) -> list[types.SimpleNamespace]:
@@ -57,15 +59,24 @@ def fake_pynvml(gpus: list[dict[str, object]], init_error: bool = False, process
     return mod
 
 
-H100 = {"name": "NVIDIA H100 80GB HBM3", "total": 80 * GB, "used": 5 * GB, "procs": {4242: 3 * GB, 99: 2 * GB}}
+H100 = {
+    "name": "NVIDIA H100 80GB HBM3",
+    "total": 80 * GB,
+    "used": 5 * GB,
+    "procs": {4242: 3 * GB, 99: 2 * GB},
+}
 
 
 def test_nvml_readout_with_this_process_vram(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = fake_pynvml([H100])
     monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
     (gpu,) = read_nvidia_gpus(pid=4242)
-    assert (gpu.name, gpu.vendor, gpu.driver, gpu.compute_capability) == ("NVIDIA H100 80GB HBM3", "NVIDIA",
-                                                                           "550.54.15", "9.0")
+    assert (gpu.name, gpu.vendor, gpu.driver, gpu.compute_capability) == (
+        "NVIDIA H100 80GB HBM3",
+        "NVIDIA",
+        "550.54.15",
+        "9.0",
+    )
     assert (gpu.total_bytes, gpu.used_bytes, gpu.free_bytes) == (80 * GB, 5 * GB, 75 * GB)
     assert gpu.process_used_bytes == 3 * GB and gpu.usable_bytes == 75 * GB
     assert read_nvidia_gpus(pid=7)[0].process_used_bytes == 0  # a process with nothing on the GPU
@@ -120,13 +131,22 @@ def _card(root: Path, name: str, vendor: str, **files: str) -> None:
 
 
 def test_other_gpus_by_name_from_sysfs(tmp_path: Path) -> None:
-    _card(tmp_path, "card0", "0x1002", product_name="AMD Radeon RX 7900 XTX",
-          mem_info_vram_total=str(24 * GB), mem_info_vram_used=str(GB))
+    _card(
+        tmp_path,
+        "card0",
+        "0x1002",
+        product_name="AMD Radeon RX 7900 XTX",
+        mem_info_vram_total=str(24 * GB),
+        mem_info_vram_used=str(GB),
+    )
     _card(tmp_path, "card1", "0x8086", device="0x56a0")
     _card(tmp_path, "card2", "0x10de")
     (tmp_path / "card0-HDMI-A-1").mkdir()
     gpus = read_sysfs_gpus(tmp_path)
-    assert [(g.vendor, g.name) for g in gpus] == [("AMD", "AMD Radeon RX 7900 XTX"), ("Intel", "Intel GPU (device 0x56a0)")]
+    assert [(g.vendor, g.name) for g in gpus] == [
+        ("AMD", "AMD Radeon RX 7900 XTX"),
+        ("Intel", "Intel GPU (device 0x56a0)"),
+    ]
     assert gpus[0].total_bytes == 24 * GB and gpus[0].free_bytes == 23 * GB
     assert not any(g.usable_by_llama for g in gpus)
     no_driver = read_sysfs_gpus(tmp_path, skip_vendors=())

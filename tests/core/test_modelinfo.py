@@ -1,4 +1,4 @@
-"""Model facts from GGUF headers: the real starter file, hand-made broken files, and the byte-buffer reader."""
+"""Model facts from GGUF headers: the real starter file, hand-made broken files, the byte-buffer reader."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def test_header_parser_agrees_with_gguf_reader() -> None:
     reader = GGUFReader(path)
     header = parse_header(path.read_bytes()[: 4 << 20])
     assert [(t.name, t.shape, t.type_id) for t in header.tensors] == [
-        (t.name, tuple(int(d) for d in t.shape), int(t.tensor_type)) for t in reader.tensors]
+        (t.name, tuple(int(d) for d in t.shape), int(t.tensor_type)) for t in reader.tensors
+    ]
     assert [t.n_bytes for t in read_gguf_facts(path).tensors] == [int(t.n_bytes) for t in reader.tensors]
     for key, field in reader.fields.items():
         if key.startswith("GGUF."):  # GGUFReader's own entries for the file's version and counts

@@ -17,17 +17,34 @@ from app.core.library import starter_model_path
 from app.core.modelinfo import read_gguf_facts
 from tests.fixtures.minimal_hub import MinimalHub
 
-CONFIG = {"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2, "hidden_size": 64,
-          "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 300,
-          "max_position_embeddings": 1024, "tie_word_embeddings": True}
+CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "num_hidden_layers": 2,
+    "hidden_size": 64,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 300,
+    "max_position_embeddings": 1024,
+    "tie_word_embeddings": True,
+}
 
 
 def _tensors() -> dict[str, np.ndarray]:
-    t = {"model.embed_tokens.weight": np.zeros((300, 64), np.float16), "model.norm.weight": np.ones(64, np.float16)}
+    t = {
+        "model.embed_tokens.weight": np.zeros((300, 64), np.float16),
+        "model.norm.weight": np.ones(64, np.float16),
+    }
     for i in range(2):
-        for name, shape in [("self_attn.q_proj", (64, 64)), ("self_attn.k_proj", (32, 64)),
-                            ("self_attn.v_proj", (32, 64)), ("self_attn.o_proj", (64, 64)),
-                            ("mlp.gate_proj", (128, 64)), ("mlp.up_proj", (128, 64)), ("mlp.down_proj", (64, 128))]:
+        for name, shape in [
+            ("self_attn.q_proj", (64, 64)),
+            ("self_attn.k_proj", (32, 64)),
+            ("self_attn.v_proj", (32, 64)),
+            ("self_attn.o_proj", (64, 64)),
+            ("mlp.gate_proj", (128, 64)),
+            ("mlp.up_proj", (128, 64)),
+            ("mlp.down_proj", (64, 128)),
+        ]:
             t[f"model.layers.{i}.{name}.weight"] = np.zeros(shape, np.float16)
         t[f"model.layers.{i}.input_layernorm.weight"] = np.ones(64, np.float16)
         t[f"model.layers.{i}.post_attention_layernorm.weight"] = np.ones(64, np.float16)
@@ -35,11 +52,19 @@ def _tensors() -> dict[str, np.ndarray]:
 
 
 def _check_tiny(facts) -> None:  # type: ignore[no-untyped-def]
-    assert (facts.architecture, facts.n_layers, facts.n_embd, facts.n_head, facts.n_head_kv) == ("llama", 2, 64, 4, 2)
+    assert (facts.architecture, facts.n_layers, facts.n_embd, facts.n_head, facts.n_head_kv) == (
+        "llama",
+        2,
+        64,
+        4,
+        2,
+    )
     assert (facts.head_dim_k, facts.vocab_size, facts.context_length) == (16, 300, 1024)
     names = {t.name: t for t in facts.tensors}
     assert names["blk.1.attn_k.weight"].shape == (64, 32)  # ggml order: row length first
-    assert names["blk.0.ffn_down.weight"].ggml_type == "F16" and names["output_norm.weight"].ggml_type == "F32"
+    assert (
+        names["blk.0.ffn_down.weight"].ggml_type == "F16" and names["output_norm.weight"].ggml_type == "F32"
+    )
     assert "output.weight" not in names and not facts.has_output_tensor  # tied embeddings
     f16 = (300 * 64 + 2 * (64 * 64 * 2 + 32 * 64 * 2 + 128 * 64 * 3)) * 2
     assert facts.weights_bytes == f16 + (64 + 2 * 2 * 64) * 4
@@ -91,7 +116,11 @@ def test_hub_gguf_header_read_by_range_without_the_file(hub: MinimalHub) -> None
     facts = read_hub_facts("someone/smol-gguf")
     local = read_gguf_facts(starter)
     assert facts.kind == "hub-gguf" and facts.file_bytes == starter.stat().st_size
-    assert (facts.tensors, facts.n_layers, facts.vocab_size) == (local.tensors, local.n_layers, local.vocab_size)
+    assert (facts.tensors, facts.n_layers, facts.vocab_size) == (
+        local.tensors,
+        local.n_layers,
+        local.vocab_size,
+    )
     assert hub.bytes_sent < starter.stat().st_size // 10  # only the header's megabytes came over
 
 

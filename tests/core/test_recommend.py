@@ -21,16 +21,36 @@ from tests.fixtures.model_shapes import llama3_8b_facts
 GB = 1024**3
 
 
-def machine(ram_free: float, gpu_free: float | None = None, gpu_name: str = "NVIDIA GeForce RTX 3060",
-            offload: bool = True, cores: int = 8) -> HardwareReport:
+def machine(
+    ram_free: float,
+    gpu_free: float | None = None,
+    gpu_name: str = "NVIDIA GeForce RTX 3060",
+    offload: bool = True,
+    cores: int = 8,
+) -> HardwareReport:
     gpus: tuple[GpuInfo, ...] = ()
     if gpu_free is not None:
         total = int(max(gpu_free + 0.5, 12) * GB)
-        gpus = (GpuInfo(0, gpu_name, "NVIDIA", total, total - int(gpu_free * GB), int(gpu_free * GB), "550.1", "8.6",
-                        usable_by_llama=offload),)
-    return HardwareReport(CpuInfo("Test CPU", cores, cores * 2, ("AVX", "AVX2")),
-                          MemoryInfo(int(max(ram_free * 1.25, 16) * GB), int(ram_free * GB)), gpus,
-                          BackendInfo(offload, "", "0.3.36"), "Test OS")
+        gpus = (
+            GpuInfo(
+                0,
+                gpu_name,
+                "NVIDIA",
+                total,
+                total - int(gpu_free * GB),
+                int(gpu_free * GB),
+                "550.1",
+                "8.6",
+                usable_by_llama=offload,
+            ),
+        )
+    return HardwareReport(
+        CpuInfo("Test CPU", cores, cores * 2, ("AVX", "AVX2")),
+        MemoryInfo(int(max(ram_free * 1.25, 16) * GB), int(ram_free * GB)),
+        gpus,
+        BackendInfo(offload, "", "0.3.36"),
+        "Test OS",
+    )
 
 
 def test_headroom_rules() -> None:
@@ -41,13 +61,23 @@ def test_headroom_rules() -> None:
     assert gpu_budget(card) == 20 * GB - int(0.05 * 24 * GB)
     small = GpuInfo(0, "X", "NVIDIA", 4 * GB, 0, 4 * GB)
     assert gpu_budget(small) == 4 * GB - GPU_RESERVE_MIN
-    apple = GpuInfo(0, "Apple M2 GPU", "Apple", 16 * GB, 4 * GB, 12 * GB, unified_memory=True,
-                    working_set_limit_bytes=int(16 * GB * 2 / 3))
+    apple = GpuInfo(
+        0,
+        "Apple M2 GPU",
+        "Apple",
+        16 * GB,
+        4 * GB,
+        12 * GB,
+        unified_memory=True,
+        working_set_limit_bytes=int(16 * GB * 2 / 3),
+    )
     assert apple.usable_bytes == int(16 * GB * 2 / 3)
 
 
 def test_big_gpu_runs_q8_whole_and_says_why_not_f16() -> None:
-    rec = recommend(llama3_8b_facts(), machine(ram_free=24, gpu_free=23.5, gpu_name="NVIDIA GeForce RTX 4090"), 8192)
+    rec = recommend(
+        llama3_8b_facts(), machine(ram_free=24, gpu_free=23.5, gpu_name="NVIDIA GeForce RTX 4090"), 8192
+    )
     assert rec.recommended == "Q8_0" and rec.option("Q8_0").placement == "gpu"
     assert rec.option("F16").placement == "gpu"  # it fits, but is never the recommendation
     assert "fits entirely in your NVIDIA GeForce RTX 4090" in rec.sentence and "F16" in rec.sentence
@@ -88,7 +118,9 @@ def test_cpu_speed_rule_picks_a_faster_level() -> None:
 def test_never_recommends_what_does_not_fit() -> None:
     rec = recommend(llama3_8b_facts(), machine(ram_free=7), 8192)
     fitting = {o.type for o in rec.options if o.placement != "none"}
-    assert rec.recommended in fitting and "Q4_K_M" not in fitting  # below the floor only when nothing better fits
+    assert (
+        rec.recommended in fitting and "Q4_K_M" not in fitting
+    )  # below the floor only when nothing better fits
     nothing = recommend(llama3_8b_facts(), machine(ram_free=2), 8192)
     assert nothing.recommended is None and all(o.placement == "none" for o in nothing.options)
     assert nothing.sentence.startswith("Nothing fits: even Q2_K needs")
@@ -104,8 +136,16 @@ def test_context_length_changes_the_answer() -> None:
 
 
 def test_unified_memory_must_fit_ram_too() -> None:
-    apple = GpuInfo(0, "Apple M2 Pro GPU", "Apple", 16 * GB, 8 * GB, 8 * GB, unified_memory=True,
-                    working_set_limit_bytes=int(16 * GB * 2 / 3))
+    apple = GpuInfo(
+        0,
+        "Apple M2 Pro GPU",
+        "Apple",
+        16 * GB,
+        8 * GB,
+        8 * GB,
+        unified_memory=True,
+        working_set_limit_bytes=int(16 * GB * 2 / 3),
+    )
     hw = replace(machine(ram_free=6), gpus=(apple,))
     rec = recommend(llama3_8b_facts(), hw, 4096)
     for o in rec.options:

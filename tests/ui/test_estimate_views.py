@@ -17,8 +17,14 @@ def test_computer_view_in_plain_words(qtbot: QtBot) -> None:
     view = ComputerView(read_now=False)
     qtbot.addWidget(view)
     report = machine(ram_free=12, gpu_free=9.0, offload=False)
-    report = report.__class__(report.cpu, report.memory, report.gpus, BackendInfo(False, "", "0.3.36"), "Test",
-                              ("You have an NVIDIA GPU, but the installed llama.cpp was built for the CPU only",))
+    report = report.__class__(
+        report.cpu,
+        report.memory,
+        report.gpus,
+        BackendInfo(False, "", "0.3.36"),
+        "Test",
+        ("You have an NVIDIA GPU, but the installed llama.cpp was built for the CPU only",),
+    )
     with qtbot.waitSignal(view.hardware_changed, timeout=1000):
         view.show_report(report)
     assert "8 cores" in view.processor.text() and "AVX2" in view.processor.text()
