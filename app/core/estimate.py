@@ -15,8 +15,10 @@ docs/estimate-accuracy.md):
 - compute: on the CPU only the part of llama.cpp's compute buffer a batch actually touches becomes resident:
   the largest of the attention scores (n_head × n_kv × batch floats, plus the mask), the feed-forward
   activations and the logits of one output row, plus the residual stream. `filled_tokens` says how much
-  context is in use (default: all of it, the worst case). On a GPU the whole reserved buffer is allocated,
-  sized for a full batch of outputs (n_vocab × batch logits) and a full cache.
+  context is in use (default: all of it, the worst case). The CPU backend adds a work buffer (the largest
+  operand it converts for a matrix product, usually the attention probabilities as F16). On a GPU the
+  whole reserved buffer is allocated, sized for a full batch of outputs (n_vocab × batch logits) and a
+  full cache.
 - overhead: what the bindings and llama.cpp hold besides the buffers (the vocabulary's tables, the chat
   template, thread pools): a constant plus a term per vocabulary entry; on a GPU, the CUDA context.
 """
@@ -36,13 +38,12 @@ F32 = 4
 DEFAULT_BATCH = 512  # llama-cpp-python's n_batch and n_ubatch
 
 # ---- Overhead model: QuantDesk's own calibration (docs/estimate-accuracy.md) -------------------------
-# Resident memory a CPU load adds beyond weights, KV cache and the compute buffer's touched part, measured on
-# SmolLM2-135M (49,152-token vocabulary) with llama-cpp-python 0.3.36: 29-31 MiB. It is split into a fixed
-# part
-# (bindings, chat template, thread pools) and a part per vocabulary entry (llama.cpp's token tables and BPE
-# merge map, about 300 bytes a token by their data structures); with one vocabulary measured, the split is an
-# assumption and only the sum is calibrated.
-CPU_OVERHEAD_FIXED = 16 * MIB
+# Resident memory a CPU load adds beyond weights, KV cache, the compute buffer's touched part and the CPU
+# backend's work buffer, measured on SmolLM2-135M (49,152-token vocabulary) with llama-cpp-python 0.3.36:
+# 25-26 MiB. It is split into a fixed part (bindings, chat template, thread pools) and a part per vocabulary
+# entry (llama.cpp's token tables and BPE merge map, about 300 bytes a token by their data structures); with
+# one vocabulary measured, the split is an assumption and only the sum is calibrated.
+CPU_OVERHEAD_FIXED = 11 * MIB
 CPU_OVERHEAD_PER_VOCAB_ENTRY = 300
 # The residual stream and its temporaries in the compute buffer: 3 rows of n_embd floats per batch token
 # (fits llama.cpp's logged compute buffer sizes within 2 % at contexts 512-8192).
@@ -159,6 +160,15 @@ def compute_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, n_outputs: int) -
     return max(attention, feed_forward, logits) + STREAM_ROWS * facts.n_embd * n_tokens * F32
 
 
+def cpu_work_bytes(facts: ModelFacts, n_kv: int, n_tokens: int) -> int:
+    """The CPU backend's work buffer: a matrix product converts its second operand to the weights' dot-product
+    type first; the largest such copy is the attention probabilities (F32 → F16 for the F16 V cache) or the
+    feed-forward activations (F32 → F16 for F16 weights)."""
+    attention = facts.n_head * n_kv * n_tokens * 2
+    feed_forward = facts.n_ff * n_tokens * 2
+    return max(attention, feed_forward)
+
+
 def cpu_overhead(facts: ModelFacts) -> int:
     return CPU_OVERHEAD_FIXED + CPU_OVERHEAD_PER_VOCAB_ENTRY * facts.vocab_size
 
@@ -213,7 +223,8 @@ def estimate_tensors(
     gpu_layers = min(n_gpu_layers, facts.n_layers)
     cpu_kv = kv_cache_bytes(facts, n_ctx, range(facts.n_layers - gpu_layers), n_ubatch=ubatch)
     gpu_kv = kv_cache_bytes(facts, n_ctx, range(facts.n_layers - gpu_layers, facts.n_layers), n_ubatch=ubatch)
-    touched = compute_bytes(facts, min(pad(n_ctx), pad(filled)), ubatch, 1)
+    n_kv = min(pad(n_ctx), pad(filled))
+    touched = compute_bytes(facts, n_kv, ubatch, 1) + cpu_work_bytes(facts, n_kv, ubatch)
     output_buffer = facts.vocab_size * F32  # llama.cpp's host buffer for one row of logits
     if n_gpu_layers == 0:
         cpu = DeviceMemory(cpu_weights, cpu_kv, touched + output_buffer, cpu_overhead(facts))
