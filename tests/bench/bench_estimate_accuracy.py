@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.core.estimate import compute_bytes, estimate_memory, pad, repacked_types  # noqa: E402
-from app.core.hardware import read_cpu  # noqa: E402
-from app.core.library import starter_model_path  # noqa: E402
-from app.core.modelinfo import read_gguf_facts  # noqa: E402
-from app.core.quants import level  # noqa: E402
-from tests.bench.measure_memory import measure  # noqa: E402
+from app.core.estimate import compute_bytes, estimate_memory, pad, repacked_types
+from app.core.hardware import read_cpu
+from app.core.library import starter_model_path
+from app.core.modelinfo import read_gguf_facts
+from app.core.quants import level
+from tests.bench.measure_memory import measure
 
 LADDER = ("F16", "Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
 CONTEXTS = (512, 2048, 8192)
@@ -55,8 +55,12 @@ def mib(n: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=None, help="folder for the ladder (default: a temp folder)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the ladder (default: a temp folder)"
+    )
     parser.add_argument("--no-filled", action="store_true", help="skip the filled-context runs")
     args = parser.parse_args()
     folder = args.out or Path(tempfile.mkdtemp(prefix="quantdesk-ladder-"))
@@ -67,8 +71,10 @@ def main() -> int:
     repack = repacked_types(read_cpu().features)
     print(f"ladder in {folder} ({time.perf_counter() - started:.0f} s); CPU repack set: {sorted(repack)}\n")
 
-    print("| type | context | estimate (MiB) | measured (MiB) | error | weights est / logged | "
-          "KV est / logged | compute reserved est / logged |")
+    print(
+        "| type | context | estimate (MiB) | measured (MiB) | error | weights est / logged | "
+        "KV est / logged | compute reserved est / logged |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     worst = 0.0
     for name in LADDER:
@@ -78,11 +84,40 @@ def main() -> int:
             error = (est.total - m.rss_growth) / m.rss_growth
             worst = max(worst, abs(error))
             reserved = compute_bytes(source, pad(n_ctx), 512, 512)
-            print(f"| {name} | {n_ctx} | {mib(est.total)} | {mib(m.rss_growth)} | {error:+.1%} | "
-                  f"{mib(est.weights)} / {mib(sum(m.model_buffers.values()))} | "
-                  f"{mib(est.kv_cache)} / {mib(sum(m.kv_buffers.values()))} | "
-                  f"{mib(reserved)} / {mib(sum(m.compute_buffers.values()))} |", flush=True)
+            print(
+                f"| {name} | {n_ctx} | {mib(est.total)} | {mib(m.rss_growth)} | {error:+.1%} | "
+                f"{mib(est.weights)} / {mib(sum(m.model_buffers.values()))} | "
+                f"{mib(est.kv_cache)} / {mib(sum(m.kv_buffers.values()))} | "
+                f"{mib(reserved)} / {mib(sum(m.compute_buffers.values()))} |",
+                flush=True,
+            )
     print(f"\nworst |error| at a 512-token prompt: {worst:.2%} (limit {LIMIT:.0%})\n")
+
+    # A second shape and vocabulary, not used for calibration: a random-weight llama (8 layers, 1024 wide,
+    # 16 heads / 4 KV heads, 16,000-token vocabulary), F16 and Q4_K_M.
+    from app.core.quantize import quantize_file
+    from tests.bench.make_random_model import write_random_llama
+
+    rand16 = folder / "random-F16.gguf"
+    if not rand16.exists():
+        write_random_llama(rand16, layers=8, embd=1024, ff=2816, heads=16, kv=4, vocab=16000, ctx=8192)
+    rand4 = folder / "random-Q4_K_M.gguf"
+    if not rand4.exists():
+        quantize_file(rand16, rand4, "Q4_K_M")
+    rsource = read_gguf_facts(rand16)
+    print("| second shape | context | estimate (MiB) | measured (MiB) | error |")
+    print("|---|---|---|---|---|")
+    for name in ("F16", "Q4_K_M"):
+        for n_ctx in CONTEXTS:
+            est = estimate_memory(rsource, level(name), n_ctx, filled_tokens=512, repack=repack)
+            m = measure(str(rand16 if name == "F16" else rand4), n_ctx, n_prompt=512)
+            error = (est.total - m.rss_growth) / m.rss_growth
+            worst = max(worst, abs(error))
+            print(
+                f"| random llama {name} | {n_ctx} | {mib(est.total)} | {mib(m.rss_growth)} | {error:+.1%} |",
+                flush=True,
+            )
+    print()
 
     if not args.no_filled:
         print("| type | context (filled by the prompt) | estimate (MiB) | measured (MiB) | error |")

@@ -29,8 +29,9 @@ MIB = 1024 * 1024
 
 
 def cli(*args: str) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
-                          check=False, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, check=False, cwd=ROOT
+    )
     return done.stdout + done.stderr
 
 
@@ -46,20 +47,27 @@ def main() -> int:
         print(f"== recommend {model} --json")
         print(cli("recommend", model, "--json"))
         facts = read_gguf_facts(model)
-        print("| context | estimate GPU (MiB) | measured VRAM growth (MiB) | error | logged model / KV / compute "
-              "buffers (MiB) | estimate weights / KV / compute / overhead (MiB) |")
+        print(
+            "| context | estimate GPU (MiB) | measured VRAM growth (MiB) | error | "
+            "logged model / KV / compute buffers (MiB) | estimate weights / KV / compute / overhead (MiB) |"
+        )
         print("|---|---|---|---|---|---|")
         for n_ctx in args.ctx:
             est = estimate_file(facts, n_ctx, n_gpu_layers=-1, filled_tokens=512)
             m = measure(model, n_ctx, n_prompt=512, n_gpu_layers=-1)
             vram = m.vram_growth or 0
             error = (est.gpu.total - vram) / vram if vram else float("nan")
-            logged = " / ".join(json.dumps({k: round(v / MIB, 1) for k, v in d.items()})
-                                for d in (m.model_buffers, m.kv_buffers, m.compute_buffers))
+            logged = " / ".join(
+                json.dumps({k: round(v / MIB, 1) for k, v in d.items()})
+                for d in (m.model_buffers, m.kv_buffers, m.compute_buffers)
+            )
             g = est.gpu
-            print(f"| {n_ctx} | {est.gpu.total / MIB:.1f} | {vram / MIB:.1f} | {error:+.1%} | {logged} | "
-                  f"{g.weights / MIB:.1f} / {g.kv_cache / MIB:.1f} / {g.compute / MIB:.1f} / "
-                  f"{g.overhead / MIB:.1f} |", flush=True)
+            print(
+                f"| {n_ctx} | {est.gpu.total / MIB:.1f} | {vram / MIB:.1f} | {error:+.1%} | {logged} | "
+                f"{g.weights / MIB:.1f} / {g.kv_cache / MIB:.1f} / {g.compute / MIB:.1f} / "
+                f"{g.overhead / MIB:.1f} |",
+                flush=True,
+            )
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Write a llama-architecture GGUF with random weights of a chosen shape, for memory measurements where no real
-model of that size can be carried (the GPU machine has no network). Memory use does not depend on the values.
+"""Write a llama-architecture GGUF with random weights of a chosen shape, for memory measurements where no
+real model of that size can be carried (the GPU machine has no network). Memory use does not depend on the
+values.
 
     python tests/bench/make_random_model.py OUT.gguf [--layers 16 --embd 2048 --ff 8192 --heads 32 --kv 8
                                                       --vocab 32000 --ctx 8192]
 
-The tokenizer is a placeholder SentencePiece-style vocabulary ("<t123>"): measurements feed token ids directly.
+The tokenizer is a placeholder SentencePiece-style vocabulary ("<t123>"): measurements feed token ids.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 from gguf import GGUFWriter, LlamaFileType, TokenType
 
 
-def write_random_llama(path: Path, layers: int, embd: int, ff: int, heads: int, kv: int, vocab: int,
-                       ctx: int) -> Path:
+def write_random_llama(
+    path: Path, layers: int, embd: int, ff: int, heads: int, kv: int, vocab: int, ctx: int
+) -> Path:
     rng = np.random.default_rng(0)
     head_dim = embd // heads
 
@@ -39,8 +41,14 @@ def write_random_llama(path: Path, layers: int, embd: int, ff: int, heads: int, 
     w.add_tokenizer_model("llama")
     w.add_token_list([b"<unk>", b"<s>", b"</s>", *[f"<t{i}>".encode() for i in range(3, vocab)]])
     w.add_token_scores([0.0] * vocab)
-    w.add_token_types([int(TokenType.UNKNOWN), int(TokenType.CONTROL), int(TokenType.CONTROL),
-                       *[int(TokenType.NORMAL)] * (vocab - 3)])
+    w.add_token_types(
+        [
+            int(TokenType.UNKNOWN),
+            int(TokenType.CONTROL),
+            int(TokenType.CONTROL),
+            *[int(TokenType.NORMAL)] * (vocab - 3),
+        ]
+    )
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
     w.add_tensor("token_embd.weight", matrix(vocab, embd))
@@ -67,8 +75,15 @@ def write_random_llama(path: Path, layers: int, embd: int, ff: int, heads: int, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
-    for name, default in (("layers", 16), ("embd", 2048), ("ff", 8192), ("heads", 32), ("kv", 8),
-                          ("vocab", 32000), ("ctx", 8192)):
+    for name, default in (
+        ("layers", 16),
+        ("embd", 2048),
+        ("ff", 8192),
+        ("heads", 32),
+        ("kv", 8),
+        ("vocab", 32000),
+        ("ctx", 8192),
+    ):
         parser.add_argument(f"--{name}", type=int, default=default)
     a = parser.parse_args()
     write_random_llama(a.out, a.layers, a.embd, a.ff, a.heads, a.kv, a.vocab, a.ctx)
