@@ -40,8 +40,9 @@ DEFAULT_BATCH = 512  # llama-cpp-python's n_batch and n_ubatch
 # ---- Overhead model: QuantDesk's own calibration (docs/estimate-accuracy.md) -------------------------
 # Resident memory a CPU load adds beyond weights, KV cache, the compute buffer's touched part and the CPU
 # backend's work buffer, measured with llama-cpp-python 0.3.36: about 25.5 MiB for SmolLM2-135M (49,152-token
-# BPE vocabulary) and 10.5 MiB for a random-weight llama with an 8,000-token vocabulary. A fixed part (bindings,
-# chat template, thread pools) plus a part per vocabulary entry (llama.cpp's token tables and merges) fits both.
+# BPE vocabulary) and 10.5 MiB for a random-weight llama with an 8,000-token vocabulary. A fixed part
+# (bindings, chat template, thread pools) plus a part per vocabulary entry (llama.cpp's token tables and
+# merges) fits both.
 CPU_OVERHEAD_FIXED = int(7.5 * MIB)
 CPU_OVERHEAD_PER_VOCAB_ENTRY = 380
 # The residual stream and its temporaries in the compute buffer: 3 rows of n_embd floats per batch token
