@@ -29,11 +29,21 @@ def test_recommend_json_for_a_gguf_file(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["recommend", str(starter), "--ctx", "2048", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["n_ctx"] == 2048
-    assert [o["type"] for o in data["options"]] == ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]
+    assert [o["type"] for o in data["options"]] == [
+        "F16",
+        "Q8_0",
+        "Q6_K",
+        "Q5_K_M",
+        "Q4_K_M",
+        "Q3_K_M",
+        "Q2_K",
+    ]
     for option in [*data["options"], data["this_file"]]:
         assert option["placement"] in ("gpu", "partial", "cpu", "none")
         memory = option["memory"]
-        assert memory["total"] == memory["weights"] + memory["kv_cache"] + memory["compute"] + memory["overhead"]
+        assert (
+            memory["total"] == memory["weights"] + memory["kv_cache"] + memory["compute"] + memory["overhead"]
+        )
         assert isinstance(option["n_gpu_layers"], int) and option["file_bytes"] > 0
     assert data["this_file"]["file_bytes"] == starter.stat().st_size
     assert data["recommended"] in {o["type"] for o in data["options"] if o["placement"] != "none"}
