@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
         self.computer = ComputerView(self)
-        self.quant_table = QuantTableView(self, read_hardware_now=False)
+        self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
         self.add_page(self.tr("Your computer"), self.computer)
         self.add_page(self.tr("Which quant?"), self.quant_table)

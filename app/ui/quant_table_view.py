@@ -47,7 +47,9 @@ COLUMNS = ("Quant", "File size", "Memory needed", "Runs on", "Speed (estimate)",
 class QuantTableView(QWidget):
     recommendation_changed = Signal(object)  # Recommendation
 
-    def __init__(self, parent: QWidget | None = None, read_hardware_now: bool = True) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, read_hardware_now: bool = True, show_first_model: bool = False
+    ) -> None:
         super().__init__(parent)
         self.facts: ModelFacts | None = None
         self.hardware: HardwareReport | None = None
@@ -130,6 +132,9 @@ class QuantTableView(QWidget):
         self._update_ctx_label()
         if read_hardware_now:
             self._run(read_hardware, self.set_hardware)
+        if show_first_model and self.model_box.count():
+            self.model_box.setCurrentIndex(0)  # the starter model: a filled table, not an empty page
+            self._on_show_button_clicked()
 
     # ---- inputs ---------------------------------------------------------------------------------------
 

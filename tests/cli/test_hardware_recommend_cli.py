@@ -64,3 +64,22 @@ def test_recommend_bad_model_is_a_plain_error(capsys: pytest.CaptureFixture[str]
     assert error["type"] == "ModelInfoError" and "GGUF" in error["message"] and error["detail"]
     assert main(["recommend", str(tmp_path / "missing.gguf")]) == 1
     assert "There is no model file" in capsys.readouterr().err
+
+
+def test_recommend_a_hub_repo_before_download(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """MODEL as a Hub repo id: the real huggingface_hub client against the minimal fake Hub on 127.0.0.1."""
+    from tests.fixtures.minimal_hub import MinimalHub
+
+    hub = MinimalHub().start()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+        hub.add_file("someone/smol-gguf", "smol.Q4_1.gguf", starter_model_path())
+        assert main(["recommend", "someone/smol-gguf", "--ctx", "512", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["model"] == "someone/smol-gguf/smol.Q4_1.gguf" and data["this_file"] is None
+        assert data["recommended"] is not None and len(data["options"]) == 7
+    finally:
+        hub.stop()

@@ -91,3 +91,11 @@ def test_unknown_model_is_an_error_message_not_a_crash(qtbot: QtBot, monkeypatch
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     task.wait(5)
     assert "no model file" in shown[0].message and "no model file" in view.status.text()
+
+
+def test_first_model_is_shown_without_asking(qtbot: QtBot) -> None:
+    view = QuantTableView(read_hardware_now=False, show_first_model=True)
+    qtbot.addWidget(view)
+    view.set_hardware(machine(ram_free=8))
+    qtbot.waitUntil(lambda: view.table.rowCount() > 0, timeout=20000)
+    assert view.facts is not None and view.facts.source == str(starter_model_path())
