@@ -1,9 +1,10 @@
-"""Read a GGUF header from the first bytes of a file, without the rest of it.
+"""Read a GGUF header from a byte buffer that may stop early: the first megabytes of a file, local or remote.
 
-gguf.GGUFReader needs the whole file (it maps every tensor's data); a Hub repo's GGUF is read before it is
-downloaded, through an HTTP range request for its first megabytes, so the header (metadata and the
-tensor table) is parsed here from a byte buffer. The layout is the GGUF specification's (ggml docs/gguf.md):
-little-endian, version 2 or 3.
+gguf.GGUFReader needs the whole file (it maps every tensor's data) and takes seconds on a large vocabulary;
+a Hub repo's GGUF is read before it is downloaded, through an HTTP range request for its first megabytes,
+so the header (metadata, short arrays kept, and the tensor table) is parsed here from a byte buffer, and
+NeedMoreBytes says how much more to fetch. (gguf_header.py reads a whole local file for the quantizer.)
+The layout is the GGUF specification's (ggml docs/gguf.md): little-endian, version 2 or 3.
 """
 
 from __future__ import annotations
