@@ -7,9 +7,9 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, doctor
+from app.cli import chat, doctor, quantize
 
-COMMANDS = [doctor, chat]
+COMMANDS = [doctor, chat, quantize]
 
 
 def build_parser() -> argparse.ArgumentParser:
