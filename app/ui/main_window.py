@@ -23,6 +23,7 @@ from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.jobs_view import JobsView
 from app.ui.model_library_view import ModelLibraryView
 
 READOUT_INTERVAL_MS = 1000
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.jobs = JobsView(parent=self)
+        self.add_page(self.tr("Jobs"), self.jobs)
 
     def add_page(self, title: str, widget: QWidget) -> None:
         self.nav.addItem(title)
@@ -124,5 +127,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
+        self.jobs.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)
