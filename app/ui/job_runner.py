@@ -58,7 +58,7 @@ class JobController(QObject):
         self.jobs_changed.emit()
 
     def clear_finished(self) -> None:
-        self.queue.clear((JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED))
+        self.queue.clear((JobState.DONE, JobState.FAILED, JobState.CANCELLED))
         self.jobs_changed.emit()
 
     def is_busy(self) -> bool:
