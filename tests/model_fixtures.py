@@ -18,7 +18,6 @@ import pytest
 from app.core.library import starter_model_path
 
 
-
 @pytest.fixture(scope="session")
 def starter_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from app.core.quantize import expand_to_f16

@@ -18,7 +18,8 @@ from app.core.units import format_bytes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("quantize", help="make a smaller copy of a GGUF model at a llama.cpp quantization level",
+    p = sub.add_parser("quantize",
+                       help="make a smaller copy of a GGUF model at a llama.cpp quantization level",
                        description="Types: " + ", ".join(t.name for t in QUANT_TYPES))
     p.add_argument("input", help="a GGUF file, or 'starter' for the bundled SmolLM2-135M-Instruct")
     p.add_argument("type", help="a type such as Q4_K_M, or a comma-separated ladder: Q8_0,Q6_K,Q4_K_M,Q2_K")

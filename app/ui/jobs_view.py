@@ -45,7 +45,7 @@ STAGE_NAMES = {"expand": "expanding to F16", "imatrix": "importance matrix", "qu
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
@@ -240,7 +240,8 @@ class JobsView(QWidget):
     def _title(self, params: QuantizeJobParams) -> str:
         name = Path(params.src).name
         extra = self.tr(", with importance matrix") if params.calibration or params.imatrix else ""
-        return self.tr("Quantize {name} → {type}{extra}").format(name=name, type=params.type_name, extra=extra)
+        return self.tr("Quantize {name} → {type}{extra}").format(name=name, type=params.type_name,
+                                                                  extra=extra)
 
     def _on_controller_job_failed(self, error: QuantDeskError) -> None:
         show_error(self, error, self.tr("A job failed"))

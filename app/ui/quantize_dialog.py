@@ -1,4 +1,4 @@
-"""The "Quantize…" dialog: which model, which levels (a ladder preset), and whether to use an importance matrix."""
+"""The "Quantize…" dialog: which model, which levels (a ladder preset), with an importance matrix or not."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ class QuantizeDialog(QDialog):
             item.setData(PATH_ROLE, t.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if t.name in DEFAULT_LADDER else Qt.CheckState.Unchecked)
-        ladder = QPushButton(self.tr("Comparison ladder: {types}").format(types=", ".join(DEFAULT_LADDER)), self)
+        ladder = QPushButton(self.tr("Comparison ladder: {types}").format(types=", ".join(DEFAULT_LADDER)),
+                             self)
         ladder.clicked.connect(self._on_ladder_clicked)
 
         self.use_imatrix = QCheckBox(self.tr("Use an importance matrix (better quality at 4 bits and below)"),
@@ -72,8 +73,8 @@ class QuantizeDialog(QDialog):
         calibrate = QPushButton(self.tr("Use my own text…"), self)
         calibrate.clicked.connect(self._on_calibrate_clicked)
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
-                                   self)
+        ok, cancel = QDialogButtonBox.StandardButton.Ok, QDialogButtonBox.StandardButton.Cancel
+        buttons = QDialogButtonBox(ok | cancel, self)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Add to jobs"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -114,7 +115,8 @@ class QuantizeDialog(QDialog):
     def set_types(self, names: tuple[str, ...]) -> None:
         for i in range(self.types.count()):
             item = self.types.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.data(PATH_ROLE) in names else Qt.CheckState.Unchecked)
+            wanted = item.data(PATH_ROLE) in names
+            item.setCheckState(Qt.CheckState.Checked if wanted else Qt.CheckState.Unchecked)
 
     def _on_calibrate_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Choose a calibration text"), "",

@@ -84,5 +84,6 @@ def test_job_expands_a_quantized_input_once_and_reuses_it(data_dir: Path) -> Non
                                                 allow_requantize=True), on_stage=stages.append)
     assert stages == ["quantize"]  # the F16 expansion was reused
     assert sorted(p.name for p in (data_dir / "models").iterdir()) == [
-        "SmolLM2-135M-Instruct-F16.gguf", "SmolLM2-135M-Instruct-Q4_0.gguf", "SmolLM2-135M-Instruct-Q8_0.gguf"]
+        "SmolLM2-135M-Instruct-F16.gguf", "SmolLM2-135M-Instruct-Q4_0.gguf",
+        "SmolLM2-135M-Instruct-Q8_0.gguf"]
     assert second["type"] == "Q4_0"

@@ -1,7 +1,8 @@
 """Every file type llama.cpp's quantizer offers is made through QuantDesk, loads, and generates.
 
-Run on a tiny random-weight Llama with the starter's tokenizer (tests/model_fixtures.py) so thirty quantizations fit in
-the test budget; the full starter is quantized in test_quantize_core.py and test_imatrix.py.
+Run on a tiny random-weight Llama with the starter's tokenizer (tests/model_fixtures.py) so thirty
+quantizations fit in the test budget; the full starter is quantized in test_quantize_core.py and
+test_imatrix.py.
 """
 
 from __future__ import annotations

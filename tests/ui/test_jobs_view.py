@@ -32,7 +32,8 @@ def test_a_queued_ladder_runs_to_done_with_progress(qtbot, tiny_f16: Path, tmp_p
         params = QuantizeJobParams(src=str(tiny_f16), type_name=name, dst=str(out), threads=2)
         view.controller.enqueue("quantize", f"Quantize tiny → {name}", params.to_json())
     assert view.table.rowCount() == 2
-    qtbot.waitUntil(lambda: all(r.state is JobState.DONE for r in view.controller.queue.jobs()), timeout=60_000)
+    qtbot.waitUntil(lambda: all(r.state is JobState.DONE for r in view.controller.queue.jobs()),
+                    timeout=60_000)
     view.update_progress()
     assert all(out.is_file() for out in outputs.values())
     for row in range(2):
