@@ -7,9 +7,9 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, doctor, hardware, recommend
+from app.cli import chat, doctor, hardware, quantize, recommend
 
-COMMANDS = [doctor, chat, hardware, recommend]
+COMMANDS = [doctor, chat, quantize, hardware, recommend]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,7 @@ def open_gguf(path: Path) -> Any:
         ) from error
 
 
-def _field_value(field: Any) -> tuple[Any, Any, Any]:
+def field_value(field: Any) -> tuple[Any, Any, Any]:
     """(value, type, sub_type) of a reader field, in the form GGUFWriter.add_key_value takes."""
     import gguf
 
@@ -75,7 +75,7 @@ def expand_to_f16(
         for key, field in reader.fields.items():
             if key.startswith(_SKIPPED_KEYS):
                 continue
-            value, vtype, sub = _field_value(field)
+            value, vtype, sub = field_value(field)
             writer.add_key_value(key, value, vtype, sub_type=sub)
         writer.add_key_value("general.file_type", int(gguf.LlamaFileType.MOSTLY_F16),
                              gguf.GGUFValueType.UINT32)

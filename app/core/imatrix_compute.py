@@ -76,7 +76,8 @@ def _ggml() -> ctypes.CDLL:
     lib.ggml_backend_buffer_is_host.restype = ctypes.c_bool
     lib.ggml_backend_buffer_is_host.argtypes = [ctypes.c_void_p]
     lib.ggml_backend_tensor_get.restype = None
-    lib.ggml_backend_tensor_get.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+    lib.ggml_backend_tensor_get.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                            ctypes.c_size_t]
     return lib
 
 
@@ -220,7 +221,8 @@ def compute_imatrix(
         n_chunks = len(tokens) // n_ctx
         if n_chunks < 1:
             raise ImatrixError(
-                f"The calibration text is too short: it has {len(tokens)} tokens and at least {n_ctx} are needed.",
+                f"The calibration text is too short: it has {len(tokens)} tokens and at least {n_ctx} "
+                "are needed.",
                 f"{text_path}: {len(tokens)} tokens, n_ctx {n_ctx}")
         ctx_params = L.llama_context_default_params()
         ctx_params.n_ctx = n_ctx

@@ -27,7 +27,8 @@ import numpy as np
 
 from app.core.child_job import run_in_child
 from app.core.errors import AlreadyQuantizedError, NotEnoughDiskError, QuantizeError
-from app.core.gguf_expand import expand_to_f16, open_gguf
+from app.core.gguf_expand import expand_to_f16
+from app.core.gguf_header import read_gguf_header
 from app.core.jobs import CancelToken, ProgressCallback, no_progress
 from app.core.llama_log import LlamaLogCapture
 from app.core.paths import models_dir
@@ -85,35 +86,31 @@ class QuantizeResult:
 def inspect_source(path: Path) -> SourceInfo:
     """Read `path`'s header: its type, whether it is quantized, and the counts a size estimate needs."""
     path = Path(path)
-    reader = open_gguf(path)
-    arch_field = reader.fields.get("general.architecture")
-    architecture = str(arch_field.contents()) if arch_field is not None else "unknown"
-    ftype_field = reader.fields.get("general.file_type")
-    known = quant_type_for_ftype(int(ftype_field.contents())) if ftype_field is not None else None
+    header = read_gguf_header(path)
+    ftype = header.metadata.get("general.file_type")
+    known = quant_type_for_ftype(int(ftype)) if isinstance(ftype, int) else None
     n_1d = n_aligned = n_unaligned = 0
-    quantized_types: set[str] = set()
-    for tensor in reader.tensors:
-        n = int(tensor.n_elements)
+    quantized = False
+    for tensor in header.tensors:
+        n = tensor.n_elements
         if len(tensor.shape) < 2:
             n_1d += n
             continue
-        if int(tensor.shape[0]) % 256 == 0:
+        if tensor.shape[0] % 256 == 0:
             n_aligned += n
         else:
             n_unaligned += n
-        if tensor.tensor_type.name not in _FLOAT_TENSOR_TYPES:
-            quantized_types.add(tensor.tensor_type.name)
-    header_bytes = int(reader.data_offset)
+        quantized = quantized or tensor.type_name not in _FLOAT_TENSOR_TYPES
     return SourceInfo(
         path=path,
-        architecture=architecture,
+        architecture=str(header.metadata.get("general.architecture", "unknown")),
         file_type=known.name if known is not None else "mixed",
-        is_quantized=bool(quantized_types),
-        n_tensors=len(reader.tensors),
+        is_quantized=quantized,
+        n_tensors=len(header.tensors),
         n_params_1d=n_1d,
         n_params_aligned=n_aligned,
         n_params_unaligned=n_unaligned,
-        header_bytes=header_bytes,
+        header_bytes=header.data_offset,
         size_bytes=path.stat().st_size,
     )
 

@@ -24,6 +24,7 @@ from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
 from app.ui.computer_view import ComputerView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.jobs_view import JobsView
 from app.ui.model_library_view import ModelLibraryView
 from app.ui.quant_table_view import QuantTableView
 
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.jobs = JobsView(parent=self)
+        self.add_page(self.tr("Jobs"), self.jobs)
         self.computer = ComputerView(self)
         self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
@@ -128,8 +131,9 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QCloseEvent) -> None:
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
+        self.jobs.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)

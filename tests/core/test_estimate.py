@@ -27,6 +27,18 @@ from tests.fixtures.model_shapes import llama3_8b_facts
 MIB = 1024 * 1024
 
 
+@pytest.fixture(scope="session")
+def estimate_ladder(starter_f16: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The starter's F16 and two real quantizations of it (Q4_K_M, Q2_K), made by llama.cpp once per session."""
+    from app.core.quantize import quantize_file
+
+    folder = tmp_path_factory.mktemp("ladder")
+    ladder = {"F16": starter_f16}
+    for name in ("Q4_K_M", "Q2_K"):
+        ladder[name] = quantize_file(starter_f16, folder / f"starter-{name}.gguf", name, threads=2).path
+    return ladder
+
+
 @pytest.mark.parametrize("name", ["Q4_K_M", "Q2_K"])
 def test_predicted_type_mix_is_what_llama_cpp_wrote(estimate_ladder: dict[str, Path], name: str) -> None:
     source = read_gguf_facts(estimate_ladder["F16"])
