@@ -7,9 +7,9 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, convert, doctor, download
+from app.cli import chat, convert, doctor, download, hardware, quantize, recommend
 
-COMMANDS = [doctor, chat, download, convert]
+COMMANDS = [doctor, hardware, recommend, chat, download, convert, quantize]
 
 
 def build_parser() -> argparse.ArgumentParser:

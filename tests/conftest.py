@@ -18,6 +18,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import psutil  # noqa: E402
 import pytest  # noqa: E402
 
+# session-scoped model files (starter expanded to F16, a 2-block cut of it, its imatrix) for any test folder
+pytest_plugins = ["tests.model_fixtures"]
+
 
 def _children() -> set[int]:
     """Live child processes, less multiprocessing's own resource tracker (it lives as long as pytest)."""

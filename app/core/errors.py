@@ -114,3 +114,29 @@ class InvalidModelFolderError(ConversionError):
 
 class UnsupportedArchitectureError(ConversionError):
     """The model's architecture is not one QuantDesk can convert; refused before any work."""
+
+
+# ---- model facts and quantization ---------------------------------------------------------------
+
+
+class ModelInfoError(QuantDeskError):
+    """A model's facts could not be read: a damaged or unfinished file, a missing key, an unknown layout."""
+
+
+class InvalidModelFileError(QuantDeskError):
+    """A file that is not a readable GGUF model (truncated, corrupt, or something else entirely)."""
+
+
+class AlreadyQuantizedError(QuantDeskError):
+    """A quantized file asked to be quantized again without saying that the quality loss is accepted."""
+
+    def __init__(self, message: str, detail: str = "", current_type: str = "") -> None:
+        super().__init__(message, detail)
+        self.current_type = current_type
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # type: ignore[override]
+        return (type(self), (self.message, self.detail, self.current_type))
+
+
+class QuantizeError(QuantDeskError):
+    """llama.cpp's quantizer refused or failed; `detail` holds its own log lines."""

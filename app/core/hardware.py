@@ -1,7 +1,9 @@
-"""What the machine has: CPU, RAM, NVIDIA GPUs (through NVML), and what the installed llama.cpp can use.
+"""What the machine has: CPU, RAM, GPUs, and what the installed llama.cpp can use.
 
-Every readout is a frozen dataclass. Nothing here raises for missing hardware or drivers: a machine
-without an NVIDIA driver simply has no NVIDIA GPUs in the report.
+NVIDIA GPUs come from NVML; Apple Silicon's GPU shares the RAM (unified memory) and Metal lets it use only
+part of it; other GPUs (AMD, Intel) are named from Linux's sysfs where visible. Every readout is a frozen
+dataclass. Nothing here raises for missing hardware or drivers: a machine without an NVIDIA driver simply
+has no NVIDIA GPUs in the report.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import logging
 import os
 import platform
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -47,6 +50,17 @@ class GpuInfo:
     free_bytes: int
     driver: str = ""
     compute_capability: str = ""
+    process_used_bytes: int | None = None  # VRAM this process (or the one asked about) holds, where NVML says
+    unified_memory: bool = False  # shares the system RAM (Apple Silicon)
+    working_set_limit_bytes: int | None = None  # how much of it Metal lets the GPU use (unified memory)
+    usable_by_llama: bool = True  # False for GPUs the installed llama.cpp has no backend for
+
+    @property
+    def usable_bytes(self) -> int:
+        """What a model may take on this GPU: free VRAM, or Metal's working-set limit on unified memory."""
+        if self.unified_memory and self.working_set_limit_bytes is not None:
+            return self.working_set_limit_bytes
+        return self.free_bytes
 
 
 @dataclass(frozen=True)
@@ -67,10 +81,25 @@ class HardwareReport:
     os: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for gpu, raw in zip(self.gpus, data["gpus"], strict=True):
+            raw["usable_bytes"] = gpu.usable_bytes
+        return data
 
-_SIMD_FLAGS = {"avx": "AVX", "avx2": "AVX2", "fma": "FMA", "f16c": "F16C", "avx512f": "AVX512F",
-               "avx512_vnni": "AVX512_VNNI", "avx512_bf16": "AVX512_BF16", "amx_int8": "AMX_INT8",
-               "asimd": "NEON", "sve": "SVE"}
+
+_SIMD_FLAGS = {
+    "avx": "AVX",
+    "avx2": "AVX2",
+    "fma": "FMA",
+    "f16c": "F16C",
+    "avx512f": "AVX512F",
+    "avx512_vnni": "AVX512_VNNI",
+    "avx512_bf16": "AVX512_BF16",
+    "amx_int8": "AMX_INT8",
+    "asimd": "NEON",
+    "sve": "SVE",
+}
 
 
 def read_cpu() -> CpuInfo:
@@ -88,6 +117,8 @@ def read_cpu() -> CpuInfo:
             features = [label for flag, label in _SIMD_FLAGS.items() if flag in present]
     elif platform.machine() in ("arm64", "aarch64"):
         features = ["NEON"]
+    if platform.system() == "Darwin":
+        name = _sysctl("machdep.cpu.brand_string") or name  # "Apple M2 Pro"
     return CpuInfo(
         name=name,
         physical_cores=psutil.cpu_count(logical=False) or os.cpu_count() or 1,
@@ -96,13 +127,26 @@ def read_cpu() -> CpuInfo:
     )
 
 
+def _sysctl(key: str) -> str:
+    import subprocess
+
+    try:
+        done = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
 def read_memory() -> MemoryInfo:
     vm = psutil.virtual_memory()
     return MemoryInfo(total_bytes=int(vm.total), available_bytes=int(vm.available))
 
 
-def read_nvidia_gpus() -> tuple[GpuInfo, ...]:
-    """NVIDIA GPUs through NVML; an empty tuple when there is no driver or no GPU."""
+def read_nvidia_gpus(pid: int | None = None) -> tuple[GpuInfo, ...]:
+    """NVIDIA GPUs through NVML; an empty tuple when there is no driver or no GPU.
+
+    `pid`: whose VRAM to report as process_used_bytes (default: this process).
+    """
     try:
         import pynvml
     except ImportError:
@@ -123,14 +167,116 @@ def read_nvidia_gpus() -> tuple[GpuInfo, ...]:
                 cc = f"{major}.{minor}"
             except Exception:
                 cc = ""
-            gpus.append(GpuInfo(i, _text(pynvml.nvmlDeviceGetName(handle)), "NVIDIA", int(mem.total),
-                                int(mem.used), int(mem.free), driver, cc))
+            gpus.append(
+                GpuInfo(
+                    i,
+                    _text(pynvml.nvmlDeviceGetName(handle)),
+                    "NVIDIA",
+                    int(mem.total),
+                    int(mem.used),
+                    int(mem.free),
+                    driver,
+                    cc,
+                    _process_vram(pynvml, handle, os.getpid() if pid is None else pid),
+                )
+            )
     except Exception as error:
         log.warning("NVML readout failed: %s", error)
     finally:
         with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
     return tuple(gpus)
+
+
+def _process_vram(pynvml: Any, handle: Any, pid: int) -> int | None:
+    """VRAM `pid` holds on this GPU; None where NVML does not say (no permission, WSL, MIG)."""
+    try:
+        processes = list(pynvml.nvmlDeviceGetComputeRunningProcesses(handle))
+    except Exception as error:
+        log.debug("NVML process list unavailable: %s", error)
+        return None
+    for process in processes:
+        if int(process.pid) == pid:
+            used = getattr(process, "usedGpuMemory", None)
+            return int(used) if used is not None else None
+    return 0  # the process holds no memory on this GPU
+
+
+# Metal's default limit on the GPU's share of unified memory (recommendedMaxWorkingSetSize): about two
+# thirds of RAM up to 36 GB and three quarters above, as Apple's Metal reports on M-series Macs (llama.cpp
+# prints it at load as "recommendedMaxWorkingSetSize"). Without Metal bindings QuantDesk uses this rule.
+APPLE_WORKING_SET_SMALL = 2 / 3
+APPLE_WORKING_SET_LARGE = 3 / 4
+APPLE_LARGE_RAM = 36 * 1024**3
+
+
+def apple_working_set_limit(total_ram: int) -> int:
+    share = APPLE_WORKING_SET_LARGE if total_ram > APPLE_LARGE_RAM else APPLE_WORKING_SET_SMALL
+    return int(total_ram * share)
+
+
+def read_apple_gpu(system: str, machine: str, cpu_name: str, memory: MemoryInfo) -> tuple[GpuInfo, ...]:
+    """Apple Silicon's GPU: it shares the RAM, of which Metal lets it use a working set below the total."""
+    if system != "Darwin" or machine != "arm64":
+        return ()
+    return (
+        GpuInfo(
+            0,
+            f"{cpu_name} GPU",
+            "Apple",
+            memory.total_bytes,
+            memory.used_bytes,
+            memory.available_bytes,
+            unified_memory=True,
+            working_set_limit_bytes=apple_working_set_limit(memory.total_bytes),
+        ),
+    )
+
+
+_PCI_VENDORS = {"0x1002": "AMD", "0x8086": "Intel", "0x10de": "NVIDIA", "0x1ed5": "Moore Threads"}
+
+
+def read_sysfs_gpus(
+    drm: Path = Path("/sys/class/drm"), skip_vendors: tuple[str, ...] = ("NVIDIA",), first_index: int = 0
+) -> tuple[GpuInfo, ...]:
+    """Other GPUs by name where Linux shows them (AMD's driver also reports VRAM); NVIDIA comes from NVML."""
+    gpus: list[GpuInfo] = []
+    if not drm.is_dir():
+        return ()
+    for card in sorted(drm.glob("card[0-9]*")):
+        if "-" in card.name:  # connectors (card0-HDMI-A-1), not devices
+            continue
+        device = card / "device"
+        vendor = _PCI_VENDORS.get(_read(device / "vendor"), "")
+        if not vendor or vendor in skip_vendors:
+            continue
+        name = _read(device / "product_name") or f"{vendor} GPU (device {_read(device / 'device') or '?'})"
+        total = _read_int(device / "mem_info_vram_total")
+        used = _read_int(device / "mem_info_vram_used")
+        gpus.append(
+            GpuInfo(
+                first_index + len(gpus),
+                name,
+                vendor,
+                total,
+                used,
+                max(total - used, 0),
+                usable_by_llama=False,
+            )
+        )
+    return tuple(gpus)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _read_int(path: Path) -> int:
+    text = _read(path)
+    return int(text) if text.isdigit() else 0
 
 
 def _text(value: bytes | str) -> str:
@@ -152,24 +298,47 @@ def read_backend() -> BackendInfo | None:
 
 def build_warnings(gpus: tuple[GpuInfo, ...], backend: BackendInfo | None) -> tuple[str, ...]:
     warnings: list[str] = []
+    nvidia = [g for g in gpus if g.vendor == "NVIDIA"]
     if backend is None:
-        warnings.append("llama.cpp (llama-cpp-python) is not installed, so no model can run. "
-                        "Run `python3 bootstrap.py setup`.")
-    elif any(g.vendor == "NVIDIA" for g in gpus) and not backend.gpu_offload:
+        warnings.append(
+            "llama.cpp (llama-cpp-python) is not installed, so no model can run. "
+            "Run `python3 bootstrap.py setup`."
+        )
+    elif any(g.driver for g in nvidia) and not backend.gpu_offload:
         warnings.append(
             "You have an NVIDIA GPU, but the installed llama.cpp was built for the CPU only, so models "
             "will run slowly on the processor. To use the GPU, rebuild it with CUDA: "
-            "CMAKE_ARGS=\"-DGGML_CUDA=on\" python3 bootstrap.py setup (needs the CUDA toolkit)."
+            'CMAKE_ARGS="-DGGML_CUDA=on" python3 bootstrap.py setup (needs the CUDA toolkit).'
+        )
+    elif any(g.vendor == "Apple" for g in gpus) and not backend.gpu_offload:
+        warnings.append(
+            "Your Mac's GPU could run models much faster, but the installed llama.cpp was built for the CPU "
+            'only. Rebuild it with Metal: CMAKE_ARGS="-DGGML_METAL=on" python3 bootstrap.py setup.'
+        )
+    if any(not g.driver for g in nvidia):
+        warnings.append(
+            "An NVIDIA GPU is installed but its driver is not working (NVML cannot reach it), so models will "
+            "run on the processor. Install or update the NVIDIA driver, then restart."
         )
     return tuple(warnings)
 
 
 def read_hardware() -> HardwareReport:
-    gpus = read_nvidia_gpus()
+    cpu = read_cpu()
+    memory = read_memory()
     backend = read_backend()
+    offload = backend is not None and backend.gpu_offload
+    nvidia = tuple(replace(g, usable_by_llama=offload) for g in read_nvidia_gpus())
+    apple = tuple(
+        replace(g, usable_by_llama=offload)
+        for g in read_apple_gpu(platform.system(), platform.machine(), cpu.name, memory)
+    )
+    # NVIDIA cards appear by name from sysfs only when NVML could not reach them (no driver)
+    others = read_sysfs_gpus(skip_vendors=("NVIDIA",) if nvidia else (), first_index=len(nvidia) + len(apple))
+    gpus = nvidia + apple + others
     return HardwareReport(
-        cpu=read_cpu(),
-        memory=read_memory(),
+        cpu=cpu,
+        memory=memory,
         gpus=gpus,
         backend=backend,
         os=f"{platform.system()} {platform.release()} ({platform.machine()})",

@@ -22,11 +22,14 @@ from app.core.hardware import read_memory_snapshot
 from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
+from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.jobs_view import JobsView
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
 from app.ui.model_library_view import ModelLibraryView
+from app.ui.quant_table_view import QuantTableView
 
 READOUT_INTERVAL_MS = 1000
 
@@ -79,11 +82,18 @@ class MainWindow(QMainWindow):
         chat_page.addWidget(self.chat)
         chat_page.setSizes([300, 860])
         self.add_page(self.tr("Chat"), chat_page)
+        self.computer = ComputerView(self)
+        self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
+        self.computer.hardware_changed.connect(self.quant_table.set_hardware)
+        self.add_page(self.tr("Your computer"), self.computer)
+        self.add_page(self.tr("Which quant?"), self.quant_table)
         self.model_browser = ModelBrowserView(self)
         self.add_page(self.tr("Find models"), self.model_browser)
         self.convert = ConvertView(self)
         self.convert.conversion_finished.connect(lambda _result: self.library.refresh())
         self.add_page(self.tr("Convert"), self.convert)
+        self.jobs = JobsView(parent=self)
+        self.add_page(self.tr("Jobs"), self.jobs)
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
     def load_default_model(self) -> None:
@@ -148,5 +158,6 @@ class MainWindow(QMainWindow):
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
         self.convert.shutdown()
+        self.jobs.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,132 @@
+"""Runs the job queue one job at a time, off the GUI thread, and tells the view what changed.
+
+Each job runs as a BackgroundTask (a worker thread) that calls core's run_job; the heavy steps inside it
+are child processes, so Cancel is immediate. Progress arrives many times a second: it updates the record
+in memory and is written to disk only on changes of state or stage, and the view repaints on a timer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.errors import QuantDeskError
+from app.core.job_queue import JobQueue, JobRecord, JobState, run_job
+from app.ui.background import BackgroundTask
+
+
+class JobController(QObject):
+    jobs_changed = Signal()  # the list or a state changed (progress alone does not emit)
+    job_failed = Signal(object)  # a QuantDeskError, for the one place errors are shown
+    job_finished = Signal(object)  # the JobRecord
+    _stage_reported = Signal(str, str)  # job id, stage: from the worker thread to the GUI thread
+
+    def __init__(self, queue: JobQueue | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.queue = queue or JobQueue()
+        self._task: BackgroundTask | None = None
+        self._current: str | None = None
+        self._stage_reported.connect(self._on_self_stage_reported)
+
+    # ---- intents ---------------------------------------------------------------------------------
+
+    def enqueue(self, kind: str, title: str, params: dict[str, Any]) -> JobRecord:
+        record = self.queue.add(kind, title, params)
+        self.jobs_changed.emit()
+        self._start_next()
+        return record
+
+    def cancel(self, job_id: str) -> None:
+        if job_id == self._current and self._task is not None:
+            self._task.cancel()
+        else:
+            record = self.queue.get(job_id)
+            if record is not None and record.state in (JobState.QUEUED, JobState.INTERRUPTED):
+                self.queue.update(job_id, state=JobState.CANCELLED, finished_at=time.time())
+                self.jobs_changed.emit()
+
+    def retry(self, job_id: str) -> None:
+        """Retry a failed or cancelled job, or resume one interrupted by a restart (both start over)."""
+        self.queue.resume(job_id)
+        self.jobs_changed.emit()
+        self._start_next()
+
+    def remove(self, job_id: str) -> None:
+        self.queue.remove(job_id)
+        self.jobs_changed.emit()
+
+    def clear_finished(self) -> None:
+        self.queue.clear((JobState.DONE, JobState.FAILED, JobState.CANCELLED))
+        self.jobs_changed.emit()
+
+    def is_busy(self) -> bool:
+        return self._task is not None
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel the running job and wait for its worker (closing the window, tests)."""
+        task = self._task
+        if task is not None:
+            task.cancel()
+            task.wait(timeout)
+
+    # ---- running ---------------------------------------------------------------------------------
+
+    def _start_next(self) -> None:
+        if self._task is not None:
+            return
+        record = self.queue.next_queued()
+        if record is None:
+            return
+        now = time.time()
+        record = self.queue.update(record.id, state=JobState.RUNNING, started_at=now, stage_started_at=now)
+        self._current = record.id
+        job_id = record.id
+        task = BackgroundTask(run_job, record, parent=self,
+                              on_stage=lambda stage: self._stage_reported.emit(job_id, stage))
+        task.progress_changed.connect(self._on_task_progress_changed)
+        task.finished.connect(self._on_task_finished)
+        task.failed.connect(self._on_task_failed)
+        task.cancelled.connect(self._on_task_cancelled)
+        self._task = task
+        self.jobs_changed.emit()
+        task.start()
+
+    def _on_self_stage_reported(self, job_id: str, stage: str) -> None:
+        if self.queue.get(job_id) is not None:
+            self.queue.update(job_id, stage=stage, done=0, total=0, stage_started_at=time.time())
+            self.jobs_changed.emit()
+
+    def _on_task_progress_changed(self, done: int, total: int) -> None:
+        if self._current is not None:
+            self.queue.update(self._current, persist=False, done=done, total=total)
+
+    def _end(self, **changes: Any) -> JobRecord | None:
+        record = None
+        if self._current is not None:
+            record = self.queue.update(self._current, finished_at=time.time(), **changes)
+        if self._task is not None:
+            self._task.deleteLater()
+        self._task = None
+        self._current = None
+        self.jobs_changed.emit()
+        self._start_next()
+        return record
+
+    def _on_task_finished(self, result: object) -> None:
+        current = self.queue.get(self._current) if self._current else None
+        total = current.total if current else 0
+        record = self._end(state=JobState.DONE, result=result if isinstance(result, dict) else {},
+                           done=total)
+        if record is not None:
+            self.job_finished.emit(record)
+
+    def _on_task_failed(self, error: object) -> None:
+        message = error.message if isinstance(error, QuantDeskError) else str(error)
+        detail = error.detail if isinstance(error, QuantDeskError) else ""
+        self._end(state=JobState.FAILED, error_message=message, error_detail=detail)
+        self.job_failed.emit(error)
+
+    def _on_task_cancelled(self) -> None:
+        self._end(state=JobState.CANCELLED)

@@ -1,0 +1,131 @@
+"""Facts from a Hugging Face folder and from a Hub repo before download (the real huggingface_hub client
+talking to a minimal fake Hub on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save
+
+from app.core.errors import ModelInfoError
+from app.core.hf_facts import read_folder_facts, read_hub_facts
+from app.core.library import starter_model_path
+from app.core.modelinfo import read_gguf_facts
+from tests.fixtures.minimal_hub import MinimalHub
+
+CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "num_hidden_layers": 2,
+    "hidden_size": 64,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 300,
+    "max_position_embeddings": 1024,
+    "tie_word_embeddings": True,
+}
+
+
+def _tensors() -> dict[str, np.ndarray]:
+    t = {
+        "model.embed_tokens.weight": np.zeros((300, 64), np.float16),
+        "model.norm.weight": np.ones(64, np.float16),
+    }
+    for i in range(2):
+        for name, shape in [
+            ("self_attn.q_proj", (64, 64)),
+            ("self_attn.k_proj", (32, 64)),
+            ("self_attn.v_proj", (32, 64)),
+            ("self_attn.o_proj", (64, 64)),
+            ("mlp.gate_proj", (128, 64)),
+            ("mlp.up_proj", (128, 64)),
+            ("mlp.down_proj", (64, 128)),
+        ]:
+            t[f"model.layers.{i}.{name}.weight"] = np.zeros(shape, np.float16)
+        t[f"model.layers.{i}.input_layernorm.weight"] = np.ones(64, np.float16)
+        t[f"model.layers.{i}.post_attention_layernorm.weight"] = np.ones(64, np.float16)
+    return t
+
+
+def _check_tiny(facts) -> None:  # type: ignore[no-untyped-def]
+    assert (facts.architecture, facts.n_layers, facts.n_embd, facts.n_head, facts.n_head_kv) == (
+        "llama",
+        2,
+        64,
+        4,
+        2,
+    )
+    assert (facts.head_dim_k, facts.vocab_size, facts.context_length) == (16, 300, 1024)
+    names = {t.name: t for t in facts.tensors}
+    assert names["blk.1.attn_k.weight"].shape == (64, 32)  # ggml order: row length first
+    assert (
+        names["blk.0.ffn_down.weight"].ggml_type == "F16" and names["output_norm.weight"].ggml_type == "F32"
+    )
+    assert "output.weight" not in names and not facts.has_output_tensor  # tied embeddings
+    f16 = (300 * 64 + 2 * (64 * 64 * 2 + 32 * 64 * 2 + 128 * 64 * 3)) * 2
+    assert facts.weights_bytes == f16 + (64 + 2 * 2 * 64) * 4
+
+
+def test_folder_facts(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
+    (tmp_path / "model.safetensors").write_bytes(save(_tensors()))
+    _check_tiny(read_folder_facts(tmp_path))
+
+
+def test_folder_with_unknown_architecture_names_it(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({**CONFIG, "architectures": ["MambaForCausalLM"]}))
+    with pytest.raises(ModelInfoError) as info:
+        read_folder_facts(tmp_path)
+    assert "MambaForCausalLM" in info.value.message
+
+
+def test_folder_with_damaged_safetensors(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
+    (tmp_path / "model.safetensors").write_bytes(save(_tensors())[:100])
+    with pytest.raises(ModelInfoError) as info:
+        read_folder_facts(tmp_path)
+    assert "damaged or incomplete" in info.value.message
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MinimalHub]:
+    server = MinimalHub().start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    yield server
+    server.stop()
+
+
+def test_hub_safetensors_repo(hub: MinimalHub) -> None:
+    hub.add_file("tiny/llama", "config.json", json.dumps(CONFIG).encode())
+    hub.add_file("tiny/llama", "model.safetensors", save(_tensors()))
+    facts = read_hub_facts("tiny/llama")
+    assert facts.kind == "hub-safetensors"
+    _check_tiny(facts)
+    assert any(rng for method, path, rng in hub.requests if path.endswith("model.safetensors"))
+
+
+def test_hub_gguf_header_read_by_range_without_the_file(hub: MinimalHub) -> None:
+    starter = starter_model_path()
+    hub.add_file("someone/smol-gguf", "smol-Q4_1.gguf", starter)
+    hub.add_file("someone/smol-gguf", "README.md", b"hello")
+    facts = read_hub_facts("someone/smol-gguf")
+    local = read_gguf_facts(starter)
+    assert facts.kind == "hub-gguf" and facts.file_bytes == starter.stat().st_size
+    assert (facts.tensors, facts.n_layers, facts.vocab_size) == (
+        local.tensors,
+        local.n_layers,
+        local.vocab_size,
+    )
+    assert hub.bytes_sent < starter.stat().st_size // 10  # only the header's megabytes came over
+
+
+def test_hub_missing_repo_in_plain_words(hub: MinimalHub) -> None:
+    with pytest.raises(ModelInfoError) as info:
+        read_hub_facts("nobody/nothing")
+    assert "no model called nobody/nothing" in info.value.message
+    assert "404" in info.value.detail

@@ -1,0 +1,111 @@
+"""The Jobs page: a real quantization queued, run in a child process, cancelled, and shown after a restart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QProgressBar
+
+from app.core.job_queue import JobQueue, JobState
+from app.core.quantize_job import QuantizeJobParams
+from app.ui.job_runner import JobController
+from app.ui.jobs_view import JobRow, JobsView
+from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "jobs.png"
+
+
+def make_view(qtbot, path: Path) -> JobsView:  # type: ignore[no-untyped-def]
+    view = JobsView(JobController(JobQueue(path)))
+    qtbot.addWidget(view)
+    view.resize(900, 360)
+    return view
+
+
+@pytest.mark.slow
+def test_a_queued_ladder_runs_to_done_with_progress(qtbot, tiny_f16: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, tmp_path / "jobs.json")
+    outputs = {name: tmp_path / f"tiny-{name}.gguf" for name in ("Q8_0", "Q4_K_M")}
+    for name, out in outputs.items():
+        params = QuantizeJobParams(src=str(tiny_f16), type_name=name, dst=str(out), threads=2)
+        view.controller.enqueue("quantize", f"Quantize tiny → {name}", params.to_json())
+    assert view.table.rowCount() == 2
+    qtbot.waitUntil(lambda: all(r.state is JobState.DONE for r in view.controller.queue.jobs()),
+                    timeout=60_000)
+    view.update_progress()
+    assert all(out.is_file() for out in outputs.values())
+    for row in range(2):
+        assert view.table.item(row, 1).text() == "Done"
+        bar = view.table.cellWidget(row, 2)
+        assert isinstance(bar, QProgressBar) and bar.value() == bar.maximum()
+        actions = view.table.cellWidget(row, 4)
+        assert isinstance(actions, JobRow)
+        assert not actions.open_folder.isHidden() and actions.cancel.isHidden()
+    saved = json.loads((tmp_path / "jobs.json").read_text())
+    assert [j["state"] for j in saved["jobs"]] == ["done", "done"]
+
+
+@pytest.mark.slow
+def test_cancel_from_the_page_leaves_no_file(qtbot, starter_f16: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, tmp_path / "jobs.json")
+    out = tmp_path / "out" / "starter-Q6_K.gguf"
+    params = QuantizeJobParams(src=str(starter_f16), type_name="Q6_K", dst=str(out), threads=1)
+    record = view.controller.enqueue("quantize", "Quantize starter → Q6_K", params.to_json())
+    qtbot.waitUntil(lambda: (view.controller.queue.get(record.id).done or 0) > 10, timeout=60_000)  # type: ignore[union-attr]
+    actions = view.table.cellWidget(0, 4)
+    assert isinstance(actions, JobRow)
+    actions.cancel.click()
+    qtbot.waitUntil(lambda: view.controller.queue.get(record.id).state is JobState.CANCELLED,  # type: ignore[union-attr]
+                    timeout=20_000)
+    assert not view.controller.is_busy()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    view.refresh()
+    assert view.table.item(0, 1).text() == "Cancelled"
+    assert not view.table.cellWidget(0, 4).retry.isHidden()  # type: ignore[union-attr]
+
+
+def test_unfinished_jobs_come_back_interrupted_and_can_be_cleared(qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                  monkeypatch) -> None:
+    shown: list[object] = []  # the error box itself is error_dialog's business; here: that it is asked for
+    monkeypatch.setattr("app.ui.jobs_view.show_error", lambda _parent, error, _title="": shown.append(error))
+    path = tmp_path / "jobs.json"
+    before = JobQueue(path)
+    running = before.add("quantize", "Quantize a → Q8_0", {"src": "a.gguf", "type_name": "Q8_0"})
+    before.update(running.id, state=JobState.RUNNING, done=40, total=272)
+    before.add("quantize", "Quantize a → Q2_K", {"src": "a.gguf", "type_name": "Q2_K"})
+    done = before.add("quantize", "Quantize a → Q6_K", {"src": "a.gguf", "type_name": "Q6_K"})
+    before.update(done.id, state=JobState.DONE, result={"path": str(tmp_path / "a-Q6_K.gguf")})
+
+    view = make_view(qtbot, path)  # "after a restart"
+    states = [r.state for r in view.controller.queue.jobs()]
+    assert states == [JobState.INTERRUPTED, JobState.INTERRUPTED, JobState.DONE]
+    assert not view.controller.is_busy()  # nothing restarts on its own
+    assert view.notice.isVisibleTo(view) and "2 job(s)" in view.notice.text()
+    first = view.table.cellWidget(0, 4)
+    assert isinstance(first, JobRow) and first.retry.text() == "Resume"
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    view.grab().save(str(SCREENSHOT))
+    view.controller.clear_finished()
+    assert view.table.rowCount() == 2  # the done one went; interrupted ones wait for Resume or Clear
+    first.clear.click()
+    assert [j["title"] for j in json.loads(path.read_text())["jobs"]] == ["Quantize a → Q2_K"]
+    second = view.table.cellWidget(0, 4)
+    assert isinstance(second, JobRow)
+    second.retry.click()  # Resume: queued again (it fails fast here: a.gguf does not exist)
+    qtbot.waitUntil(lambda: view.controller.queue.jobs()[0].state is JobState.FAILED, timeout=10_000)
+    assert "a.gguf" in view.controller.queue.jobs()[0].error_message
+    assert len(shown) == 1 and "a.gguf" in shown[0].message  # type: ignore[attr-defined]
+
+
+def test_quantize_dialog_offers_every_type_and_the_ladder(qtbot) -> None:  # type: ignore[no-untyped-def]
+    dialog = QuantizeDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.types.count() == 30
+    choice = dialog.choice()
+    assert isinstance(choice, QuantizeChoice)
+    assert choice.type_names == ("Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
+    assert choice.use_imatrix
+    dialog.set_types(("IQ2_XXS",))
+    assert dialog.choice().type_names == ("IQ2_XXS",)  # type: ignore[union-attr]
