@@ -96,11 +96,11 @@ def main() -> int:
     # A second shape and vocabulary, not used for calibration: a random-weight llama (8 layers, 1024 wide,
     # 16 heads / 4 KV heads, 16,000-token vocabulary), F16 and Q4_K_M.
     from app.core.quantize import quantize_file
-    from tests.bench.make_random_model import write_random_llama
+    from tests.bench.random_model import SHAPES, write_model
 
     rand16 = folder / "random-F16.gguf"
     if not rand16.exists():
-        write_random_llama(rand16, layers=8, embd=1024, ff=2816, heads=16, kv=4, vocab=16000, ctx=8192)
+        write_model(SHAPES["estimate-check"], None, rand16)
     rand4 = folder / "random-Q4_K_M.gguf"
     if not rand4.exists():
         quantize_file(rand16, rand4, "Q4_K_M")

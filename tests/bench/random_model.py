@@ -41,6 +41,8 @@ SHAPES = {
     "llama-3.2-3b": Shape(3072, 28, 24, 8, 8192, 128256, True, 500000.0, 131072),
     "llama-3-8b": Shape(4096, 32, 32, 8, 14336, 128256, False, 500000.0, 8192),
     "tiny": Shape(256, 2, 4, 2, 512, 49152, False, 10000.0, 2048),  # for trying the script quickly
+    # the estimator's check shape: not used to fit its formula (tests/bench/bench_estimate_accuracy.py)
+    "estimate-check": Shape(1024, 8, 16, 4, 2816, 16000, False, 10000.0, 8192),
 }
 
 
@@ -57,7 +59,22 @@ def read_tokenizer(path: Path) -> dict[str, object]:
     return out
 
 
-def write_model(shape: Shape, tokenizer: dict[str, object], out: Path, seed: int = 0) -> None:
+def placeholder_tokenizer(n_vocab: int) -> dict[str, object]:
+    """For measurements that feed token ids only: <unk>, <s>, </s> and numbered tokens, no merges."""
+    return {
+        "model": "llama",
+        "tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>", *[f"<t{i}>" for i in range(3, n_vocab)]],
+        "tokenizer.ggml.token_type": [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL,
+                                      *[gguf.TokenType.NORMAL] * (n_vocab - 3)],
+        "tokenizer.ggml.bos_token_id": 1,
+        "tokenizer.ggml.eos_token_id": 2,
+    }
+
+
+def write_model(shape: Shape, tokenizer: dict[str, object] | None, out: Path, seed: int = 0) -> Path:
+    """Write the model; tokenizer None gives a placeholder vocabulary of the shape's size."""
+    if tokenizer is None:
+        tokenizer = placeholder_tokenizer(shape.n_vocab)
     tokens = list(tokenizer["tokenizer.ggml.tokens"])  # type: ignore[call-overload]
     types = list(tokenizer["tokenizer.ggml.token_type"])  # type: ignore[call-overload]
     for i in range(len(tokens), shape.n_vocab):  # pad to the real vocabulary size
@@ -78,11 +95,14 @@ def write_model(shape: Shape, tokenizer: dict[str, object], out: Path, seed: int
     w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(shape.n_vocab)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(str(tokenizer.get("tokenizer.ggml.pre", "default")))
+    w.add_tokenizer_model(str(tokenizer.get("model", "gpt2")))
+    if "tokenizer.ggml.merges" in tokenizer:
+        w.add_tokenizer_pre(str(tokenizer.get("tokenizer.ggml.pre", "default")))
+        w.add_token_merges(list(tokenizer["tokenizer.ggml.merges"]))  # type: ignore[call-overload]
+    else:
+        w.add_token_scores([0.0] * len(tokens))
     w.add_token_list(tokens)
     w.add_token_types(types)
-    w.add_token_merges(list(tokenizer["tokenizer.ggml.merges"]))  # type: ignore[call-overload]
     w.add_bos_token_id(int(tokenizer["tokenizer.ggml.bos_token_id"]))  # type: ignore[call-overload]
     w.add_eos_token_id(int(tokenizer["tokenizer.ggml.eos_token_id"]))  # type: ignore[call-overload]
     w.add_add_bos_token(False)
@@ -118,6 +138,7 @@ def write_model(shape: Shape, tokenizer: dict[str, object], out: Path, seed: int
     w.write_tensors_to_file()
     w.close()
     tmp.replace(out)
+    return out
 
 
 def write_tokenizer_only(tokenizer: dict[str, object], out: Path) -> None:
