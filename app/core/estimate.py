@@ -48,9 +48,11 @@ CPU_OVERHEAD_PER_VOCAB_ENTRY = 380
 # The residual stream and its temporaries in the compute buffer: 3 rows of n_embd floats per batch token
 # (fits llama.cpp's logged compute buffer sizes within 2 % at contexts 512-8192).
 STREAM_ROWS = 3
-# VRAM a process's CUDA context and cuBLAS workspace take before any buffer: an assumed figure until the GPU
-# benchmark (tests/bench/gpu_check.py) measures it on the device machine.
-CUDA_CONTEXT_BYTES = 300 * MIB
+# VRAM a process's CUDA context and cuBLAS workspace take before any buffer llama.cpp logs. Measured with
+# tests/bench/gpu_check.py on an H100 (CUDA 13.0, driver 580.159): VRAM growth minus the logged buffers was
+# 704-708 MiB for both a Llama-3.2-1B and a Llama-3-8B shape at every context (docs/estimate-accuracy.md).
+# Smaller cards and older CUDA versions take less, so this errs on the safe side for a fit decision.
+CUDA_CONTEXT_BYTES = 704 * MIB
 # Tensors llama.cpp's CPU backend repacks into interleaved layouts for faster kernels, per CPU family
 # (ggml-cpu
 # "repack" buffer; its size is logged as CPU_REPACK model buffer). The repacked copy is extra resident memory:

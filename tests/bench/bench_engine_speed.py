@@ -86,12 +86,14 @@ def highlevel_rate(llm: L.Llama, prompt_tokens: list[int], n_tokens: int) -> flo
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("model", nargs="?", default=str(starter_model_path()))
+    parser.add_argument("model", nargs="?", help="a GGUF file (default: the starter model)")
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--gpu-layers", type=int, default=0)
     args = parser.parse_args()
+    if args.model is None:
+        args.model = str(starter_model_path())
 
     client = EngineClient()
     client.load_model(LoadModel(args.model, n_ctx=2048, n_threads=args.threads, n_gpu_layers=args.gpu_layers))
