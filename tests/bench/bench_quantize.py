@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -129,8 +130,7 @@ def main() -> int:
         OVERHEADS.clear()
         print(f"| {type_name} | {d:.2f} | {o:.2f} | {o / d:.3f}× | {overhead:.2f} "
               f"| {(d + overhead) / d:.3f}× |", flush=True)
-    if not args.input:
-        src.unlink()
+    shutil.rmtree(work, ignore_errors=True)  # the generated input and any outputs; never --input
     return 0
 
 
