@@ -17,7 +17,7 @@ from app.core.quantize_job import QuantizeJobParams, run_quantize_job
 from app.core.units import format_bytes
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quantize",
                        help="make a smaller copy of a GGUF model at a llama.cpp quantization level",
                        description="Types: " + ", ".join(t.name for t in QUANT_TYPES))

@@ -116,7 +116,7 @@ class ActivationCollector:
     def _make_callback(self) -> Any:
         import llama_cpp
 
-        @llama_cpp.ggml_backend_sched_eval_callback  # type: ignore[untyped-decorator]
+        @llama_cpp.ggml_backend_sched_eval_callback
         def callback(address: int, ask: bool, user_data: int) -> bool:
             try:
                 return self._on_tensor(address, ask)

@@ -168,13 +168,20 @@ class _ProgressLog(LlamaLogCapture):
             self._on_progress(int(match.group(1)), int(match.group(2)))
 
 
-def _imatrix_array(imatrix: object) -> tuple[ctypes.Array[Any], list[object]]:
-    """The NULL-terminated llama_model_imatrix_data array llama.cpp's C API takes, and what keeps it alive."""
+def _imatrix_array(imatrix: object) -> tuple[ctypes.Array[Any], ctypes.Array[Any], list[object]]:
+    """The NULL-terminated llama_model_imatrix_data array llama.cpp's C API takes, the metadata overrides
+    that record where it came from (the quantize.imatrix.* keys llama-quantize writes), and what keeps
+    both alive while llama.cpp reads them."""
     import llama_cpp
 
     from app.core.imatrix import ImportanceMatrix, load_imatrix
 
-    matrix = imatrix if isinstance(imatrix, ImportanceMatrix) else load_imatrix(Path(str(imatrix)))
+    source = "in-memory"
+    if isinstance(imatrix, ImportanceMatrix):
+        matrix = imatrix
+    else:
+        matrix = load_imatrix(Path(str(imatrix)))
+        source = Path(str(imatrix)).name
     values: Mapping[str, np.ndarray] = matrix.normalized()
     keep: list[object] = []
     entries = (llama_cpp.llama_model_imatrix_data * (len(values) + 1))()
@@ -186,8 +193,25 @@ def _imatrix_array(imatrix: object) -> tuple[ctypes.Array[Any], list[object]]:
         entries[i].data = array.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
         entries[i].size = array.size
     entries[len(values)].name = None  # the terminator
-    keep.append(entries)
-    return entries, keep
+
+    overrides = (llama_cpp.llama_model_kv_override * 5)()  # four keys and an empty-key terminator
+    dataset = matrix.datasets[0] if matrix.datasets else ""
+    provenance: tuple[tuple[str, str | int], ...] = (
+        ("quantize.imatrix.file", source),
+        ("quantize.imatrix.dataset", dataset),
+        ("quantize.imatrix.entries_count", len(values)),
+        ("quantize.imatrix.chunks_count", matrix.chunk_count),
+    )
+    for slot, (key, value) in zip(overrides, provenance, strict=False):
+        slot.key = key.encode()
+        if isinstance(value, str):
+            slot.tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_STR
+            slot.value.val_str = value.encode()[:127]
+        else:
+            slot.tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_INT
+            slot.value.val_i64 = int(value)
+    keep += [entries, overrides]
+    return entries, overrides, keep
 
 
 def quantize_file(
@@ -231,8 +255,9 @@ def quantize_file(
     params.allow_requantize = allow_requantize
     keep: list[object] = []
     if imatrix is not None:
-        array, keep = _imatrix_array(imatrix)
+        array, overrides, keep = _imatrix_array(imatrix)
         params.imatrix = ctypes.cast(array, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+        params.kv_overrides = ctypes.cast(overrides, ctypes.POINTER(llama_cpp.llama_model_kv_override))
 
     tmp = temp_path_for(dst)
     tmp.unlink(missing_ok=True)

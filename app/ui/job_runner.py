@@ -28,6 +28,7 @@ class JobController(QObject):
         self.queue = queue or JobQueue()
         self._task: BackgroundTask | None = None
         self._current: str | None = None
+        self._closing = False
         self._stage_reported.connect(self._on_self_stage_reported)
 
     # ---- intents ---------------------------------------------------------------------------------
@@ -65,7 +66,10 @@ class JobController(QObject):
         return self._task is not None
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel the running job and wait for its worker (closing the window, tests)."""
+        """Cancel the running job, start no other, and wait for its worker (closing the window, tests).
+
+        Jobs still waiting stay queued in the file and come back as interrupted next time."""
+        self._closing = True
         task = self._task
         if task is not None:
             task.cancel()
@@ -74,7 +78,7 @@ class JobController(QObject):
     # ---- running ---------------------------------------------------------------------------------
 
     def _start_next(self) -> None:
-        if self._task is not None:
+        if self._task is not None or self._closing:
             return
         record = self.queue.next_queued()
         if record is None:

@@ -56,7 +56,8 @@ class QuantizeDialog(QDialog):
                 note = self.tr(" — needs an importance matrix")
             elif t.imatrix_recommended:
                 note = self.tr(" — best with an importance matrix")
-            item = QListWidgetItem(f"{t.name}  ·  {t.bits_per_weight:g} bits/weight{note}", self.types)
+            bits = self.tr("about {bits:.1f} bits per weight").format(bits=t.bits_per_weight)
+            item = QListWidgetItem(f"{t.name}  ·  {bits}{note}", self.types)
             item.setData(PATH_ROLE, t.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if t.name in DEFAULT_LADDER else Qt.CheckState.Unchecked)

@@ -10,6 +10,8 @@ from pathlib import Path
 import gguf
 import pytest
 
+from app.core.gguf_header import read_gguf_header
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,6 +45,9 @@ def test_a_ladder_with_a_calibration_text_goes_to_the_models_folder(tiny_f16: Pa
     assert [Path(o["path"]).name for o in outputs] == ["tiny-Q8_0.gguf", "tiny-IQ2_XS.gguf"]
     assert all(Path(o["path"]).parent == tmp_path / "data" / "models" for o in outputs)
     assert outputs[1]["imatrix"] and Path(outputs[1]["imatrix"]).is_file()
+    metadata = read_gguf_header(Path(outputs[1]["path"])).metadata  # provenance, as llama-quantize records it
+    assert metadata["quantize.imatrix.dataset"] == "general-en.txt"
+    assert metadata["quantize.imatrix.entries_count"] == 14
 
 
 def test_an_already_quantized_input_needs_allow_requantize(tmp_path: Path) -> None:

@@ -79,3 +79,21 @@ def test_output_names() -> None:
         "/m/SmolLM2-135M-Instruct-Q4_K_M.gguf")
     assert default_output_path(Path("/x/model-F16.gguf"), "Q8_0", Path("/m")).name == "model-Q8_0.gguf"
     assert temp_path_for(Path("/m/a-Q8_0.gguf")).name == "a-Q8_0.part.gguf"
+
+
+def test_the_disk_is_checked_first(tmp_path: Path) -> None:
+    from app.core.errors import NotEnoughDiskError
+    from app.core.quantize import check_disk
+
+    with pytest.raises(NotEnoughDiskError) as caught:
+        check_disk(tmp_path, 10**18)
+    assert "not enough free disk space" in caught.value.message and "needs about" in caught.value.message
+
+
+def test_types_that_need_an_importance_matrix_say_so(tiny_f16: Path, tmp_path: Path) -> None:
+    from app.core.errors import QuantizeError
+
+    with pytest.raises(QuantizeError) as caught:
+        quantize_file(tiny_f16, tmp_path / "x.gguf", "IQ1_S")
+    assert "needs an importance matrix" in caught.value.message
+    assert not any(tmp_path.iterdir())

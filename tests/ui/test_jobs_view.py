@@ -109,3 +109,25 @@ def test_quantize_dialog_offers_every_type_and_the_ladder(qtbot) -> None:  # typ
     assert choice.use_imatrix
     dialog.set_types(("IQ2_XXS",))
     assert dialog.choice().type_names == ("IQ2_XXS",)  # type: ignore[union-attr]
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when a message box opens
+def test_an_already_quantized_model_asks_before_queueing_a_ladder(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.core.library import starter_model_path
+
+    view = make_view(qtbot, tmp_path / "jobs.json")
+    view.controller._closing = True  # queue only: running the ladder is the job tests' business
+    ladder = ("Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
+    view.quantize_requested(QuantizeChoice(starter_model_path(), ladder, None, True))
+    qtbot.waitUntil(lambda: bool(view.findChildren(QMessageBox)), timeout=10_000)
+    [box] = view.findChildren(QMessageBox)
+    assert "already Q4_1" in box.text() and "loses more quality" in box.text()
+    assert view.controller.queue.jobs() == []  # nothing is queued before the person answers
+    box.button(QMessageBox.StandardButton.Yes).click()
+    jobs = view.controller.queue.jobs()
+    assert [j.params["type_name"] for j in jobs] == ["Q8_0", "Q6_K", "Q4_K_M", "Q2_K"]
+    assert all(j.params["allow_requantize"] for j in jobs)
+    assert all(j.params["calibration"].endswith("general-en.txt") for j in jobs)
+    assert jobs[0].title.startswith("Quantize SmolLM2-135M-Instruct.Q4_1.gguf → Q8_0")
