@@ -14,6 +14,10 @@ _DATA = tempfile.mkdtemp(prefix="quantdesk-test-data-")
 os.environ["QUANTDESK_DATA_DIR"] = _DATA
 os.environ["QUANTDESK_CONFIG_DIR"] = os.path.join(_DATA, "config")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Never read or write the person's own Hugging Face cache or token from a test.
+os.environ["HF_HOME"] = os.path.join(_DATA, "hf")
+os.environ.pop("HF_HUB_CACHE", None)
+os.environ.pop("HF_TOKEN", None)
 
 import psutil  # noqa: E402
 import pytest  # noqa: E402

@@ -56,8 +56,31 @@ def resolve_model(name_or_path: str) -> Path:
     return path
 
 
+def downloaded_models(cache_dir: Path | None = None) -> list[ModelEntry]:
+    """GGUF files downloaded into the Hugging Face cache (by QuantDesk or any other tool), newest first.
+
+    The cache keeps files as snapshots/<commit>/<name> links to blobs; a blob linked from several
+    snapshots is listed once. Titles read "owner/name · file" as people know them from the Hub.
+    """
+    if cache_dir is None:
+        from app.core.hub import hub_cache_dir  # imported here: huggingface_hub is slow to import for the CLI
+
+        cache_dir = hub_cache_dir()
+    found: dict[Path, ModelEntry] = {}
+    for repo in sorted(cache_dir.glob("models--*")):
+        repo_id = repo.name.removeprefix("models--").replace("--", "/")
+        for path in sorted(repo.glob("snapshots/*/**/*.gguf")):
+            try:
+                blob = path.resolve(strict=True)
+                size = blob.stat().st_size
+            except OSError:  # a dangling link: the blob was removed or never finished
+                continue
+            found.setdefault(blob, ModelEntry(f"{repo_id} · {path.name}", path, size))
+    return sorted(found.values(), key=lambda e: e.path.stat().st_mtime, reverse=True)
+
+
 def list_models(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
-    """The starter model first, then every .gguf in QuantDesk's models folder and the given folders."""
+    """The starter first, then QuantDesk's models folder and the given folders, then Hub downloads."""
     entries: list[ModelEntry] = []
     try:
         starter = starter_model_path()
@@ -73,4 +96,8 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
                 continue
             seen.add(path.resolve())
             entries.append(ModelEntry(path.stem, path, path.stat().st_size))
+    for entry in downloaded_models():
+        if entry.path.resolve() not in seen:
+            seen.add(entry.path.resolve())
+            entries.append(entry)
     return entries

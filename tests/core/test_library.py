@@ -30,3 +30,22 @@ def test_resolve_model_names_the_missing_path(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError) as info:
         resolve_model(str(tmp_path / "nope.gguf"))
     assert "nope.gguf" in info.value.message
+
+
+def test_gguf_files_in_the_hugging_face_cache_are_listed(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf" / "hub"
+    repo = cache / "models--bartowski--SmolLM2-135M-Instruct-GGUF"
+    blob = repo / "blobs" / "abc123"
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(b"GGUF" + b"\0" * 100)
+    for commit in ("c1", "c2"):  # the same blob in two snapshots is one model
+        snap = repo / "snapshots" / commit
+        snap.mkdir(parents=True)
+        (snap / "SmolLM2-135M-Instruct-Q4_K_M.gguf").symlink_to(blob)
+    (repo / "snapshots" / "c2" / "gone-Q2_K.gguf").symlink_to(repo / "blobs" / "missing")  # dangling
+    (repo / "blobs" / "def.incomplete").write_bytes(b"GG")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    titles = [e.title for e in list_models()]
+    assert titles[1:] == ["bartowski/SmolLM2-135M-Instruct-GGUF · SmolLM2-135M-Instruct-Q4_K_M.gguf"]
