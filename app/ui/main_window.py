@@ -94,6 +94,9 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Convert"), self.convert)
         self.jobs = JobsView(parent=self)
         self.add_page(self.tr("Jobs"), self.jobs)
+        # whatever made a new model file, the library shows it at once
+        self.jobs.controller.job_finished.connect(lambda _job: self.library.refresh())
+        self.model_browser.download_finished.connect(lambda _result: self.library.refresh())
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
     def load_default_model(self) -> None:
