@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelInfoError
-from app.core.gguf_header_buffer import HeaderFormatError, NeedMoreBytes, parse_header
+from app.core.gguf_header import HeaderFormatError, NeedMoreBytes, parse_header
 from app.core.modelinfo import (
     ModelFacts,
     TensorFacts,

@@ -1,6 +1,6 @@
 """Facts about a model without loading it: shape, context, vocabulary and every tensor's type and size.
 
-Three sources give the same ModelFacts: a GGUF file's header (gguf_header_buffer.py), a Hugging Face folder
+Three sources give the same ModelFacts: a GGUF file's header (gguf_header.py), a Hugging Face folder
 (config.json + safetensors headers) and a Hub repo before download (see hf_facts.py). The memory estimate
 needs nothing else.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from gguf import MODEL_ARCH_NAMES
 
 from app.core.errors import ModelInfoError
-from app.core.gguf_header_buffer import ArrayLength, HeaderFormatError, NeedMoreBytes, RawTensor, parse_header
+from app.core.gguf_header import ArrayLength, HeaderFormatError, NeedMoreBytes, RawTensor, parse_header
 from app.core.quants import ggml_type_name, level_for_file_type, tensor_bytes
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def tensors_from_raw(raw: tuple[RawTensor, ...] | list[RawTensor], source: str) 
 def read_gguf_facts(path: str | Path) -> ModelFacts:
     """Facts from a GGUF file on disk, reading only its header (the first megabytes).
 
-    The header parser (gguf_header_buffer.py) is also what reads Hub files by range; it is checked against
+    The header parser (gguf_header.py) is also what reads Hub files by range; it is checked against
     gguf-py's GGUFReader in the tests. GGUFReader itself is not used here because it takes seconds on a large
     vocabulary (it builds an array view per token), too slow for a table that updates as a person types.
     """

@@ -87,7 +87,7 @@ def inspect_source(path: Path) -> SourceInfo:
     """Read `path`'s header: its type, whether it is quantized, and the counts a size estimate needs."""
     path = Path(path)
     header = read_gguf_header(path)
-    ftype = header.metadata.get("general.file_type")
+    ftype = header.fields.get("general.file_type")
     known = quant_type_for_ftype(int(ftype)) if isinstance(ftype, int) else None
     n_1d = n_aligned = n_unaligned = 0
     quantized = False
@@ -103,7 +103,7 @@ def inspect_source(path: Path) -> SourceInfo:
         quantized = quantized or tensor.type_name not in _FLOAT_TENSOR_TYPES
     return SourceInfo(
         path=path,
-        architecture=str(header.metadata.get("general.architecture", "unknown")),
+        architecture=str(header.fields.get("general.architecture", "unknown")),
         file_type=known.name if known is not None else "mixed",
         is_quantized=quantized,
         n_tensors=len(header.tensors),

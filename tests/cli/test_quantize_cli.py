@@ -45,7 +45,7 @@ def test_a_ladder_with_a_calibration_text_goes_to_the_models_folder(tiny_f16: Pa
     assert [Path(o["path"]).name for o in outputs] == ["tiny-Q8_0.gguf", "tiny-IQ2_XS.gguf"]
     assert all(Path(o["path"]).parent == tmp_path / "data" / "models" for o in outputs)
     assert outputs[1]["imatrix"] and Path(outputs[1]["imatrix"]).is_file()
-    metadata = read_gguf_header(Path(outputs[1]["path"])).metadata  # provenance, as llama-quantize records it
+    metadata = read_gguf_header(Path(outputs[1]["path"])).fields  # provenance, as llama-quantize records it
     assert metadata["quantize.imatrix.dataset"] == "general-en.txt"
     assert metadata["quantize.imatrix.entries_count"] == 14
 

@@ -9,7 +9,7 @@ import pytest
 from gguf import GGUFWriter
 
 from app.core.errors import ModelInfoError
-from app.core.gguf_header_buffer import NeedMoreBytes, parse_header
+from app.core.gguf_header import NeedMoreBytes, parse_header
 from app.core.library import starter_model_path
 from app.core.modelinfo import read_gguf_facts, read_model_facts
 
