@@ -148,8 +148,9 @@ class JobsView(QWidget):
                 self.table.setCellWidget(row, 4, actions)
             actions.show_state(record)
         interrupted = sum(r.state is JobState.INTERRUPTED for r in records)
-        self.notice.setText(self.tr("{n} job(s) did not finish before QuantDesk was closed: Resume starts "
-                                    "them again, Clear removes them.").format(n=interrupted)
+        self.notice.setText(self.tr("{n} job(s) did not finish before QuantDesk was closed: Resume runs "
+                                    "them again (a download continues where it stopped), Clear removes "
+                                    "them.").format(n=interrupted)
                             if interrupted else "")
         self.notice.setVisible(bool(interrupted))
         self.update_progress()
