@@ -102,6 +102,7 @@ class ConvertView(QWidget):
         buttons.addWidget(self.convert_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
+        buttons.addWidget(QLabel(self.tr("…or convert later, on the Jobs page:"), self))
         buttons.addWidget(self.queue_button)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

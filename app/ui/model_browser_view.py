@@ -114,6 +114,7 @@ class ModelBrowserView(QWidget):
         right_layout.addWidget(self.inspector, 1)
         queue_row = QHBoxLayout()
         queue_row.addStretch(1)
+        queue_row.addWidget(QLabel(self.tr("…or download later, on the Jobs page:"), self))
         queue_row.addWidget(self.queue_button)
         right_layout.addLayout(queue_row)
         right_layout.addWidget(self.downloads)
