@@ -1,6 +1,6 @@
-"""The queue of long jobs (quantizations now; downloads and conversions can join), persisted as JSON.
+"""The queue of long jobs (downloads, conversions, quantizations), persisted as JSON.
 
-A job is a kind ("quantize", later "download", "convert") plus JSON-able parameters; what runs a kind is
+A job is a kind ("download", "convert", "quantize") plus JSON-able parameters; what runs a kind is
 named in RUNNERS ("module:function", imported when first needed, so the queue imports nothing heavy). A
 runner is `run(params, on_progress, cancel, on_stage) -> dict` returning what the job made ({"path": ...}).
 
@@ -31,6 +31,8 @@ SCHEMA_VERSION = 1
 #: kind → "module:function" of its runner. Other capabilities add their line here.
 RUNNERS: dict[str, str] = {
     "quantize": "app.core.quantize_job:run_quantize_job",
+    "download": "app.core.download_job:run_download_job",
+    "convert": "app.core.convert_job:run_convert_job",
 }
 
 StageCallback = Callable[[str], None]

@@ -2,7 +2,8 @@
 
 The conversion runs in a child process (child_job.run_in_child), watched from a worker thread
 (BackgroundTask), so neither the numpy work nor the wait touches the GUI thread. Cancel stops the child;
-its temporary file is removed and nothing appears under the output name.
+its temporary file is removed and nothing appears under the output name. "Add to Jobs" hands the same
+conversion to the Jobs page instead (job_requested), to run after whatever waits there.
 """
 
 from __future__ import annotations
@@ -23,41 +24,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.child_job import run_in_child
-from app.core.convert import ConversionResult, convert_model, family_for, temp_path_for
+from app.core.convert import ConversionResult, family_for
 from app.core.convert.hf_folder import read_config
+from app.core.convert_job import PROGRESS_STEPS, ConvertJobParams, convert_in_child
 from app.core.errors import QuantDeskError
-from app.core.jobs import CancelToken, ProgressCallback
 from app.core.paths import models_dir
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
-
-PROGRESS_STEPS = 1000  # the bar counts in permille: byte counts overflow a Qt int past 2 GB
-
-
-def convert_in_child(
-    folder: str, out: str, outtype: str, on_progress: ProgressCallback, cancel: CancelToken
-) -> ConversionResult:
-    """convert_model in a child process, progress scaled to PROGRESS_STEPS."""
-
-    def scaled(done: int, total: int) -> None:
-        on_progress(done * PROGRESS_STEPS // total if total else 0, PROGRESS_STEPS)
-
-    result: ConversionResult = run_in_child(
-        convert_model,
-        args=(folder, out, outtype),
-        on_progress=scaled,
-        cancel=cancel,
-        cleanup=[temp_path_for(Path(out))],
-    )
-    return result
 
 
 class ConvertView(QWidget):
     conversion_finished = Signal(object)  # ConversionResult
     conversion_failed = Signal(object)  # QuantDeskError
     conversion_cancelled = Signal()
+    job_requested = Signal(str, str, object)  # kind, title, JSON parameters: for the Jobs page's queue
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +81,11 @@ class ConvertView(QWidget):
         self.convert_button.clicked.connect(self.start)
         self.cancel_button = QPushButton(self.tr("Cancel"), self)
         self.cancel_button.clicked.connect(self.cancel)
+        self.queue_button = QPushButton(self.tr("Add to Jobs"), self)
+        self.queue_button.setObjectName("queueConvertButton")
+        self.queue_button.setToolTip(self.tr("Convert on the Jobs page instead, after the jobs waiting there; "
+                                             "its progress is shown there."))
+        self.queue_button.clicked.connect(self.queue_in_jobs)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setValue(0)
@@ -116,6 +102,8 @@ class ConvertView(QWidget):
         buttons.addWidget(self.convert_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
+        buttons.addWidget(QLabel(self.tr("…or convert later, on the Jobs page:"), self))
+        buttons.addWidget(self.queue_button)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
@@ -143,6 +131,16 @@ class ConvertView(QWidget):
         self._task.cancelled.connect(self._on_task_cancelled)
         self._task.start()
         self._update_buttons()
+
+    def queue_in_jobs(self) -> None:
+        """Ask for this conversion as a job on the Jobs page (the window connects job_requested)."""
+        folder, out = self.folder_edit.text().strip(), self.out_edit.text().strip()
+        if not folder or not out:
+            return
+        params = ConvertJobParams(folder=folder, out=out, outtype=self.outtype())
+        title = self.tr("Convert {folder} → {out}").format(folder=Path(folder).name, out=Path(out).name)
+        self.job_requested.emit("convert", title, params.to_json())
+        self.status_label.setText(self.tr("Added to the Jobs page: its progress is shown there."))
 
     def cancel(self) -> None:
         if self._task is not None:
@@ -245,6 +243,7 @@ class ConvertView(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_running()
         self.convert_button.setEnabled(not running and bool(self.folder_edit.text().strip()))
+        self.queue_button.setEnabled(bool(self.folder_edit.text().strip()))
         self.cancel_button.setEnabled(running)
         for widget in (self.folder_edit, self.out_edit, self.type_combo):
             widget.setEnabled(not running)

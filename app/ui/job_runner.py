@@ -49,7 +49,9 @@ class JobController(QObject):
                 self.jobs_changed.emit()
 
     def retry(self, job_id: str) -> None:
-        """Retry a failed or cancelled job, or resume one interrupted by a restart (both start over)."""
+        """Retry a failed or cancelled job, or resume one interrupted by a restart.
+
+        Quantizations and conversions start over; a download continues from the bytes already on disk."""
         self.queue.resume(job_id)
         self.jobs_changed.emit()
         self._start_next()
@@ -68,12 +70,15 @@ class JobController(QObject):
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel the running job, start no other, and wait for its worker (closing the window, tests).
 
-        Jobs still waiting stay queued in the file and come back as interrupted next time."""
+        Jobs still waiting stay queued in the file and come back as interrupted next time; so does the
+        one that was running (not "cancelled": the person closed the app, they did not give the job up)."""
         self._closing = True
-        task = self._task
+        task, current = self._task, self._current
         if task is not None:
             task.cancel()
             task.wait(timeout)
+        if current is not None and self.queue.get(current) is not None:
+            self.queue.update(current, state=JobState.INTERRUPTED)
 
     # ---- running ---------------------------------------------------------------------------------
 
@@ -133,4 +138,4 @@ class JobController(QObject):
         self.job_failed.emit(error)
 
     def _on_task_cancelled(self) -> None:
-        self._end(state=JobState.CANCELLED)
+        self._end(state=JobState.INTERRUPTED if self._closing else JobState.CANCELLED)

@@ -1,4 +1,4 @@
-"""The Jobs page: every long job (quantizations now, downloads and conversions later) with its progress.
+"""The Jobs page: every long job (downloads, conversions, quantizations) with its progress.
 
 One row per job: what it is, where it stands, a progress bar, the time left, and the actions that make
 sense for its state (Cancel while it waits or runs; Retry after a failure or cancel; Resume or Clear after
@@ -31,6 +31,7 @@ from app.core.imatrix_compute import default_calibration_text
 from app.core.job_queue import JobRecord, JobState
 from app.core.quantize import SourceInfo, inspect_source, requantize_warning
 from app.core.quantize_job import QuantizeJobParams, ladder_jobs
+from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
 from app.ui.job_runner import JobController
@@ -39,7 +40,8 @@ from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
 REPAINT_INTERVAL_MS = 500
 COLUMNS = ("Job", "Status", "Progress", "Time left", "")
 
-STAGE_NAMES = {"expand": "expanding to F16", "imatrix": "importance matrix", "quantize": "quantizing"}
+STAGE_NAMES = {"expand": "expanding to F16", "imatrix": "importance matrix", "quantize": "quantizing",
+               "download": "downloading", "convert": "converting"}
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -146,8 +148,9 @@ class JobsView(QWidget):
                 self.table.setCellWidget(row, 4, actions)
             actions.show_state(record)
         interrupted = sum(r.state is JobState.INTERRUPTED for r in records)
-        self.notice.setText(self.tr("{n} job(s) did not finish before QuantDesk was closed: Resume starts "
-                                    "them again, Clear removes them.").format(n=interrupted)
+        self.notice.setText(self.tr("{n} job(s) did not finish before QuantDesk was closed: Resume runs "
+                                    "them again (a download continues where it stopped), Clear removes "
+                                    "them.").format(n=interrupted)
                             if interrupted else "")
         self.notice.setVisible(bool(interrupted))
         self.update_progress()
@@ -175,6 +178,9 @@ class JobsView(QWidget):
     def status_text(self, record: JobRecord) -> str:
         if record.state is JobState.RUNNING:
             stage = STAGE_NAMES.get(record.stage, record.stage)
+            if record.kind == "download" and record.total > 0:  # a download's progress is in bytes
+                stage = self.tr("{stage} {done} of {total}").format(
+                    stage=stage, done=format_bytes(record.done), total=format_bytes(record.total))
             return self.tr("Running: {stage}").format(stage=stage) if stage else self.tr("Running")
         if record.state is JobState.FAILED:
             return self.tr("Failed: {reason}").format(reason=record.error_message)
@@ -190,7 +196,8 @@ class JobsView(QWidget):
     def open_folder_requested_for(self, job_id: str) -> None:
         record = self.controller.queue.get(job_id)
         if record is not None and record.result.get("path"):
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(record.result["path"]).parent)))
+            folder = record.result.get("folder") or str(Path(record.result["path"]).parent)
+            QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
 
     def _on_quantize_button_clicked(self) -> None:
         dialog = QuantizeDialog(self)

@@ -94,10 +94,16 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Convert"), self.convert)
         self.jobs = JobsView(parent=self)
         self.add_page(self.tr("Jobs"), self.jobs)
-        # whatever made a new model file, the library shows it at once
-        self.jobs.controller.job_finished.connect(lambda _job: self.library.refresh())
+        # downloads and conversions can also be queued from their own pages; they then run on this one
+        self.model_browser.job_requested.connect(self._on_page_job_requested)
+        self.convert.job_requested.connect(self._on_page_job_requested)
+        self.jobs.controller.job_finished.connect(lambda _record: self.library.refresh())
         self.model_browser.download_finished.connect(lambda _result: self.library.refresh())
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
+
+    def _on_page_job_requested(self, kind: str, title: str, params: dict[str, object]) -> None:
+        self.jobs.controller.enqueue(kind, title, params)
+        self.show_page(self.tr("Jobs"))
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""

@@ -3,14 +3,16 @@
 Left: the search (text, sort, "ready GGUF only", "text generation only") and its results, a page at a time.
 Right: the picked repo inspected (ModelInspectPanel) and a running download (DownloadPanel). Every Hub
 call is a core function on a BackgroundTask worker thread; the offline switch is a core setting, and while it
-is on this page says so and starts nothing that would touch the network.
+is on this page says so and starts nothing that would touch the network. "Add to Jobs" hands the ticked
+files to the Jobs page instead (job_requested), where the download waits its turn and can be resumed later.
 """
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.download_job import DownloadJobParams
 from app.core.errors import QuantDeskError
 from app.core.hub import apply_offline_mode, is_offline, set_offline
 from app.core.hub_inspect import RepoInspection, inspect_repo
@@ -46,6 +49,7 @@ def _count(n: int) -> str:
 class ModelBrowserView(QWidget):
     offline_changed = Signal(bool)
     download_finished = Signal(object)  # DownloadResult: the library may want to refresh
+    job_requested = Signal(str, str, object)  # kind, title, JSON parameters: for the Jobs page's queue
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,10 +101,22 @@ class ModelBrowserView(QWidget):
 
         self.inspector = ModelInspectPanel(self)
         self.downloads = DownloadPanel(self)
+        self.queue_button = QPushButton(self.tr("Add to Jobs"), self)
+        self.queue_button.setObjectName("queueDownloadButton")
+        self.queue_button.setToolTip(self.tr("Download on the Jobs page instead, after the jobs waiting there; "
+                                             "an interrupted download continues where it stopped."))
+        self.queue_button.setEnabled(False)
+        # the Download button's state (files ticked, not busy, online) is the inspector's; follow it
+        self.inspector.download_button.installEventFilter(self)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.inspector, 1)
+        queue_row = QHBoxLayout()
+        queue_row.addStretch(1)
+        queue_row.addWidget(QLabel(self.tr("…or download later, on the Jobs page:"), self))
+        queue_row.addWidget(self.queue_button)
+        right_layout.addLayout(queue_row)
         right_layout.addWidget(self.downloads)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -124,6 +140,7 @@ class ModelBrowserView(QWidget):
         self.results.currentItemChanged.connect(self._on_results_current_item_changed)
         self.offline_switch.toggled.connect(self._on_offline_switch_toggled)
         self.inspector.download_requested.connect(self._on_inspector_download_requested)
+        self.queue_button.clicked.connect(self._on_queue_button_clicked)
         self.inspector.token_saved.connect(self._on_inspector_token_saved)
         self.downloads.download_finished.connect(self._on_downloads_download_finished)
         self.downloads.download_stopped.connect(lambda: self.inspector.set_busy(False))
@@ -255,6 +272,29 @@ class ModelBrowserView(QWidget):
             return
         self.inspector.set_busy(True)
         self.downloads.start(repo_id, include, folder)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.inspector.download_button and event.type() == QEvent.Type.EnabledChange:
+            self.queue_button.setEnabled(self.inspector.download_button.isEnabled())
+        return super().eventFilter(watched, event)
+
+    def queue_download(self) -> None:
+        """Ask for the ticked files as a download job on the Jobs page (the window connects job_requested)."""
+        inspection = self.inspector.inspection
+        files = self.inspector.checked_files()
+        if inspection is None or not files or is_offline():
+            return
+        folder = self.inspector.folder
+        params = DownloadJobParams(repo_id=inspection.repo_id,
+                                   include=tuple(glob.escape(p) for p in files),  # exact names
+                                   folder=str(folder) if folder is not None else None)
+        title = (self.tr("Download {repo} ({name})").format(repo=inspection.repo_id, name=files[0])
+                 if len(files) == 1 else
+                 self.tr("Download {repo} ({n} files)").format(repo=inspection.repo_id, n=len(files)))
+        self.job_requested.emit("download", title, params.to_json())
+
+    def _on_queue_button_clicked(self) -> None:
+        self.queue_download()
 
     def _on_downloads_download_finished(self, result: object) -> None:
         self.inspector.set_busy(False)

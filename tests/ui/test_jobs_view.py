@@ -14,8 +14,6 @@ from app.ui.job_runner import JobController
 from app.ui.jobs_view import JobRow, JobsView
 from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "jobs.png"
-
 
 def make_view(qtbot, path: Path) -> JobsView:  # type: ignore[no-untyped-def]
     view = JobsView(JobController(JobQueue(path)))
@@ -85,8 +83,6 @@ def test_unfinished_jobs_come_back_interrupted_and_can_be_cleared(qtbot, tmp_pat
     assert view.notice.isVisibleTo(view) and "2 job(s)" in view.notice.text()
     first = view.table.cellWidget(0, 4)
     assert isinstance(first, JobRow) and first.retry.text() == "Resume"
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    view.grab().save(str(SCREENSHOT))
     view.controller.clear_finished()
     assert view.table.rowCount() == 2  # the done one went; interrupted ones wait for Resume or Clear
     first.clear.click()
