@@ -47,9 +47,11 @@ def test_safetensors_repo_gets_a_recommendation_that_fits_this_computers_ram(fak
     assert result.disk is not None
     params = result.safetensors.parameter_count
     assert result.disk.quant_bytes == int(params * BY_NAME[chosen.type].file_bits_per_weight / 8)
-    # config.json was read straight from the Hub once; the weights never
-    assert fake_hub.downloads_of("model.safetensors") == [] or all(
-        r.request.range for r in fake_hub.downloads_of("model.safetensors"))
+    # nothing fetched twice: config.json once (the inspection does not read it), the weights only through
+    # the safetensors header reads the inspection made
+    assert len(fake_hub.downloads_of("/config.json")) == 1
+    weights = fake_hub.downloads_of("/model.safetensors")
+    assert weights and all(r.request.range for r in weights)
 
 
 def test_less_ram_gets_a_smaller_level_and_nothing_when_nothing_fits(fake_hub: FakeHub) -> None:
@@ -81,6 +83,11 @@ def test_gguf_repo_picks_the_recommended_file(fake_hub: FakeHub) -> None:
     assert rec.best_file == "m-Q8_0.gguf"
     assert {f.path for f in rec.files} == {"m-F16.gguf", "m-Q8_0.gguf", "m-Q4_K_M.gguf"}
     assert all(f.fits for f in rec.files)
+    # sized from the headers the inspection read: no request beyond what inspecting alone makes
+    with_rec = len(fake_hub.requests)
+    fake_hub.clear_log()
+    inspect_repo("tester/many-GGUF")
+    assert len(fake_hub.requests) == with_rec
 
 
 def test_gguf_repo_without_the_recommended_level_picks_the_largest_that_fits(fake_hub: FakeHub) -> None:
