@@ -24,6 +24,7 @@ from huggingface_hub import hf_hub_url
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from app.core.errors import HubError
+from app.core.gguf_header_buffer import HeaderFormatError, NeedMoreBytes, RawHeader, parse_header
 from app.core.hub import hub_endpoint, hub_errors, require_online
 
 FIRST_READ = 256 * 1024
@@ -56,6 +57,9 @@ class GgufHeader:
     tensor_count: int
     header_bytes: int  # how far into the file the header reaches
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)  # scalar keys only
+    # The same header as gguf_header_buffer reads it (every key, the tensor table): what the memory
+    # estimate needs, parsed from the bytes already fetched so sizing the model costs no second request.
+    raw: RawHeader | None = field(default=None, compare=False, repr=False)
 
 
 def quant_from_filename(filename: str) -> str | None:
@@ -188,7 +192,15 @@ def parse_gguf_header(fetch: Callable[[int, int], bytes], total_size: int | None
         tensor_count=n_tensors,
         header_bytes=buf.pos,
         metadata=metadata,
+        raw=_raw_header(bytes(buf.data[: buf.pos])),
     )
+
+
+def _raw_header(data: bytes) -> RawHeader | None:
+    try:
+        return parse_header(data)
+    except (NeedMoreBytes, HeaderFormatError):  # the two readers disagree: size it some other way
+        return None
 
 
 def read_remote_gguf_header(repo_id: str, filename: str, revision: str | None = None,

@@ -6,8 +6,9 @@
 - licence and gated status
 - disk: download + F16 + quant for the safetensors path (or the GGUF file itself) against free disk
 
-The result has an optional `recommendation`: the estimate/recommend feature (issue 3) attaches its choice with
-`with_recommendation` and the UI shows it beside the inspection. Nothing here estimates memory itself.
+The result has an optional `recommendation`: hub_recommend.py builds it from what this inspection fetched and
+attaches it with `with_recommendation`, which also sizes the disk estimate's quant to the recommended level.
+Nothing here estimates memory itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import errors as hf_errors
 
@@ -26,6 +27,10 @@ from app.core.hub import hub_api, hub_cache_dir, hub_errors, require_online
 from app.core.hub_cache import free_space
 from app.core.hub_gguf import GgufHeader, quant_from_filename, read_remote_gguf_header
 from app.core.jobs import CancelToken, ProgressCallback, check_cancelled, no_progress
+from app.core.quants import BY_NAME
+
+if TYPE_CHECKING:
+    from app.core.hub_recommend import RepoRecommendation
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +45,9 @@ CONVERTIBLE_ARCHITECTURES: dict[str, str] = {
     "Gemma3ForCausalLM": "Gemma 3",
     "Phi3ForCausalLM": "Phi-3",
 }
-#: Bits per weight assumed for "the quant" in the disk estimate until a recommendation names a type:
-#: llama.cpp's Q4_K_M, the usual default, is ~4.8–4.9 bits/weight on Llama-class models (llama.cpp
-#: tools/quantize README table). A recommendation's own figure replaces it (DiskNeeds.for_quant).
-DEFAULT_QUANT_BITS = 4.85
+#: The level the disk estimate assumes until a recommendation names one: llama.cpp's usual default. Its
+#: bits/weight come from the catalogue (quants.py); the recommended level's replace them (with_recommendation).
+DEFAULT_DISK_QUANT = "Q4_K_M"
 MAX_HEADER_READS = 8  # GGUF repos can list 20+ quants: confirm the first few, the rest on request
 
 
@@ -82,6 +86,8 @@ class SafetensorsInfo:
     parameter_count: int
     dtypes: tuple[tuple[str, int], ...]  # (dtype, parameters), largest first
     total_bytes: int  # of the .safetensors files
+    # every tensor's (name, shape) from the same headers: the memory estimate sizes the model from them
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = dataclasses.field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -121,16 +127,22 @@ class RepoInspection:
     safetensors: SafetensorsInfo | None
     disk: DiskNeeds | None  # the safetensors → F16 → quant path; None when there are no safetensors
     free_bytes: int
-    # Issue 3's recommendation (app/core/recommend.py `Recommendation`, whose `sentence` the UI shows; a str
-    # works too), attached by the caller with `with_recommendation`. Optional so inspection never waits on it.
-    recommendation: Any = None
+    # What QuantDesk recommends for this repo on this computer (hub_recommend.RepoRecommendation), attached
+    # with `with_recommendation`; None until then.
+    recommendation: RepoRecommendation | None = None
 
     @property
     def download_bytes(self) -> int:
         return sum(f.size for f in self.files)
 
-    def with_recommendation(self, recommendation: Any) -> RepoInspection:
-        return dataclasses.replace(self, recommendation=recommendation)
+    def with_recommendation(self, recommendation: RepoRecommendation) -> RepoInspection:
+        """This inspection with `recommendation` beside it, and its disk estimate sized for the recommended
+        level (the catalogue's bits per weight for it)."""
+        disk = self.disk
+        level = BY_NAME.get(recommendation.recommended or "")
+        if disk is not None and self.safetensors is not None and level is not None:
+            disk = disk.for_quant(self.safetensors.parameter_count, level.file_bits_per_weight)
+        return dataclasses.replace(self, recommendation=recommendation, disk=disk)
 
     def gguf_fits(self, gguf: GgufFileInfo) -> bool:
         return gguf.size <= self.free_bytes
@@ -173,9 +185,13 @@ def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo],
     the summary the Hub publishes in the model info (the headers themselves are behind the gate)."""
     if not any(f.kind == "safetensors" for f in files):
         return None
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     try:
         with hub_errors(repo_id):
-            counts = hub_api().get_safetensors_metadata(repo_id, revision=commit).parameter_count
+            meta = hub_api().get_safetensors_metadata(repo_id, revision=commit)
+        counts = meta.parameter_count
+        shapes = tuple((name, tuple(int(d) for d in t.shape)) for fm in meta.files_metadata.values()
+                       for name, t in fm.tensors.items())
     except hf_errors.NotASafetensorsRepoError:
         return None
     except GatedModelError:
@@ -184,7 +200,7 @@ def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo],
         counts = dict(info.safetensors.parameters)
     ordered = sorted(counts.items(), key=lambda kv: -kv[1])
     return SafetensorsInfo(sum(counts.values()), tuple(ordered),
-                           sum(f.size for f in files if f.kind == "safetensors"))
+                           sum(f.size for f in files if f.kind == "safetensors"), shapes)
 
 
 def read_gguf_info(repo_id: str, path: str, size: int, revision: str | None = None) -> GgufFileInfo:
@@ -228,8 +244,9 @@ def inspect_repo(repo_id: str, revision: str = "main", *, on_progress: ProgressC
     disk = None
     if safetensors is not None:
         needed = sum(f.size for f in files if f.kind in ("safetensors", "config"))
+        bits = BY_NAME[DEFAULT_DISK_QUANT].file_bits_per_weight
         disk = DiskNeeds(needed, safetensors.parameter_count * 2,
-                         int(safetensors.parameter_count * DEFAULT_QUANT_BITS / 8), free, where)
+                         int(safetensors.parameter_count * bits / 8), free, where)
     return RepoInspection(
         repo_id=repo_id, commit=commit, license=_license(info), gated=bool(info.gated),
         pipeline_tag=info.pipeline_tag, architecture=architecture,

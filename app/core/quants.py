@@ -46,6 +46,12 @@ class QuantLevel:
     def main_bits_per_weight(self) -> float:
         return bits_per_weight(self.main_type)
 
+    @property
+    def file_bits_per_weight(self) -> float:
+        """Bits per weight of a whole file of this level: the published figure where there is one, else
+        the main block type's (a little low: the file's more sensitive tensors get more bits)."""
+        return self.published_bits_per_weight or self.main_bits_per_weight
+
 
 def block_size(ggml_type: str) -> tuple[int, int]:
     """(weights per block, bytes per block) of a ggml tensor type such as "Q4_K" or "F16"."""

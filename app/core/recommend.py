@@ -188,6 +188,20 @@ def _option(
     return QuantOption(type_name, est.file_bytes, est, placement, est.n_gpu_layers, tps, quality, spare)
 
 
+def file_option(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> QuantOption:
+    """A GGUF file as it is (its own tensor types): its memory need and placement on this computer."""
+    repack = repacked_types(hardware.cpu.features)
+    level = BY_NAME.get(facts.file_type or "")
+
+    def make(layers: int) -> MemoryEstimate:
+        return estimate_file(facts, n_ctx, layers, repack=repack)
+
+    return _option(
+        facts, facts.file_type or "file", facts.tensors, make, budget_for(hardware),
+        level.quality if level else None,
+    )
+
+
 def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> tuple[QuantOption, ...]:
     budget = budget_for(hardware)
     repack = repacked_types(hardware.cpu.features)
@@ -289,17 +303,7 @@ def recommend(facts: ModelFacts, hardware: HardwareReport, n_ctx: int | None = N
     budget = budget_for(hardware)
     options = build_options(facts, hardware, ctx)
     chosen = choose(options)
-    this_file = None
-    if facts.kind == "gguf":
-        repack = repacked_types(hardware.cpu.features)
-        level = BY_NAME.get(facts.file_type or "")
-
-        def make(layers: int) -> MemoryEstimate:
-            return estimate_file(facts, ctx, layers, repack=repack)
-
-        this_file = _option(
-            facts, facts.file_type or "file", facts.tensors, make, budget, level.quality if level else None
-        )
+    this_file = file_option(facts, hardware, ctx) if facts.kind == "gguf" else None
     return Recommendation(
         facts.source,
         ctx,

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 from app.core.download_job import DownloadJobParams
 from app.core.errors import QuantDeskError
 from app.core.hub import apply_offline_mode, is_offline, set_offline
-from app.core.hub_inspect import RepoInspection, inspect_repo
+from app.core.hub_inspect import RepoInspection
+from app.core.hub_recommend import HardwareOnce, inspect_and_recommend
 from app.core.hub_search import ModelSearch, ModelSummary, SearchPage, SearchQuery
 from app.ui.background import BackgroundTask
 from app.ui.download_panel import DownloadPanel
@@ -56,6 +57,7 @@ class ModelBrowserView(QWidget):
         self._search: ModelSearch | None = None
         self._search_task: BackgroundTask | None = None
         self._inspect_task: BackgroundTask | None = None
+        self._hardware = HardwareOnce()  # read on the first inspection's worker thread, then kept
 
         self.offline_switch = QCheckBox(self.tr("Offline mode"), self)
         self.offline_switch.setObjectName("offlineSwitch")
@@ -242,7 +244,7 @@ class ModelBrowserView(QWidget):
         if self._inspect_task is not None and self._inspect_task.is_running():
             self._inspect_task.cancel()
         self.inspector.clear(self.tr("Looking inside <b>{repo}</b>…").format(repo=repo_id))
-        task = BackgroundTask(inspect_repo, repo_id, parent=self)
+        task = BackgroundTask(inspect_and_recommend, repo_id, self._hardware, parent=self)
         task.finished.connect(lambda result, t=task: self._on_inspect_task_finished(t, result))
         task.failed.connect(lambda error, t=task: self._on_inspect_task_failed(t, error))
         self._inspect_task = task

@@ -1,13 +1,15 @@
 """One Hub repo, inspected: what it is, whether QuantDesk can use it, the files to pick, the disk it needs.
 
 Shows a core RepoInspection; it asks the network for nothing itself except saving a token (on a worker
-thread). The recommendation row is the hook for the estimate feature (issue 3): `show_recommendation(text)`,
-or a RepoInspection that arrives with `recommendation` set.
+thread). Beside it, the recommendation for this computer the inspection arrives with (hub_recommend): the
+recommended level with its memory need and placement, why in one sentence, and for a repo of ready GGUF
+files the one that fits best, ticked; or in plain words why QuantDesk can't estimate this model.
 """
 
 from __future__ import annotations
 
 import glob
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -29,6 +31,8 @@ from PySide6.QtWidgets import (
 from app.core.errors import QuantDeskError
 from app.core.hub import has_token, hub_cache_dir, save_token
 from app.core.hub_inspect import CONVERTIBLE_ARCHITECTURES, RepoInspection, convertible_families
+from app.core.hub_recommend import RepoRecommendation
+from app.core.recommend import QuantOption
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
@@ -59,9 +63,9 @@ class ModelInspectPanel(QWidget):
         self.kind_label = self._value_label()
         self.size_label = self._value_label()
         self.licence_label = self._value_label()
-        # HOOK(issue 3): the estimate/recommend feature fills this row (show_recommendation).
         self.recommendation_label = self._value_label()
         self.recommendation_label.setObjectName("recommendation")
+        self.recommendation_label.setTextFormat(Qt.TextFormat.RichText)
         self.disk_label = self._value_label()
         form = QFormLayout()
         form.addRow(self.tr("What it is:"), self.kind_label)
@@ -153,18 +157,42 @@ class ModelInspectPanel(QWidget):
                 if inspection.gated else "")
         licence = inspection.license or self.tr("not stated")
         self.licence_label.setText(", ".join(x for x in (licence, gate) if x))
-        recommendation = inspection.recommendation  # recommend.Recommendation has a one-line `sentence`
-        self.show_recommendation(None if recommendation is None
-                                 else str(getattr(recommendation, "sentence", recommendation)))
+        self.recommendation_label.setText(self._recommendation_text(inspection.recommendation))
         self.disk_label.setText(self._disk_text(inspection))
         self._fill_table(inspection)
         self.token_box.setVisible(inspection.gated and not has_token())
         self._update_buttons()
 
-    def show_recommendation(self, text: str | None) -> None:
-        """HOOK(issue 3): the recommended quant type and placement, in one sentence."""
-        self.recommendation_label.setText(
-            text or self.tr("<i>a recommendation appears here once QuantDesk has measured this computer</i>"))
+    def _placement_text(self, option: QuantOption) -> str:
+        if option.placement == "gpu":
+            return self.tr("all on the GPU")
+        if option.placement == "partial":
+            return self.tr("{n} layers on the GPU, the rest on the processor").format(n=option.n_gpu_layers)
+        return self.tr("on the processor")
+
+    def _recommendation_text(self, rec: RepoRecommendation | None) -> str:
+        if rec is None:
+            return self.tr("<i>not estimated for this computer</i>")
+        chosen = rec.chosen
+        if chosen is None:  # can't be sized (the plain reason), or nothing fits (the estimator's sentence)
+            lines = [html.escape(rec.sentence, quote=False)]
+        else:
+            lines = [self.tr("<b>{type}</b> — needs about {memory} of memory, runs {where}.").format(
+                type=chosen.type, memory=format_bytes(chosen.memory.total),
+                where=self._placement_text(chosen)), html.escape(rec.sentence, quote=False)]
+        if rec.recommendation is not None and rec.files:
+            best = next((f for f in rec.files if f.path == rec.best_file), None)
+            if best is None:
+                lines.append(self.tr("None of the GGUF files here fits this computer."))
+            elif best.quant == rec.recommended:
+                lines.append(self.tr("Its {type} file here: <b>{file}</b> (ticked below).").format(
+                    type=best.quant, file=html.escape(best.path, quote=False)))
+            else:
+                memory = format_bytes(best.option.memory.total) if best.option else "?"
+                lines.append(self.tr("There is no {type} file here; the largest that fits is <b>{file}</b> "
+                                     "(about {memory} of memory, ticked below).").format(
+                    type=rec.recommended or "", file=html.escape(best.path, quote=False), memory=memory))
+        return "<br>".join(lines)
 
     def _kind_text(self, inspection: RepoInspection) -> str:
         arch = inspection.architecture or self.tr("unknown")
@@ -200,14 +228,18 @@ class ModelInspectPanel(QWidget):
     def _fill_table(self, inspection: RepoInspection) -> None:
         self.table.blockSignals(True)
         ggufs = {g.path: g for g in inspection.gguf_files}
+        best = self._best_gguf(inspection)
         self.table.setRowCount(len(inspection.files))
         for row, f in enumerate(inspection.files):
             name = QTableWidgetItem(f.path)
             name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             # safetensors: the weights and their config/tokenizer files; GGUF: a person picks one quant
-            # (pre-ticked when there is only one)
-            checked = f.kind == "gguf" and len(ggufs) == 1 if ggufs else f.kind in ("safetensors", "config")
+            # (the one that fits this computer best is pre-ticked)
+            checked = f.path == best if ggufs else f.kind in ("safetensors", "config")
             name.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            if f.path == best and len(ggufs) > 1:
+                name.setText(self.tr("★ {file}").format(file=f.path))
+                name.setToolTip(self.tr("The file that fits this computer best"))
             name.setData(Qt.ItemDataRole.UserRole, f.path)
             self.table.setItem(row, 0, name)
             size = QTableWidgetItem(format_bytes(f.size))
@@ -228,6 +260,14 @@ class ModelInspectPanel(QWidget):
                 header_text = self.tr("{q} ✓").format(q=g.quant_from_header)
             self.table.setItem(row, 3, QTableWidgetItem(header_text))
         self.table.blockSignals(False)
+
+    @staticmethod
+    def _best_gguf(inspection: RepoInspection) -> str | None:
+        """The GGUF file to pre-tick: the recommendation's pick; without an estimate, the only one."""
+        rec = inspection.recommendation
+        if rec is not None and rec.recommendation is not None:
+            return rec.best_file
+        return inspection.gguf_files[0].path if len(inspection.gguf_files) == 1 else None
 
     def checked_files(self) -> list[str]:
         files = []

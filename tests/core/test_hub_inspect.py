@@ -6,8 +6,10 @@ import gguf
 import pytest
 
 from app.core.errors import RepoNotFoundError
-from app.core.hub_inspect import DEFAULT_QUANT_BITS, inspect_repo
+from app.core.hub_inspect import DEFAULT_DISK_QUANT, inspect_repo
+from app.core.hub_recommend import RepoRecommendation
 from app.core.library import starter_model_path
+from app.core.quants import BY_NAME
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 from tests.fixtures.hub_models import LLAMA_CONFIG, tiny_gguf_bytes, tiny_safetensors_bytes
@@ -59,13 +61,16 @@ def test_safetensors_repo(fake_hub: FakeHub) -> None:
     assert disk is not None
     assert disk.download_bytes == result.download_bytes
     assert disk.f16_bytes == params * 2
-    assert disk.quant_bytes == int(params * DEFAULT_QUANT_BITS / 8)
+    # until a recommendation names a level, the catalogue's bits/weight for Q4_K_M (4.89, llama.cpp's table)
+    assert disk.quant_bytes == int(params * BY_NAME[DEFAULT_DISK_QUANT].file_bits_per_weight / 8)
     assert disk.total_bytes == disk.download_bytes + disk.f16_bytes + disk.quant_bytes
     assert disk.fits and disk.free_bytes > 0
     assert disk.for_quant(params, 8.5).quant_bytes == int(params * 8.5 / 8)
-    # the recommendation from the estimator is attached by the caller, not computed here
+    # the recommendation is attached by hub_recommend, not computed here
     assert result.recommendation is None
-    assert result.with_recommendation("Q4_K_M fits in memory").recommendation == "Q4_K_M fits in memory"
+    none = RepoRecommendation(None, "QuantDesk can't estimate what this model needs.")
+    assert result.with_recommendation(none).recommendation is none
+    assert result.with_recommendation(none).disk == disk  # no level named: the disk estimate stays
 
 
 def test_unsupported_architecture_and_gated_licence(fake_hub: FakeHub) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import gguf
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.hub import hub_cache_dir
+from app.core.units import format_bytes
 from app.ui.download_panel import DownloadPanel
 from app.ui.model_browser_view import ModelBrowserView
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 from tests.fixtures.hub_fixtures import GRANTED_TOKEN
+from tests.fixtures.hub_models import LLAMA_CONFIG, tiny_gguf_bytes, tiny_safetensors_bytes
 
 SCREENSHOT = os.environ.get("QUANTDESK_SCREENSHOT_DIR")
 
@@ -52,7 +57,11 @@ def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
     assert panel.checked_files() == ["tiny-Q8_0.gguf"]  # the only GGUF is pre-ticked, the README is not
     header_cells = [panel.table.item(r, 3).text() for r in range(panel.table.rowCount())]
     assert "Q8_0 ✓" in header_cells
-    assert "appears here" in panel.recommendation_label.text()  # the estimator's hook, empty for now
+    # the recommendation beside it: a tiny model fits anywhere, so the best level, whose file is here
+    rec = panel.inspection.recommendation if panel.inspection else None
+    assert rec is not None and rec.recommended == "Q8_0" and rec.best_file == "tiny-Q8_0.gguf"
+    text = panel.recommendation_label.text()
+    assert "<b>Q8_0</b> — needs about" in text and "Its Q8_0 file here: <b>tiny-Q8_0.gguf</b>" in text
     with qtbot.waitSignal(view.download_finished, timeout=20_000) as finished:
         qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
     result = finished.args[0]
@@ -60,9 +69,9 @@ def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
     assert (result.folder / "tiny-Q8_0.gguf").exists()
     assert view.downloads.overall_bar.value() == view.downloads.overall_bar.maximum()
     assert "Done" in view.downloads.file_label.text()
-    if SCREENSHOT:
+    if SCREENSHOT:  # the safetensors path: the recommendation and the disk the conversion needs
         _pick(qtbot, view, "tester/tiny-llama")
-        view.grab().save(str(Path(SCREENSHOT) / "find-models.png"))
+        view.grab().save(str(Path(SCREENSHOT) / "find-models-safetensors.png"))
 
 
 def test_progress_of_files_over_2_gib(qtbot: QtBot) -> None:
@@ -84,10 +93,44 @@ def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub)
     assert "4.1 K parameters (F16)" in panel.size_label.text()
     assert "F16" in panel.disk_label.text() and "fits" in panel.disk_label.text()
     assert set(panel.checked_files()) == {"config.json", "tokenizer.json", "model.safetensors"}
-    # the estimator's hook: a recommendation attached to the inspection is shown beside it
-    assert panel.inspection is not None
-    panel.show_inspection(panel.inspection.with_recommendation("Q8_0 fits in memory with room to spare."))
-    assert panel.recommendation_label.text() == "Q8_0 fits in memory with room to spare."
+    # the recommendation for this computer, beside the inspection: level, memory, placement, why
+    rec = panel.inspection.recommendation if panel.inspection else None
+    assert rec is not None and rec.chosen is not None
+    text = panel.recommendation_label.text()
+    assert f"<b>{rec.chosen.type}</b> — needs about" in text and rec.sentence in text
+    # and the disk estimate's quant is the recommended level's
+    assert panel.inspection is not None and panel.inspection.disk is not None
+    assert format_bytes(panel.inspection.disk.quant_bytes) + " quantized" in panel.disk_label.text()
+
+
+def test_gguf_repo_ticks_the_file_that_fits_best(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    files = [FakeFile(f"tiny-{name}.gguf", tiny_gguf_bytes(ft), lfs=True) for name, ft in
+             (("F16", gguf.LlamaFileType.MOSTLY_F16), ("Q8_0", gguf.LlamaFileType.MOSTLY_Q8_0),
+              ("Q4_K_M", gguf.LlamaFileType.MOSTLY_Q4_K_M))]
+    fake_hub.add_repo(FakeRepo("tester/three-GGUF", files, tags=["gguf", "text-generation"]))
+    view = _view(qtbot)
+    _search(qtbot, view, "three")
+    _pick(qtbot, view, "tester/three-GGUF")
+    panel = view.inspector
+    assert panel.checked_files() == ["tiny-Q8_0.gguf"]  # the recommended level, not the first or largest
+    names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert "★ tiny-Q8_0.gguf" in names
+    if SCREENSHOT:
+        view.grab().save(str(Path(SCREENSHOT) / "find-models.png"))
+
+
+def test_unknown_architecture_says_it_cannot_estimate(qtbot: QtBot, fake_hub: FakeHub) -> None:
+    weights, _ = tiny_safetensors_bytes()
+    config = {**LLAMA_CONFIG, "architectures": ["MambaForCausalLM"], "model_type": "mamba"}
+    fake_hub.add_repo(FakeRepo("tester/tiny-mamba", [FakeFile("config.json", json.dumps(config).encode()),
+                                                     FakeFile("model.safetensors", weights, lfs=True)],
+                               config=config, tags=["text-generation"]))
+    view = _view(qtbot)
+    _search(qtbot, view, "mamba")
+    _pick(qtbot, view, "tester/tiny-mamba")
+    text = view.inspector.recommendation_label.text()
+    assert text.startswith("QuantDesk can't estimate what this model needs.") and "MambaForCausalLM" in text
+    assert view.findChildren(QMessageBox) == []  # a line in the panel, never a dialog
 
 
 def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub) -> None:
