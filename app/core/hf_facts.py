@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import ModelInfoError
-from app.core.gguf_header import HeaderFormatError, NeedMoreBytes, parse_header
+from app.core.errors import ModelInfoError, QuantDeskError
 from app.core.modelinfo import (
     ModelFacts,
     TensorFacts,
@@ -60,8 +59,6 @@ _HF_LAYER = re.compile(
     r"^(?:model\.|language_model\.model\.|model\.language_model\.)?layers\.(\d+)\.(.+)\.(weight|bias)$"
 )
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
-GGUF_FIRST_READ = 4 * 1024 * 1024
-GGUF_MAX_HEADER = 256 * 1024 * 1024
 
 
 def looks_like_repo_id(text: str) -> bool:
@@ -234,42 +231,16 @@ def _prefer_gguf(names: list[str]) -> str:
 
 def read_hub_gguf_facts(repo_id: str, filename: str, revision: str | None = None) -> ModelFacts:
     """Facts from a Hub GGUF's header, fetched with HTTP range reads of its first megabytes only."""
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    from app.core.hub_gguf import read_remote_gguf_header  # imports huggingface_hub: only when asked
 
-    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=_endpoint())
-    headers = build_hf_headers()
-    want = GGUF_FIRST_READ
-    while True:
-        response = get_session().get(
-            url, headers={**headers, "Range": f"bytes=0-{want - 1}"}, follow_redirects=True, timeout=30
-        )
-        hf_raise_for_status(response)
-        data = response.content
-        try:
-            header = parse_header(data)
-            break
-        except NeedMoreBytes as more:
-            if len(data) < want or want >= GGUF_MAX_HEADER:  # the file itself ends inside its header
-                raise ModelInfoError(
-                    f"{filename} in {repo_id} is not a complete GGUF file.",
-                    f"header needs more than {len(data)} bytes (at least {more.needed})",
-                ) from more
-            want = min(max(want * 2, more.needed + 1024 * 1024), GGUF_MAX_HEADER)
-        except HeaderFormatError as error:
-            raise ModelInfoError(
-                f"{filename} in {repo_id} is not a GGUF file QuantDesk can read.", str(error)
-            ) from error
-    size = _content_length(response)
+    try:
+        header = read_remote_gguf_header(repo_id, filename, revision=revision)
+    except QuantDeskError as error:
+        raise ModelInfoError(f"{filename} in {repo_id} could not be read: {error.message}", error.detail) from error
+    assert header.raw is not None
     source = f"{repo_id}/{filename}"
     return facts_from_gguf_fields(
-        header.fields, tensors_from_raw(header.tensors, source), source, "hub-gguf", size
+        header.raw.fields, tensors_from_raw(header.raw.tensors, source), source, "hub-gguf", header.file_size
     )
 
 
-def _content_length(response: Any) -> int | None:
-    """The whole file's size from a ranged response's Content-Range ("bytes 0-99/12345")."""
-    content_range = response.headers.get("Content-Range", "")
-    if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-        return int(content_range.rsplit("/", 1)[1])
-    return None
