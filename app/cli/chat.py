@@ -10,6 +10,7 @@ from app.core.engine.client import EngineClient
 from app.core.engine.protocol import ChatMessage, GenerationDone, LoadModel, SamplingSettings, TextDelta
 from app.core.errors import QuantDeskError
 from app.core.library import resolve_model
+from app.core.placement import plan_load
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.7, help="0 picks the most likely token every time")
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--ctx", type=int, default=2048, help="context length in tokens")
-    p.add_argument("--gpu-layers", type=int, default=0, help="layers to put on the GPU (-1: all)")
+    p.add_argument("--gpu-layers", default="auto",
+                   help="layers to put on the GPU: a number (-1: all, 0: none) or 'auto' (default: what fits)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -30,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     client = EngineClient()
     try:
         path = resolve_model(args.model)
-        loaded = client.load_model(LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers))
+        layers = plan_load(path, args.ctx).n_gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
+        loaded = client.load_model(LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers))
         messages = [ChatMessage("system", args.system)] if args.system else []
         messages.append(ChatMessage("user", args.prompt))
         sampling = SamplingSettings(temperature=args.temperature)
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             "tokens_per_second": round(done.stats.tokens_per_second, 2),
             "prompt_tokens_per_second": round(done.stats.prompt_tokens_per_second, 2),
             "load_seconds": round(loaded.load_seconds, 3),
+            "n_gpu_layers": loaded.info.n_gpu_layers,
         })
     else:
         sys.stdout.write(f"\n\n[{done.stats.generated_tokens} tokens, "

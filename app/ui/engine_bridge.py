@@ -24,6 +24,7 @@ from app.core.engine.protocol import (
     TextDelta,
 )
 from app.core.errors import EngineCrashedError, QuantDeskError
+from app.core.placement import plan_load
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,18 @@ class EngineBridge(QObject):
 
     # ---- intents ------------------------------------------------------------------------------------
 
-    def load_model(self, path: Path, n_ctx: int = 4096, n_gpu_layers: int = 0) -> bool:
-        request = LoadModel(str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers)
+    def load_model(self, path: Path, n_ctx: int = 4096, n_gpu_layers: int | None = None) -> bool:
+        """Load on a worker thread; n_gpu_layers None lets the memory estimate decide (GPU, partial, CPU)."""
         self.status_changed.emit(self.tr("Loading {name}…").format(name=path.name))
 
         def work() -> None:
-            log.info("loading %s (context %d, GPU layers %d)", path, n_ctx, n_gpu_layers)
+            layers = n_gpu_layers
+            if layers is None:
+                plan = plan_load(path, n_ctx)
+                layers = plan.n_gpu_layers
+                log.info("placement for %s: %s", path.name, plan.reason)
+            request = LoadModel(str(path), n_ctx=n_ctx, n_gpu_layers=layers)
+            log.info("loading %s (context %d, GPU layers %d)", path, n_ctx, layers)
             try:
                 loaded = self.client.load_model(request)
             except EngineCrashedError as error:

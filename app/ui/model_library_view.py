@@ -138,8 +138,10 @@ class ModelLibraryView(QWidget):
     def _on_bridge_model_loaded(self, loaded: ModelLoaded) -> None:
         info = loaded.info
         self._mark_loaded(Path(info.path))
-        self.state.setText(self.tr("Loaded {name}\ncontext {ctx} tokens, ready in {secs:.1f} s").format(
-            name=Path(info.path).name, ctx=info.n_ctx, secs=loaded.load_seconds))
+        where = (self.tr("on the graphics card ({n} layers)").format(n=info.n_gpu_layers)
+                 if info.n_gpu_layers else self.tr("on the processor"))
+        self.state.setText(self.tr("Loaded {name}\nruns {where}, context {ctx} tokens, ready in {secs:.1f} s").format(
+            name=Path(info.path).name, where=where, ctx=info.n_ctx, secs=loaded.load_seconds))
 
     def _on_bridge_load_failed(self, error: QuantDeskError) -> None:
         self._mark_loaded(None)
