@@ -37,6 +37,14 @@ def no_leftover_processes_or_threads() -> Iterator[None]:
     yield
 
 
+def test_one_thread_per_physical_core(engine: EngineClient) -> None:
+    import psutil
+
+    # llama.cpp's own default is a fixed 4, which oversubscribes a 2-core machine and starves a big one
+    assert engine.loaded is not None
+    assert engine.loaded.info.n_threads == (psutil.cpu_count(logical=False) or 1)
+
+
 def test_greedy_answer_is_paris(engine: EngineClient) -> None:
     done = engine.complete([ChatMessage("user", FRANCE)], max_tokens=32, sampling=GREEDY)
     assert "Paris" in done.text

@@ -31,6 +31,13 @@ from app.core.llama_log import LlamaLogCapture
 _backend_ready = False
 
 
+def default_threads() -> int:
+    """One thread per physical core, as llama.cpp's own tools choose (hyper-threads slow the matmuls)."""
+    import psutil
+
+    return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+
+
 def _ensure_backend() -> None:
     global _backend_ready
     if not _backend_ready:
@@ -60,9 +67,10 @@ class LlamaSession:
         ctx_params = L.llama_context_default_params()
         ctx_params.n_ctx = request.n_ctx
         ctx_params.n_batch = request.n_batch
-        if request.n_threads:
-            ctx_params.n_threads = request.n_threads
-            ctx_params.n_threads_batch = request.n_threads
+        # llama.cpp's default is a fixed 4 threads: too many on a 2-core laptop, too few on a workstation.
+        threads = request.n_threads or default_threads()
+        ctx_params.n_threads = threads
+        ctx_params.n_threads_batch = threads
         ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:
             reason = log.problems_since(mark)
@@ -90,6 +98,7 @@ class LlamaSession:
             n_ctx_train=int(L.llama_model_n_ctx_train(model)),
             n_gpu_layers=request.n_gpu_layers,
             chat_template=self.chat_template,
+            n_threads=int(L.llama_n_threads(ctx)),
         )
         self._one = (L.llama_token * 1)()
         self._piece = ctypes.create_string_buffer(256)

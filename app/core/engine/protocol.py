@@ -38,7 +38,7 @@ class LoadModel:
     path: str
     n_ctx: int = 4096
     n_gpu_layers: int = 0
-    n_threads: int | None = None  # None: llama.cpp's default (the physical cores)
+    n_threads: int | None = None  # None: one per physical core
     n_batch: int = 512
 
 
@@ -81,6 +81,7 @@ class ModelInfo:
     n_ctx_train: int
     n_gpu_layers: int
     chat_template: str | None
+    n_threads: int = 0
 
 
 @dataclass(frozen=True)
