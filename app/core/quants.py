@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+from app.core.quant_types import block_bits, file_type_number, quant_type
 
 QUALITY_SOURCE = "measured on Llama-3-8B by llama.cpp"
 QUALITY_REFERENCE = "llama.cpp tools/perplexity/README.md, LLaMA 3 8b Scoreboard (wikitext, against FP16)"
@@ -60,8 +62,7 @@ def block_size(ggml_type: str) -> tuple[int, int]:
 
 
 def bits_per_weight(ggml_type: str) -> float:
-    block, nbytes = block_size(ggml_type)
-    return nbytes * 8 / block
+    return block_bits(ggml_type)
 
 
 def tensor_bytes(ggml_type: str, n_elements: int) -> int:
@@ -75,7 +76,7 @@ def ggml_type_name(type_id: int) -> str:
 
 
 def _ftype(name: str) -> int:
-    return int(LlamaFileType[f"MOSTLY_{name}"])
+    return file_type_number(name)
 
 
 # Published quality (tools/perplexity/README.md, Llama-3-8B); None where the scoreboard has no row.
@@ -135,23 +136,13 @@ LEVELS: tuple[QuantLevel, ...] = (
 
 BY_NAME: dict[str, QuantLevel] = {level.name: level for level in LEVELS}
 
-# Other file types llama.cpp can write, so a file of that type can be named and its mix predicted.
-_EXTRA_MAIN_TYPES = {
-    "BF16": "BF16",
-    "Q4_0": "Q4_0",
-    "Q4_1": "Q4_1",
-    "Q5_0": "Q5_0",
-    "Q5_1": "Q5_1",
-    "Q3_K_S": "Q3_K",
-    "Q3_K_L": "Q3_K",
-    "Q4_K_S": "Q4_K",
-    "Q5_K_S": "Q5_K",
-    "Q2_K_S": "Q2_K",
-    "IQ4_NL": "IQ4_NL",
-    "IQ4_XS": "IQ4_XS",
-}
-for _name, _main in _EXTRA_MAIN_TYPES.items():
-    BY_NAME[_name] = QuantLevel(_name, _ftype(_name), _main, None, needs_imatrix=_name == "Q2_K_S")
+# Other file types llama.cpp can write whose tensor mix quant_mix.py predicts, so a file of that type can be
+# named and sized; their main block types and imatrix needs come from the quantizer's table.
+_PREDICTED_EXTRAS = ("BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q3_K_S", "Q3_K_L", "Q4_K_S", "Q5_K_S", "Q2_K_S",
+                     "IQ4_NL", "IQ4_XS")
+for _extra in _PREDICTED_EXTRAS:
+    _t = quant_type(_extra)
+    BY_NAME[_extra] = QuantLevel(_extra, _t.ftype, _t.main_type, None, needs_imatrix=_t.needs_imatrix)
 
 
 def level(name: str) -> QuantLevel:
