@@ -31,6 +31,7 @@ from app.core.imatrix_compute import default_calibration_text
 from app.core.job_queue import JobRecord, JobState
 from app.core.quantize import SourceInfo, inspect_source, requantize_warning
 from app.core.quantize_job import QuantizeJobParams, ladder_jobs
+from app.core.transfer_meter import format_duration
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
@@ -42,17 +43,6 @@ COLUMNS = ("Job", "Status", "Progress", "Time left", "")
 
 STAGE_NAMES = {"expand": "expanding to F16", "imatrix": "importance matrix", "quantize": "quantizing",
                "download": "downloading", "convert": "converting"}
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class JobRow(QWidget):
@@ -172,7 +162,7 @@ class JobsView(QWidget):
                 else:
                     bar.setRange(0, max(record.total, 1))
                     bar.setValue(min(record.done, max(record.total, 1)))
-            self.table.setItem(row, 3, QTableWidgetItem(format_seconds(record.seconds_left(now))
+            self.table.setItem(row, 3, QTableWidgetItem(format_duration(record.seconds_left(now))
                                                         if record.state is JobState.RUNNING else ""))
 
     def status_text(self, record: JobRecord) -> str:
