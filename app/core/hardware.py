@@ -353,14 +353,20 @@ class MemorySnapshot:
     system_used_bytes: int
     system_total_bytes: int
     process_rss_bytes: int | None
+    process_vram_bytes: int | None = None  # on NVIDIA GPUs, where NVML lists the process; None elsewhere
 
 
-def read_memory_snapshot(pid: int | None) -> MemorySnapshot:
+def read_memory_snapshot(pid: int | None, with_vram: bool = False) -> MemorySnapshot:
+    """RAM now, and `pid`'s resident memory; with_vram also asks NVML (slower: call it off the GUI thread)."""
     vm = psutil.virtual_memory()
     rss: int | None = None
+    vram: int | None = None
     if pid is not None:
         try:
             rss = int(psutil.Process(pid).memory_info().rss)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             rss = None
-    return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss)
+        if with_vram:
+            held = [g.process_used_bytes for g in read_nvidia_gpus(pid) if g.process_used_bytes is not None]
+            vram = sum(held) if held else None
+    return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram)

@@ -6,7 +6,10 @@ glue. The window itself holds no domain logic.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+import threading
+import time
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.hardware import read_memory_snapshot
+from app.core.hardware import MemorySnapshot, read_memory_snapshot
 from app.core.history import ChatHistory
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
@@ -35,6 +38,8 @@ READOUT_INTERVAL_MS = 1000
 
 
 class MainWindow(QMainWindow):
+    readout_ready = Signal(object)  # MemorySnapshot, from the sampling thread
+
     def __init__(self, bridge: EngineBridge | None = None, history: ChatHistory | None = None) -> None:
         super().__init__()
         self.setWindowTitle(self.tr("QuantDesk"))
@@ -69,7 +74,9 @@ class MainWindow(QMainWindow):
         self._stream_started: float | None = None
         self._readout_timer = QTimer(self)
         self._readout_timer.setInterval(READOUT_INTERVAL_MS)
-        self._readout_timer.timeout.connect(self.update_readouts)
+        self._readout_in_flight = False
+        self.readout_ready.connect(self._on_readout_ready)
+        self._readout_timer.timeout.connect(self._on_readout_timer_timeout)
         self._readout_timer.start()
         self.update_readouts()
         self._restore_state()
@@ -131,15 +138,39 @@ class MainWindow(QMainWindow):
     # ---- readouts -----------------------------------------------------------------------------------
 
     def update_readouts(self) -> None:
-        snap = read_memory_snapshot(self.bridge.engine_pid)
+        """Draw a RAM readout now (psutil only: quick enough for the GUI thread)."""
+        self._on_readout_ready(read_memory_snapshot(self.bridge.engine_pid))
+
+    def _on_readout_timer_timeout(self) -> None:
+        # With a model on an NVIDIA GPU the readout also asks NVML, which can take a while: sample on a
+        # worker thread and draw when the figures arrive; skip a tick if the last one is still out.
+        if self._readout_in_flight:
+            return
+        self._readout_in_flight = True
+        loaded = self.bridge.loaded
+        pid, with_vram = self.bridge.engine_pid, loaded is not None and loaded.info.n_gpu_layers != 0
+
+        def sample() -> None:
+            try:
+                self.readout_ready.emit(read_memory_snapshot(pid, with_vram=with_vram))
+            finally:
+                self._readout_in_flight = False
+
+        threading.Thread(target=sample, name="task-readout", daemon=True).start()
+
+    def _on_readout_ready(self, snap: MemorySnapshot) -> None:
         self.ram_label.setText(self.tr("RAM in use: {used} of {total}").format(
             used=format_bytes(snap.system_used_bytes), total=format_bytes(snap.system_total_bytes)))
-        engine = format_bytes(snap.process_rss_bytes) if snap.process_rss_bytes is not None else self.tr("not running")
+        if snap.process_rss_bytes is None:
+            engine = self.tr("not running")
+        elif snap.process_vram_bytes:
+            engine = self.tr("{ram} + {vram} on the GPU").format(
+                ram=format_bytes(snap.process_rss_bytes), vram=format_bytes(snap.process_vram_bytes))
+        else:
+            engine = format_bytes(snap.process_rss_bytes)
         self.engine_label.setText(self.tr("Model engine: {mem}").format(mem=engine))
 
     def _on_bridge_text_arrived(self, _text: str, n_generated: int) -> None:
-        import time
-
         now = time.perf_counter()
         if self._stream_started is None or n_generated <= 1:
             self._stream_started = now

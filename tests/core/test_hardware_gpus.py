@@ -153,3 +153,19 @@ def test_other_gpus_by_name_from_sysfs(tmp_path: Path) -> None:
     assert any(g.vendor == "NVIDIA" and not g.driver for g in no_driver)
     assert any("driver is not working" in w for w in build_warnings(no_driver, BackendInfo(False, "", "")))
     assert read_sysfs_gpus(tmp_path / "missing") == ()
+
+
+def test_memory_snapshot_reports_the_engine_vram(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from app.core.hardware import read_memory_snapshot
+
+    me = os.getpid()
+    gpu = dict(H100, procs={me: 3 * GB, 99: 2 * GB})
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml([gpu, dict(gpu, procs={me: GB})]))
+    snap = read_memory_snapshot(me, with_vram=True)
+    assert snap.process_vram_bytes == 4 * GB  # summed over both GPUs
+    assert snap.process_rss_bytes is not None and snap.process_rss_bytes > 0
+    assert read_memory_snapshot(me).process_vram_bytes is None  # NVML only when asked
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml([H100], init_error=True))
+    assert read_memory_snapshot(me, with_vram=True).process_vram_bytes is None  # no driver: no figure

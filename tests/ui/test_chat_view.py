@@ -111,3 +111,11 @@ def test_unload_frees_the_engine_memory(loaded_window: MainWindow, qtbot: QtBot)
     assert not loaded_window.chat.send_button.isEnabled()
     unloaded_rss = read_memory_snapshot(loaded_window.bridge.engine_pid).process_rss_bytes
     assert unloaded_rss is not None and unloaded_rss < loaded_rss - 50 * 1024 * 1024
+
+
+def test_readouts_are_sampled_off_the_gui_thread(loaded_window: MainWindow, qtbot: QtBot) -> None:
+    loaded_window.engine_label.setText("")
+    with qtbot.waitSignal(loaded_window.readout_ready, timeout=10_000) as sampled:
+        loaded_window._readout_timer.timeout.emit()
+    assert sampled.args[0].process_rss_bytes > 0
+    assert "MB" in loaded_window.engine_label.text()
