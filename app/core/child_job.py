@@ -20,6 +20,7 @@ from typing import Any
 
 from app.core.errors import Cancelled, QuantDeskError
 from app.core.jobs import CancelToken, ProgressCallback, no_progress
+from app.core.process_start import child_main_module
 
 _POLL_SECONDS = 0.1
 
@@ -76,7 +77,8 @@ def run_in_child(
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     process = ctx.Process(target=_child_main, args=(target, args, kwargs or {}, out), daemon=True)
-    process.start()
+    with child_main_module():
+        process.start()
     outcome: _Result | _Failure | None = None
     try:
         while outcome is None:

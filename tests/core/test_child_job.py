@@ -65,3 +65,20 @@ def test_a_native_abort_is_a_plain_error() -> None:
     with pytest.raises(QuantDeskError) as info:
         run_in_child(die_hard)
     assert "stopped unexpectedly" in info.value.message
+
+
+def main_module_and_import_order(*, on_progress: ProgressCallback) -> tuple[str, int, int]:
+    import sys
+
+    names = list(sys.modules)
+    # llama_cpp.llama_cpp is the module that loads llama.cpp's shared libraries
+    return sys.modules["__mp_main__"].__spec__.name, names.index("llama_cpp.llama_cpp"), names.index("numpy")
+
+
+def test_children_load_llama_cpp_before_numpy_not_the_parents_main() -> None:
+    # On a CUDA build, numpy loaded before llama.cpp's libraries made the engine crash (SIGSEGV) when it put
+    # a model on the GPU; children therefore start from app.core.child_bootstrap, never the parent's __main__.
+    main_name, llama_at, numpy_at = run_in_child(main_module_and_import_order)
+    assert main_name == "app.core.child_bootstrap"
+    assert llama_at < numpy_at
+

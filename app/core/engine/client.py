@@ -38,6 +38,7 @@ from app.core.engine.protocol import (
 )
 from app.core.engine.server import serve
 from app.core.errors import EngineCrashedError, QuantDeskError
+from app.core.process_start import child_main_module
 
 _POLL_SECONDS = 0.05
 
@@ -73,7 +74,8 @@ class EngineClient:
         os.close(fd)
         self.log_path = Path(name)
         process = ctx.Process(target=serve, args=(child, name), name="quantdesk-engine", daemon=True)
-        process.start()
+        with child_main_module():
+            process.start()
         child.close()
         self._process, self._conn = process, parent
         self.loaded = None
