@@ -13,4 +13,4 @@ $PY tests/bench/random_model.py --shape llama-3.2-1b --tokenizer-from .gpu/token
 echo "== chat --gpu-layers auto (F16 1B)"
 $PY main.py chat $M/1b-F16.gguf --prompt "Hello there" --max-tokens 64 --temperature 0 --json 2>/dev/null | grep -E "n_gpu_layers|tokens_per_second|generated|error|message|detail" | cut -c1-3000
 echo "== engine VRAM readout while loaded"
-$PY tools/gpu/engine_vram_check.py $M/1b-F16.gguf 2>&1 | grep -v "^llama\|^ggml\|^load\|^print_info\|^\.\|^create_tensor\|^sched\|^graph"
+$PY tools/gpu/engine_vram_check.py $M/1b-F16.gguf 2>&1 | grep -E "^plan|^loaded with|FAILED"
