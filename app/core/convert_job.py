@@ -8,20 +8,15 @@ The Convert page's own button runs `convert_in_child` too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.child_job import run_in_child
 from app.core.convert import ConversionResult, convert_model, temp_path_for
-from app.core.jobs import CancelToken, ProgressCallback, no_progress
+from app.core.jobs import CancelToken, ProgressCallback, StageCallback, no_progress, no_stage
 
 PROGRESS_STEPS = 1000  # progress in permille: the byte counts mean nothing to a person here
-
-
-def _no_stage(stage: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ def run_convert_job(
     params: dict[str, Any] | ConvertJobParams,
     on_progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
-    on_stage: Callable[[str], None] = _no_stage,
+    on_stage: StageCallback = no_stage,
 ) -> dict[str, Any]:
     """Convert the job's folder; returns {"path", "architecture", "outtype", "n_tensors", "size_bytes", "seconds"}."""
     p = params if isinstance(params, ConvertJobParams) else ConvertJobParams.from_json(params)

@@ -7,17 +7,12 @@ or a closed app, so running the same job again (Retry, or Resume after a restart
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.core.download import DownloadResult, download_model
-from app.core.jobs import CancelToken, ProgressCallback, no_progress
-
-
-def _no_stage(stage: str) -> None:
-    pass
+from app.core.jobs import CancelToken, ProgressCallback, StageCallback, no_progress, no_stage
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,7 @@ def run_download_job(
     params: dict[str, Any] | DownloadJobParams,
     on_progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
-    on_stage: Callable[[str], None] = _no_stage,
+    on_stage: StageCallback = no_stage,
 ) -> dict[str, Any]:
     """Download (or finish downloading) the job's files; returns {"path", "folder", "files", ...}.
 

@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from app.core.jobs import CancelToken, ProgressCallback
+from app.core.jobs import CancelToken, ProgressCallback, StageCallback
 from app.core.paths import data_dir
 
 SCHEMA_VERSION = 1
@@ -35,7 +35,6 @@ RUNNERS: dict[str, str] = {
     "convert": "app.core.convert_job:run_convert_job",
 }
 
-StageCallback = Callable[[str], None]
 JobRunnerFunction = Callable[..., dict[str, Any]]
 
 

@@ -14,8 +14,16 @@ ProgressCallback = Callable[[int, int], None]
 CancelToken = threading.Event
 
 
+#: Called with the name of the step a multi-step job has reached ("expand", "imatrix", "quantize"...).
+StageCallback = Callable[[str], None]
+
+
 def no_progress(done: int, total: int) -> None:
     """The progress callback for callers that don't watch."""
+
+
+def no_stage(stage: str) -> None:
+    """The stage callback for callers that don't watch."""
 
 
 def check_cancelled(cancel: CancelToken | None) -> None:

@@ -9,7 +9,6 @@ starter model expands it to F16 once and computes its importance matrix once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from app.core.child_job import run_in_child
 from app.core.errors import AlreadyQuantizedError
 from app.core.gguf_expand import expand_to_f16
 from app.core.imatrix_compute import compute_imatrix, default_calibration_text
-from app.core.jobs import CancelToken, ProgressCallback, check_cancelled, no_progress
+from app.core.jobs import CancelToken, ProgressCallback, StageCallback, check_cancelled, no_progress, no_stage
 from app.core.paths import data_dir, models_dir
 from app.core.quant_types import quant_type
 from app.core.quantize import (
@@ -33,10 +32,6 @@ from app.core.quantize import (
 )
 
 F16 = quant_type("F16")
-
-
-def _no_stage(stage: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -85,7 +80,7 @@ def run_quantize_job(
     params: dict[str, Any] | QuantizeJobParams,
     on_progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
-    on_stage: Callable[[str], None] = _no_stage,
+    on_stage: StageCallback = no_stage,
 ) -> dict[str, Any]:
     """Run a quantize job; returns {"path", "type", "size_bytes", "seconds", "imatrix", "expanded_from"}.
 
