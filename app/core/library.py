@@ -86,7 +86,7 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
         starter = starter_model_path()
         entries.append(ModelEntry(STARTER_TITLE, starter, starter.stat().st_size, is_starter=True))
     except ModelNotFoundError:
-        pass
+        pass  # a broken install still lists the person's other models; doctor reports the missing starter
     seen = {e.path.resolve() for e in entries}
     for folder in [models_dir(), *(extra_dirs or [])]:
         if not folder.is_dir():

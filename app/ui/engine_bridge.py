@@ -46,13 +46,17 @@ class EngineBridge(QObject):
         self._worker: threading.Thread | None = None
         self._busy = False
         self.last_load: LoadModel | None = None
-        self.loaded: ModelLoaded | None = None
 
     # ---- state --------------------------------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
         return self._busy
+
+    @property
+    def loaded(self) -> ModelLoaded | None:
+        """The model in the engine now (the client's own record: cleared by a crash, an unload, a restart)."""
+        return self.client.loaded
 
     @property
     def engine_pid(self) -> int | None:
@@ -98,17 +102,14 @@ class EngineBridge(QObject):
                 loaded = self.client.load_model(request)
             except EngineCrashedError as error:
                 log.error("engine crashed while loading: %s\n%s", error.message, error.detail)
-                self.loaded = None
                 self.engine_crashed.emit(error)
                 return
             except QuantDeskError as error:
                 log.warning("could not load %s: %s\n%s", path, error.message, error.detail)
-                self.loaded = None
                 self.load_failed.emit(error)
                 return
             log.info("loaded %s in %.2f s (%s)", path.name, loaded.load_seconds, loaded.info.description)
             self.last_load = request
-            self.loaded = loaded
             self.model_loaded.emit(loaded)
 
         return self._run("load", work)
@@ -126,7 +127,6 @@ class EngineBridge(QObject):
                         self.generation_finished.emit(event)
             except EngineCrashedError as error:
                 log.error("engine crashed while generating: %s\n%s", error.message, error.detail)
-                self.loaded = None
                 self.engine_crashed.emit(error)
             except QuantDeskError as error:
                 log.warning("reply failed: %s\n%s", error.message, error.detail)
@@ -143,7 +143,6 @@ class EngineBridge(QObject):
             except EngineCrashedError as error:
                 self.engine_crashed.emit(error)
                 return
-            self.loaded = None
             self.last_load = None
             log.info("model unloaded")
             self.model_unloaded.emit()
@@ -163,8 +162,7 @@ class EngineBridge(QObject):
                 self.client.restart()
                 if last is not None:
                     self.status_changed.emit(self.tr("Restarting the engine…"))
-                    self.loaded = self.client.load_model(last)
-                    self.model_loaded.emit(self.loaded)
+                    self.model_loaded.emit(self.client.load_model(last))
                 else:
                     self.status_changed.emit(self.tr("Engine restarted."))
             except EngineCrashedError as error:
