@@ -35,6 +35,7 @@ from app.ui.model_library_view import ModelLibraryView
 from app.ui.quant_table_view import QuantTableView
 
 READOUT_INTERVAL_MS = 1000
+SPEED_REDRAW_SECONDS = 0.25
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.bridge.text_arrived.connect(self._on_bridge_text_arrived)
         self.bridge.busy_changed.connect(self._on_bridge_busy_changed)
         self._stream_started: float | None = None
+        self._speed_drawn_at = 0.0
         self._readout_timer = QTimer(self)
         self._readout_timer.setInterval(READOUT_INTERVAL_MS)
         self._readout_in_flight = False
@@ -173,10 +175,12 @@ class MainWindow(QMainWindow):
     def _on_bridge_text_arrived(self, _text: str, n_generated: int) -> None:
         now = time.perf_counter()
         if self._stream_started is None or n_generated <= 1:
-            self._stream_started = now
+            self._stream_started = self._speed_drawn_at = now
             return
         elapsed = now - self._stream_started
-        if elapsed > 0.25:
+        # tokens can arrive hundreds a second: redraw the live speed a few times a second, not per token
+        if elapsed > 0.25 and now - self._speed_drawn_at >= SPEED_REDRAW_SECONDS:
+            self._speed_drawn_at = now
             self.speed_label.setText(self.tr("{rate:.1f} tokens/s").format(rate=(n_generated - 1) / elapsed))
 
     def _on_bridge_busy_changed(self, busy: bool) -> None:
