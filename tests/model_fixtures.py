@@ -15,12 +15,12 @@ import gguf
 import numpy as np
 import pytest
 
-from app.core.library import starter_model_path
+from app.core.models.library import starter_model_path
 
 
 @pytest.fixture(scope="session")
 def starter_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from app.core.quantize import expand_to_f16
+    from app.core.quantize.quantizer import expand_to_f16
 
     folder = tmp_path_factory.mktemp("f16")
     return expand_to_f16(starter_model_path(), folder / "SmolLM2-135M-Instruct-F16.gguf")
@@ -90,7 +90,7 @@ def tiny_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_imatrix(tiny_f16: Path) -> Path:
-    from app.core.imatrix_compute import compute_imatrix
+    from app.core.quantize.imatrix_compute import compute_imatrix
 
     result = compute_imatrix(tiny_f16, out_path=tiny_f16.with_name("tiny.imatrix.gguf"), threads=2)
     assert isinstance(result, Path)

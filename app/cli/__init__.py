@@ -1,1 +1,1 @@
-"""The command-line face of QuantDesk: one module per subcommand, each `add_parser` + `run`. No Qt here."""
+"""The command-line face: one module per subcommand, on the same core as the window. No Qt, no app.ui."""

@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from app.cli.output import print_json, report_error
+from app.core.advice.placement import plan_load
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import ChatMessage, GenerationDone, LoadModel, SamplingSettings, TextDelta
 from app.core.errors import QuantDeskError
-from app.core.library import resolve_model
-from app.core.placement import plan_load
+from app.core.models.library import resolve_model
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.output import print_json
-from app.core.diagnostics import DoctorReport, run_doctor
+from app.core.engine.doctor import DoctorReport, run_doctor
 from app.core.units import format_bytes
 
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from app.cli.output import print_json, report_error
-from app.core.download import DownloadResult, FileProgress, download, plan_download
 from app.core.errors import Cancelled, QuantDeskError
-from app.core.transfer_meter import TransferMeter, format_duration
+from app.core.hub.download import DownloadResult, FileProgress, download, plan_download
+from app.core.progress import TransferMeter, format_duration
 from app.core.units import format_bytes
 
 

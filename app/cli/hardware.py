@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.output import print_json
-from app.core.hardware import HardwareReport, read_hardware
+from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.units import format_bytes
 
 

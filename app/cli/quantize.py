@@ -11,9 +11,11 @@ from typing import Any
 
 from app.cli.output import print_json, report_error
 from app.core.errors import AlreadyQuantizedError, Cancelled, QuantDeskError
-from app.core.library import resolve_model
-from app.core.quant_types import QUANT_TYPES, quant_type
-from app.core.quantize_job import QuantizeJobParams, run_quantize_job
+from app.core.jobs.kind import JobContext, to_json
+from app.core.jobs.quantize import QUANTIZE, QuantizeJobParams
+from app.core.jobs.queue import run_now
+from app.core.models.library import resolve_model
+from app.core.quants import QUANT_TYPES, quant_type
 from app.core.units import format_bytes
 
 
@@ -67,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
                                        threads=args.threads)
             if not args.json:
                 print(f"{src.name} → {name} …", file=sys.stderr)
-            result = run_quantize_job(params, on_progress=on_progress, on_stage=on_stage)
-            outputs.append(result)
+            result = run_now(QUANTIZE, params, JobContext(on_progress=on_progress, on_stage=on_stage))
+            outputs.append(to_json(result))
             if not args.json:
-                print(f"{result['path']}  ({format_bytes(result['size_bytes'])}, {result['seconds']} s"
-                      + (", with importance matrix" if result["imatrix"] else "") + ")")
+                print(f"{result.path}  ({format_bytes(result.size_bytes)}, {result.seconds} s"
+                      + (", with importance matrix" if result.imatrix else "") + ")")
     except AlreadyQuantizedError as error:
         error.detail = (error.detail + "\n" if error.detail else "") + \
             "Run again with --allow-requantize to continue anyway."

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from app.cli.output import print_json, report_error
+from app.core.advice.recommend import Recommendation, recommend
+from app.core.advice.sources import read_model_facts
 from app.core.errors import QuantDeskError
-from app.core.hardware import read_hardware
-from app.core.modelinfo import read_model_facts
-from app.core.recommend import Recommendation, recommend
+from app.core.machine.hardware import read_hardware
 from app.core.units import format_bytes
 
 PLACEMENT_WORDS = {"gpu": "GPU", "partial": "GPU+CPU", "cpu": "CPU", "none": "does not fit"}

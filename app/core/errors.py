@@ -123,7 +123,7 @@ class ModelInfoError(QuantDeskError):
     """A model's facts could not be read: a damaged or unfinished file, a missing key, an unknown layout."""
 
 
-class InvalidModelFileError(QuantDeskError):
+class InvalidModelFileError(ModelInfoError):
     """A file that is not a readable GGUF model (truncated, corrupt, or something else entirely)."""
 
 
@@ -136,6 +136,14 @@ class AlreadyQuantizedError(QuantDeskError):
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # type: ignore[override]
         return (type(self), (self.message, self.detail, self.current_type))
+
+
+class UnknownQuantTypeError(QuantDeskError):
+    """A type name llama.cpp's quantizer does not offer."""
+
+
+class ImatrixError(QuantDeskError):
+    """The importance matrix could not be computed."""
 
 
 class QuantizeError(QuantDeskError):

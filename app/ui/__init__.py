@@ -1,1 +1,1 @@
-"""The PySide6 face: views, and the glue that runs core work off the GUI thread. Imports core, never back."""
+"""The window: PySide6 views, and the glue that runs core work off the GUI thread. Imports core, never cli."""

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.chat.store import ChatHistory
 from app.core.engine.protocol import ChatMessage, GenerationDone, SamplingSettings
 from app.core.errors import QuantDeskError
-from app.core.history import ChatHistory
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
 

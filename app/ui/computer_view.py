@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.core.advice.recommend import budget_for
 from app.core.errors import QuantDeskError
-from app.core.hardware import GpuInfo, HardwareReport, read_hardware
-from app.core.recommend import budget_for
+from app.core.machine.hardware import GpuInfo, HardwareReport, read_hardware
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error

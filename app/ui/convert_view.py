@@ -1,9 +1,8 @@
 """The Convert page: pick a Hugging Face model folder, pick where the GGUF goes, convert with a progress bar.
 
-The conversion runs in a child process (child_job.run_in_child), watched from a worker thread
-(BackgroundTask), so neither the numpy work nor the wait touches the GUI thread. Cancel stops the child;
-its temporary file is removed and nothing appears under the output name. "Add to Jobs" hands the same
-conversion to the Jobs page instead (job_requested), to run after whatever waits there.
+Convert puts the conversion in the job queue (it runs after whatever waits on the Jobs page, in a child
+process) and this page follows it: waiting, progress, done or why not. Cancel stops the child; its partial
+file is removed and nothing appears under the output name.
 """
 
 from __future__ import annotations
@@ -24,25 +23,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.convert import ConversionResult, family_for
-from app.core.convert.hf_folder import read_config
-from app.core.convert_job import PROGRESS_STEPS, ConvertJobParams, convert_in_child
+from app.core.convert import family_for
 from app.core.errors import QuantDeskError
+from app.core.jobs.convert import CONVERT, PROGRESS_STEPS, ConvertJobParams, ConvertJobResult
+from app.core.jobs.queue import JobRecord, JobState
+from app.core.models.hf_folder import read_config
 from app.core.paths import models_dir
 from app.core.units import format_bytes
-from app.ui.background import BackgroundTask
-from app.ui.error_dialog import show_error
+from app.ui.error_dialog import DetailsButton
+from app.ui.job_controller import JobController
+from app.ui.job_watcher import JobWatcher
 
 
 class ConvertView(QWidget):
-    conversion_finished = Signal(object)  # ConversionResult
-    conversion_failed = Signal(object)  # QuantDeskError
+    conversion_finished = Signal(object)  # ConvertJobResult
+    conversion_failed = Signal(object)  # JobRecord of the failed job
     conversion_cancelled = Signal()
-    job_requested = Signal(str, str, object)  # kind, title, JSON parameters: for the Jobs page's queue
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: JobController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._task: BackgroundTask | None = None
+        self.watcher = JobWatcher(controller, self)
+        self.watcher.changed.connect(self._on_watcher_changed)
+        self.watcher.finished.connect(self._on_watcher_finished)
+        self.watcher.failed.connect(self._on_watcher_failed)
+        self.watcher.stopped.connect(self._on_watcher_stopped)
 
         intro = QLabel(
             self.tr(
@@ -81,17 +85,13 @@ class ConvertView(QWidget):
         self.convert_button.clicked.connect(self.start)
         self.cancel_button = QPushButton(self.tr("Cancel"), self)
         self.cancel_button.clicked.connect(self.cancel)
-        self.queue_button = QPushButton(self.tr("Add to Jobs"), self)
-        self.queue_button.setObjectName("queueConvertButton")
-        self.queue_button.setToolTip(self.tr("Convert on the Jobs page instead, after the jobs waiting there; "
-                                             "its progress is shown there."))
-        self.queue_button.clicked.connect(self.queue_in_jobs)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("%p %")
         self.status_label = QLabel(self)
         self.status_label.setWordWrap(True)
+        self.details_button = DetailsButton(self)
 
         form = QFormLayout()
         form.addRow(self.tr("Hugging Face folder:"), _row(self.folder_edit, folder_button))
@@ -102,14 +102,15 @@ class ConvertView(QWidget):
         buttons.addWidget(self.convert_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
-        buttons.addWidget(QLabel(self.tr("…or convert later, on the Jobs page:"), self))
-        buttons.addWidget(self.queue_button)
+        status = QHBoxLayout()
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.details_button)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
-        layout.addWidget(self.status_label)
+        layout.addLayout(status)
         layout.addStretch(1)
         self._update_buttons()
 
@@ -118,37 +119,27 @@ class ConvertView(QWidget):
     def set_folder(self, folder: Path) -> None:
         self.folder_edit.setText(str(folder))
 
-    def start(self) -> None:
+    def start(self) -> JobRecord | None:
+        """Queue the conversion (it runs on the Jobs page's queue, after the jobs before it) and follow it."""
         folder, out = self.folder_edit.text().strip(), self.out_edit.text().strip()
         if not folder or not out or self.is_running():
-            return
-        self.progress_bar.setValue(0)
-        self.status_label.setText(self.tr("Converting…"))
-        self._task = BackgroundTask(convert_in_child, folder, out, self.outtype(), parent=self)
-        self._task.progress_changed.connect(self._on_task_progress_changed)
-        self._task.finished.connect(self._on_task_finished)
-        self._task.failed.connect(self._on_task_failed)
-        self._task.cancelled.connect(self._on_task_cancelled)
-        self._task.start()
-        self._update_buttons()
-
-    def queue_in_jobs(self) -> None:
-        """Ask for this conversion as a job on the Jobs page (the window connects job_requested)."""
-        folder, out = self.folder_edit.text().strip(), self.out_edit.text().strip()
-        if not folder or not out:
-            return
+            return None
         params = ConvertJobParams(folder=folder, out=out, outtype=self.outtype())
         title = self.tr("Convert {folder} → {out}").format(folder=Path(folder).name, out=Path(out).name)
-        self.job_requested.emit("convert", title, params.to_json())
-        self.status_label.setText(self.tr("Added to the Jobs page: its progress is shown there."))
+        self.progress_bar.setValue(0)
+        self.details_button.clear()
+        record = self.watcher.controller.enqueue(CONVERT, title, params)
+        self.watcher.watch(record)
+        self._update_buttons()
+        return record
 
     def cancel(self) -> None:
-        if self._task is not None:
+        if self.watcher.active:
             self.status_label.setText(self.tr("Cancelling…"))
-            self._task.cancel()
+            self.watcher.cancel()
 
     def is_running(self) -> bool:
-        return self._task is not None and self._task.is_running()
+        return self.watcher.active
 
     def outtype(self) -> str:
         return str(self.type_combo.currentData())
@@ -175,37 +166,38 @@ class ConvertView(QWidget):
     def _on_type_combo_current_index_changed(self, _index: int) -> None:
         self._suggest_output()
 
-    def _on_task_progress_changed(self, done: int, total: int) -> None:
-        self.progress_bar.setValue(min(done, total))
+    def _on_watcher_changed(self, record: JobRecord) -> None:
+        if record.state is JobState.QUEUED:
+            ahead = self.watcher.jobs_ahead()
+            self.status_label.setText(self.tr("Waiting for {n} job(s) on the Jobs page to finish first…")
+                                      .format(n=ahead) if ahead else self.tr("Starting…"))
+            return
+        self.status_label.setText(self.tr("Converting…"))
+        if record.total:
+            self.progress_bar.setValue(min(record.done, record.total))
 
-    def _on_task_finished(self, result: ConversionResult) -> None:
-        self._task = None
+    def _on_watcher_finished(self, record: JobRecord) -> None:
+        result = record.typed_result()
         self.progress_bar.setValue(PROGRESS_STEPS)
-        self.status_label.setText(
-            self.tr("Done: {name} ({size}, {tensors} tensors) in {seconds:.1f} s.").format(
-                name=result.path.name,
-                size=format_bytes(result.size_bytes),
-                tensors=result.n_tensors,
-                seconds=result.seconds,
-            )
-        )
-        if result.path.parent == models_dir():
-            self.status_label.setText(
-                self.status_label.text() + " " + self.tr("It is now in the Chat page's list.")
-            )
+        if isinstance(result, ConvertJobResult):
+            text = self.tr("Done: {name} ({size}, {tensors} tensors) in {seconds:.1f} s.").format(
+                name=Path(result.path).name, size=format_bytes(result.size_bytes), tensors=result.n_tensors,
+                seconds=result.seconds)
+            if Path(result.path).parent == models_dir():
+                text += " " + self.tr("It is now in the Chat page's list.")
+            self.status_label.setText(text)
+            self.conversion_finished.emit(result)
         self._update_buttons()
-        self.conversion_finished.emit(result)
 
-    def _on_task_failed(self, error: QuantDeskError) -> None:
-        self._task = None
+    def _on_watcher_failed(self, record: JobRecord) -> None:
         self.progress_bar.setValue(0)
-        self.status_label.setText(self.tr("The conversion failed: {message}").format(message=error.message))
+        self.status_label.setText(self.tr("The conversion failed: {message}").format(message=record.error_message))
+        self.details_button.set_error(QuantDeskError(record.error_message, record.error_detail),
+                                      self.tr("Conversion failed"))
         self._update_buttons()
-        show_error(self, error, self.tr("Conversion failed"))
-        self.conversion_failed.emit(error)
+        self.conversion_failed.emit(record)
 
-    def _on_task_cancelled(self) -> None:
-        self._task = None
+    def _on_watcher_stopped(self, _record: JobRecord | None) -> None:
         self.progress_bar.setValue(0)
         self.status_label.setText(self.tr("Cancelled; nothing was written."))
         self._update_buttons()
@@ -243,16 +235,9 @@ class ConvertView(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_running()
         self.convert_button.setEnabled(not running and bool(self.folder_edit.text().strip()))
-        self.queue_button.setEnabled(bool(self.folder_edit.text().strip()))
         self.cancel_button.setEnabled(running)
         for widget in (self.folder_edit, self.out_edit, self.type_combo):
             widget.setEnabled(not running)
-
-    def shutdown(self) -> None:
-        """Window closing: stop a running conversion (its temporary file goes with it)."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task.wait(10.0)
 
 
 def _row(*widgets: QWidget) -> QWidget:

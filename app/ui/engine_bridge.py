@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from app.core.advice.placement import plan_load
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import (
     ChatMessage,
@@ -24,7 +25,6 @@ from app.core.engine.protocol import (
     TextDelta,
 )
 from app.core.errors import EngineCrashedError, QuantDeskError
-from app.core.placement import plan_load
 
 log = logging.getLogger(__name__)
 

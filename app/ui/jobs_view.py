@@ -27,15 +27,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import QuantDeskError
-from app.core.imatrix_compute import default_calibration_text
-from app.core.job_queue import JobRecord, JobState
-from app.core.quantize import SourceInfo, inspect_source, requantize_warning
-from app.core.quantize_job import QuantizeJobParams, ladder_jobs
-from app.core.transfer_meter import format_duration
+from app.core.jobs.quantize import QUANTIZE, QuantizeJobParams, ladder_jobs
+from app.core.jobs.queue import JobRecord, JobState
+from app.core.progress import format_duration
+from app.core.quantize.imatrix_compute import default_calibration_text
+from app.core.quantize.quantizer import SourceInfo, inspect_source, requantize_warning
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
-from app.ui.job_runner import JobController
+from app.ui.job_controller import JobController
 from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
 
 REPAINT_INTERVAL_MS = 500
@@ -69,13 +69,13 @@ class JobRow(QWidget):
         self.retry.setVisible(record.state in (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED))
         self.retry.setText(self.tr("Resume") if record.state is JobState.INTERRUPTED else self.tr("Retry"))
         self.clear.setVisible(record.state is not JobState.RUNNING)
-        self.open_folder.setVisible(bool(record.result.get("path")))
+        self.open_folder.setVisible(record.typed_result() is not None)
 
 
 class JobsView(QWidget):
-    def __init__(self, controller: JobController | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: JobController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.controller = controller or JobController(parent=self)
+        self.controller = controller
         title = QLabel(self.tr("<b>Jobs</b> — quantizations, downloads and conversions run here one at a "
                                "time; you can keep chatting meanwhile."), self)
         title.setWordWrap(True)
@@ -110,7 +110,6 @@ class JobsView(QWidget):
         self.quantize_button.clicked.connect(self._on_quantize_button_clicked)
         self.clear_button.clicked.connect(self.controller.clear_finished)
         self.controller.jobs_changed.connect(self.refresh)
-        self.controller.job_failed.connect(self._on_controller_job_failed)
         self._timer = QTimer(self)
         self._timer.setInterval(REPAINT_INTERVAL_MS)
         self._timer.timeout.connect(self.update_progress)
@@ -126,7 +125,8 @@ class JobsView(QWidget):
         for row, record in enumerate(records):
             self._rows[record.id] = row
             item = QTableWidgetItem(record.title)
-            item.setToolTip(record.error_detail or record.result.get("path", "") or record.title)
+            result = record.typed_result()
+            item.setToolTip(record.error_detail or (result.path if result is not None else "") or record.title)
             self.table.setItem(row, 0, item)
             bar = self.table.cellWidget(row, 2)
             if not isinstance(bar, QProgressBar):
@@ -168,7 +168,7 @@ class JobsView(QWidget):
     def status_text(self, record: JobRecord) -> str:
         if record.state is JobState.RUNNING:
             stage = STAGE_NAMES.get(record.stage, record.stage)
-            if record.kind == "download" and record.total > 0:  # a download's progress is in bytes
+            if record.job_kind.progress_in_bytes and record.total > 0:
                 stage = self.tr("{stage} {done} of {total}").format(
                     stage=stage, done=format_bytes(record.done), total=format_bytes(record.total))
             return self.tr("Running: {stage}").format(stage=stage) if stage else self.tr("Running")
@@ -185,9 +185,9 @@ class JobsView(QWidget):
 
     def open_folder_requested_for(self, job_id: str) -> None:
         record = self.controller.queue.get(job_id)
-        if record is not None and record.result.get("path"):
-            folder = record.result.get("folder") or str(Path(record.result["path"]).parent)
-            QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+        result = record.typed_result() if record is not None else None
+        if result is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(result.folder))
 
     def _on_quantize_button_clicked(self) -> None:
         dialog = QuantizeDialog(self)
@@ -232,7 +232,7 @@ class JobsView(QWidget):
     def enqueue(self, choice: QuantizeChoice, allow_requantize: bool) -> None:
         calibration = choice.calibration or (default_calibration_text() if choice.use_imatrix else None)
         for params in ladder_jobs(choice.src, list(choice.type_names), allow_requantize, calibration):
-            self.controller.enqueue("quantize", self._title(params), params.to_json())
+            self.controller.enqueue(QUANTIZE, self._title(params), params)
 
     def _title(self, params: QuantizeJobParams) -> str:
         name = Path(params.src).name
@@ -240,9 +240,5 @@ class JobsView(QWidget):
         return self.tr("Quantize {name} → {type}{extra}").format(name=name, type=params.type_name,
                                                                   extra=extra)
 
-    def _on_controller_job_failed(self, error: QuantDeskError) -> None:
-        show_error(self, error, self.tr("A job failed"))
-
     def shutdown(self) -> None:
         self._timer.stop()
-        self.controller.shutdown()

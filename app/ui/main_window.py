@@ -21,13 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.hardware import MemorySnapshot, read_memory_snapshot
-from app.core.history import ChatHistory
+from app.core.chat.store import ChatHistory
+from app.core.errors import QuantDeskError
+from app.core.jobs.queue import JobRecord
+from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
 from app.core.units import format_bytes
 from app.ui.chat_view import ChatView
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.error_dialog import show_error
+from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobsView
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
@@ -41,12 +45,16 @@ SPEED_REDRAW_SECONDS = 0.25
 class MainWindow(QMainWindow):
     readout_ready = Signal(object)  # MemorySnapshot, from the sampling thread
 
-    def __init__(self, bridge: EngineBridge | None = None, history: ChatHistory | None = None) -> None:
+    def __init__(self, bridge: EngineBridge | None = None, history: ChatHistory | None = None,
+                 jobs: JobController | None = None) -> None:
         super().__init__()
         self.setWindowTitle(self.tr("QuantDesk"))
         self.resize(1180, 760)
         self.bridge = bridge or EngineBridge(parent=self)
         self.history = history or ChatHistory()
+        # the one queue of long work: pages enqueue and watch, failures are shown once, here
+        self.job_controller = jobs or JobController(parent=self)
+        self.job_controller.job_failed.connect(self._on_job_controller_job_failed)
 
         self.nav = QListWidget(self)
         self.nav.setObjectName("navigation")
@@ -96,23 +104,19 @@ class MainWindow(QMainWindow):
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
         self.add_page(self.tr("Your computer"), self.computer)
         self.add_page(self.tr("Which quant?"), self.quant_table)
-        self.model_browser = ModelBrowserView(self)
+        self.model_browser = ModelBrowserView(self.job_controller, self)
         self.add_page(self.tr("Find models"), self.model_browser)
-        self.convert = ConvertView(self)
-        self.convert.conversion_finished.connect(lambda _result: self.library.refresh())
+        self.convert = ConvertView(self.job_controller, self)
         self.add_page(self.tr("Convert"), self.convert)
-        self.jobs = JobsView(parent=self)
+        self.jobs = JobsView(self.job_controller, self)
         self.add_page(self.tr("Jobs"), self.jobs)
-        # downloads and conversions can also be queued from their own pages; they then run on this one
-        self.model_browser.job_requested.connect(self._on_page_job_requested)
-        self.convert.job_requested.connect(self._on_page_job_requested)
-        self.jobs.controller.job_finished.connect(lambda _record: self.library.refresh())
-        self.model_browser.download_finished.connect(lambda _result: self.library.refresh())
+        # whatever a job made (a download, a conversion, a quant) belongs in the model list
+        self.job_controller.job_finished.connect(lambda _record: self.library.refresh())
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
-    def _on_page_job_requested(self, kind: str, title: str, params: dict[str, object]) -> None:
-        self.jobs.controller.enqueue(kind, title, params)
-        self.show_page(self.tr("Jobs"))
+    def _on_job_controller_job_failed(self, record: JobRecord | None, error: QuantDeskError) -> None:
+        title = record.title if record is not None else self.tr("A job failed")
+        show_error(self, error, title)
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""
@@ -201,7 +205,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
-        self.convert.shutdown()
+        self.model_browser.shutdown()
         self.jobs.shutdown()
+        self.job_controller.shutdown()
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -2,17 +2,17 @@
 
 Left: the search (text, sort, "ready GGUF only", "text generation only") and its results, a page at a time.
 Right: the picked repo inspected (ModelInspectPanel) and a running download (DownloadPanel). Every Hub
-call is a core function on a BackgroundTask worker thread; the offline switch is a core setting, and while it
-is on this page says so and starts nothing that would touch the network. "Add to Jobs" hands the ticked
-files to the Jobs page instead (job_requested), where the download waits its turn and can be resumed later.
+call is a core function on a BackgroundTask worker thread, except the download itself: a job in the window's
+queue, which the DownloadPanel follows (it waits its turn and can be resumed later from the Jobs page). The
+offline switch is a core setting, and while it is on this page says so and starts nothing that would touch
+the network.
 """
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -28,15 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.download_job import DownloadJobParams
+from app.core.advice.repo import HardwareOnce, RepoAdvice, inspect_and_recommend
 from app.core.errors import QuantDeskError
-from app.core.hub import apply_offline_mode, is_offline, set_offline
-from app.core.hub_inspect import RepoInspection
-from app.core.hub_recommend import HardwareOnce, inspect_and_recommend
-from app.core.hub_search import ModelSearch, ModelSummary, SearchPage, SearchQuery
+from app.core.hub.connection import apply_offline_mode, is_offline, set_offline
+from app.core.hub.search import ModelSearch, ModelSummary, SearchPage, SearchQuery
 from app.ui.background import BackgroundTask
 from app.ui.download_panel import DownloadPanel
 from app.ui.error_dialog import show_error
+from app.ui.job_controller import JobController
 from app.ui.model_inspect_panel import ModelInspectPanel
 
 REPO_ROLE = Qt.ItemDataRole.UserRole
@@ -49,10 +48,9 @@ def _count(n: int) -> str:
 
 class ModelBrowserView(QWidget):
     offline_changed = Signal(bool)
-    download_finished = Signal(object)  # DownloadResult: the library may want to refresh
-    job_requested = Signal(str, str, object)  # kind, title, JSON parameters: for the Jobs page's queue
+    download_finished = Signal(object)  # DownloadJobResult: the library may want to refresh
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: JobController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._search: ModelSearch | None = None
         self._search_task: BackgroundTask | None = None
@@ -102,23 +100,11 @@ class ModelBrowserView(QWidget):
         left_layout.addWidget(self.more_button)
 
         self.inspector = ModelInspectPanel(self)
-        self.downloads = DownloadPanel(self)
-        self.queue_button = QPushButton(self.tr("Add to Jobs"), self)
-        self.queue_button.setObjectName("queueDownloadButton")
-        self.queue_button.setToolTip(self.tr("Download on the Jobs page instead, after the jobs waiting there; "
-                                             "an interrupted download continues where it stopped."))
-        self.queue_button.setEnabled(False)
-        # the Download button's state (files ticked, not busy, online) is the inspector's; follow it
-        self.inspector.download_button.installEventFilter(self)
+        self.downloads = DownloadPanel(controller, self)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.inspector, 1)
-        queue_row = QHBoxLayout()
-        queue_row.addStretch(1)
-        queue_row.addWidget(QLabel(self.tr("…or download later, on the Jobs page:"), self))
-        queue_row.addWidget(self.queue_button)
-        right_layout.addLayout(queue_row)
         right_layout.addWidget(self.downloads)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -142,7 +128,6 @@ class ModelBrowserView(QWidget):
         self.results.currentItemChanged.connect(self._on_results_current_item_changed)
         self.offline_switch.toggled.connect(self._on_offline_switch_toggled)
         self.inspector.download_requested.connect(self._on_inspector_download_requested)
-        self.queue_button.clicked.connect(self._on_queue_button_clicked)
         self.inspector.token_saved.connect(self._on_inspector_token_saved)
         self.downloads.download_finished.connect(self._on_downloads_download_finished)
         self.downloads.download_stopped.connect(lambda: self.inspector.set_busy(False))
@@ -175,9 +160,9 @@ class ModelBrowserView(QWidget):
         self.inspector.setEnabled(not offline)
 
     def shutdown(self) -> None:
-        """Stop what runs (the window closes): a download keeps its partial file and resumes next time."""
-        self.downloads.cancel()
-        for task in (self._search_task, self._inspect_task, self.downloads.task):
+        """Stop the searches and inspections this page runs (the window closes). A download is a job: the
+        window's JobController stops it, and it comes back as interrupted, resumable, next time."""
+        for task in (self._search_task, self._inspect_task):
             if task is not None:
                 task.cancel()
 
@@ -254,9 +239,9 @@ class ModelBrowserView(QWidget):
         if current is not None:
             self.inspect(str(current.data(REPO_ROLE)))
 
-    def _on_inspect_task_finished(self, task: BackgroundTask, inspection: RepoInspection) -> None:
+    def _on_inspect_task_finished(self, task: BackgroundTask, advice: RepoAdvice) -> None:
         if task is self._inspect_task:  # an answer for a repo no longer picked is dropped
-            self.inspector.show_inspection(inspection)
+            self.inspector.show_inspection(advice.inspection, advice.recommendation)
             self.inspector.set_busy(self.downloads.is_running())
 
     def _on_inspect_task_failed(self, task: BackgroundTask, error: QuantDeskError) -> None:
@@ -269,34 +254,11 @@ class ModelBrowserView(QWidget):
 
     # ---- download -----------------------------------------------------------------------------------
 
-    def _on_inspector_download_requested(self, repo_id: str, include: list[str], folder: Path | None) -> None:
+    def _on_inspector_download_requested(self, repo_id: str, files: list[str], folder: Path | None) -> None:
         if is_offline() or self.downloads.is_running():
             return
         self.inspector.set_busy(True)
-        self.downloads.start(repo_id, include, folder)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.inspector.download_button and event.type() == QEvent.Type.EnabledChange:
-            self.queue_button.setEnabled(self.inspector.download_button.isEnabled())
-        return super().eventFilter(watched, event)
-
-    def queue_download(self) -> None:
-        """Ask for the ticked files as a download job on the Jobs page (the window connects job_requested)."""
-        inspection = self.inspector.inspection
-        files = self.inspector.checked_files()
-        if inspection is None or not files or is_offline():
-            return
-        folder = self.inspector.folder
-        params = DownloadJobParams(repo_id=inspection.repo_id,
-                                   include=tuple(glob.escape(p) for p in files),  # exact names
-                                   folder=str(folder) if folder is not None else None)
-        title = (self.tr("Download {repo} ({name})").format(repo=inspection.repo_id, name=files[0])
-                 if len(files) == 1 else
-                 self.tr("Download {repo} ({n} files)").format(repo=inspection.repo_id, n=len(files)))
-        self.job_requested.emit("download", title, params.to_json())
-
-    def _on_queue_button_clicked(self) -> None:
-        self.queue_download()
+        self.downloads.start(repo_id, files, folder)
 
     def _on_downloads_download_finished(self, result: object) -> None:
         self.inspector.set_busy(False)
@@ -310,7 +272,8 @@ class ModelBrowserView(QWidget):
         except OSError as error:
             show_error(self, QuantDeskError("The setting could not be saved.", str(error)))
             return
-        if offline:
-            self.shutdown()  # a running search or download stops at once: offline means no network at all
+        if offline:  # a running search or download stops at once: offline means no network at all
+            self.shutdown()
+            self.downloads.cancel()
         self._apply_offline(offline)
         self.offline_changed.emit(offline)

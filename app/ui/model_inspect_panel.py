@@ -8,7 +8,6 @@ files the one that fits best, ticked; or in plain words why QuantDesk can't esti
 
 from __future__ import annotations
 
-import glob
 import html
 from pathlib import Path
 
@@ -28,11 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.advice.recommend import QuantOption
+from app.core.advice.repo import RepoRecommendation
+from app.core.convert.families import CONVERTIBLE_ARCHITECTURES, SUPPORTED_TITLES
 from app.core.errors import QuantDeskError
-from app.core.hub import has_token, hub_cache_dir, save_token
-from app.core.hub_inspect import CONVERTIBLE_ARCHITECTURES, RepoInspection, convertible_families
-from app.core.hub_recommend import RepoRecommendation
-from app.core.recommend import QuantOption
+from app.core.hub.connection import has_token, save_token
+from app.core.hub.inspect import RepoInspection
+from app.core.paths import hf_cache_dir
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
@@ -48,12 +49,13 @@ def format_parameters(n: int) -> str:
 
 
 class ModelInspectPanel(QWidget):
-    download_requested = Signal(str, list, object)  # repo_id, include patterns, folder (None: the HF cache)
+    download_requested = Signal(str, list, object)  # repo_id, file names, folder (None: the HF cache)
     token_saved = Signal(str)  # the account name: gated files can be read now, so look again
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.inspection: RepoInspection | None = None
+        self.recommendation: RepoRecommendation | None = None
         self.folder: Path | None = None
         self._token_task: BackgroundTask | None = None
 
@@ -133,6 +135,7 @@ class ModelInspectPanel(QWidget):
 
     def clear(self, message: str = "") -> None:
         self.inspection = None
+        self.recommendation = None
         self.title.setText(message or self.tr("<i>Pick a model on the left to see what is in it.</i>"))
         for label in (self.kind_label, self.size_label, self.licence_label, self.disk_label):
             label.setText("")
@@ -142,8 +145,10 @@ class ModelInspectPanel(QWidget):
         self._show_folder()
         self._update_buttons()
 
-    def show_inspection(self, inspection: RepoInspection) -> None:
+    def show_inspection(self, inspection: RepoInspection, recommendation: RepoRecommendation | None = None) -> None:
+        """The repo, and beside it what QuantDesk recommends for it on this computer (None: not estimated)."""
         self.inspection = inspection
+        self.recommendation = recommendation
         self.title.setText(f"<b>{inspection.repo_id}</b>")
         self.kind_label.setText(self._kind_text(inspection))
         size = self.tr("{files} files, {bytes} in all").format(files=len(inspection.files),
@@ -157,7 +162,7 @@ class ModelInspectPanel(QWidget):
                 if inspection.gated else "")
         licence = inspection.license or self.tr("not stated")
         self.licence_label.setText(", ".join(x for x in (licence, gate) if x))
-        self.recommendation_label.setText(self._recommendation_text(inspection.recommendation))
+        self.recommendation_label.setText(self._recommendation_text(recommendation))
         self.disk_label.setText(self._disk_text(inspection))
         self._fill_table(inspection)
         self.token_box.setVisible(inspection.gated and not has_token())
@@ -205,7 +210,7 @@ class ModelInspectPanel(QWidget):
                 family=family)
         if inspection.safetensors is not None:
             return self.tr("{arch} weights. QuantDesk can't convert this architecture yet. Supported: "
-                           "{families}.").format(arch=arch, families=convertible_families())
+                           "{families}.").format(arch=arch, families=SUPPORTED_TITLES)
         if any(f.kind == "safetensors" for f in inspection.files):
             why = self.tr(" (the model is gated: save a token with access)") if inspection.gated else ""
             return self.tr("Safetensors weights; their details could not be read{why}.").format(why=why)
@@ -228,7 +233,7 @@ class ModelInspectPanel(QWidget):
     def _fill_table(self, inspection: RepoInspection) -> None:
         self.table.blockSignals(True)
         ggufs = {g.path: g for g in inspection.gguf_files}
-        best = self._best_gguf(inspection)
+        best = self._best_gguf(inspection, self.recommendation)
         self.table.setRowCount(len(inspection.files))
         for row, f in enumerate(inspection.files):
             name = QTableWidgetItem(f.path)
@@ -262,9 +267,8 @@ class ModelInspectPanel(QWidget):
         self.table.blockSignals(False)
 
     @staticmethod
-    def _best_gguf(inspection: RepoInspection) -> str | None:
+    def _best_gguf(inspection: RepoInspection, rec: RepoRecommendation | None) -> str | None:
         """The GGUF file to pre-tick: the recommendation's pick; without an estimate, the only one."""
-        rec = inspection.recommendation
         if rec is not None and rec.recommendation is not None:
             return rec.best_file
         return inspection.gguf_files[0].path if len(inspection.gguf_files) == 1 else None
@@ -289,7 +293,7 @@ class ModelInspectPanel(QWidget):
         self._update_buttons()
 
     def _show_folder(self) -> None:
-        where = self.folder or hub_cache_dir()
+        where = self.folder or hf_cache_dir()
         what = self.tr("Save to the shared Hugging Face cache") if self.folder is None else self.tr("Save to")
         self.folder_label.setText(f"{what}: {where}")
         self.cache_button.setVisible(self.folder is not None)
@@ -304,8 +308,7 @@ class ModelInspectPanel(QWidget):
     def _on_download_button_clicked(self) -> None:
         if self.inspection is None:
             return
-        include = [glob.escape(p) for p in self.checked_files()]  # exact names, even with [ ] in them
-        self.download_requested.emit(self.inspection.repo_id, include, self.folder)
+        self.download_requested.emit(self.inspection.repo_id, self.checked_files(), self.folder)
 
     def _on_folder_button_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Save the model in…"))

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.core.engine.protocol import ModelLoaded
 from app.core.errors import QuantDeskError
-from app.core.library import ModelEntry, list_models
+from app.core.models.library import ModelEntry, list_models
 from app.core.units import format_bytes
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error

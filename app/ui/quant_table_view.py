@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.advice.recommend import QuantOption, Recommendation, recommend
+from app.core.advice.sources import read_model_facts
 from app.core.errors import QuantDeskError
-from app.core.hardware import HardwareReport, read_hardware
-from app.core.library import list_models
-from app.core.modelinfo import ModelFacts, read_model_facts
-from app.core.recommend import QuantOption, Recommendation, recommend
+from app.core.machine.hardware import HardwareReport, read_hardware
+from app.core.models.facts import ModelFacts
+from app.core.models.library import list_models
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error

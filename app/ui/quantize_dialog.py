@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.library import list_models
-from app.core.quant_types import DEFAULT_LADDER, QUANT_TYPES
+from app.core.models.library import list_models
+from app.core.quants import DEFAULT_LADDER, QUANT_TYPES
 from app.core.units import format_bytes
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -56,7 +56,7 @@ class QuantizeDialog(QDialog):
                 note = self.tr(" — needs an importance matrix")
             elif t.imatrix_recommended:
                 note = self.tr(" — best with an importance matrix")
-            bits = self.tr("about {bits:.1f} bits per weight").format(bits=t.bits_per_weight)
+            bits = self.tr("about {bits:.1f} bits per weight").format(bits=t.main_bits_per_weight)
             item = QListWidgetItem(f"{t.name}  ·  {bits}{note}", self.types)
             item.setData(PATH_ROLE, t.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

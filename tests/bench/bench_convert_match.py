@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from app.core.convert import convert_model  # noqa: E402
-from app.core.library import starter_model_path  # noqa: E402
+from app.core.models.library import starter_model_path  # noqa: E402
 from tests.bench.bench_convert import _REFERENCE_WRAPPER  # noqa: E402
 from tests.bench.gguf_diff import diff_gguf  # noqa: E402
 from tests.fixtures.starter_hf import build_starter_hf_folder  # noqa: E402

@@ -35,7 +35,7 @@ def main() -> int:
                         help="the file to serve (default: the starter model)")
     args = parser.parse_args()
 
-    from app.core.library import starter_model_path
+    from app.core.models.library import starter_model_path
 
     source = args.file or starter_model_path()
     hub = FakeHub().start()
@@ -48,7 +48,7 @@ def main() -> int:
 
     from huggingface_hub import hf_hub_download
 
-    from app.core.download import download_model
+    from app.core.hub.download import download_model
 
     size = source.stat().st_size
     ours: list[float] = []

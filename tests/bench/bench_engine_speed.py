@@ -26,7 +26,7 @@ import llama_cpp as L
 
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import GREEDY, ChatMessage, GenerationDone, LoadModel, TextDelta
-from app.core.library import starter_model_path
+from app.core.models.library import starter_model_path
 
 PROMPT = "Write a long story about a lighthouse keeper who finds a map."
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.core.estimate import compute_bytes, estimate_memory, pad, repacked_types
-from app.core.hardware import read_cpu
-from app.core.library import starter_model_path
-from app.core.modelinfo import read_gguf_facts
-from app.core.quants import level
+from app.core.advice.estimate import compute_bytes, estimate_memory, pad, repacked_types
+from app.core.machine.hardware import read_cpu
+from app.core.models.library import starter_model_path
+from app.core.models.facts import read_gguf_facts
+from app.core.quants import quant_type
 from tests.bench.measure_memory import measure
 
 LADDER = ("F16", "Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
@@ -36,7 +36,7 @@ MIB = 1024 * 1024
 
 
 def make_ladder(folder: Path) -> dict[str, Path]:
-    from app.core.quantize import expand_to_f16, quantize_file
+    from app.core.quantize.quantizer import expand_to_f16, quantize_file
 
     f16 = folder / "starter-F16.gguf"
     if not f16.exists():
@@ -79,7 +79,7 @@ def main() -> int:
     worst = 0.0
     for name in LADDER:
         for n_ctx in CONTEXTS:
-            est = estimate_memory(source, level(name), n_ctx, filled_tokens=512, repack=repack)
+            est = estimate_memory(source, quant_type(name), n_ctx, filled_tokens=512, repack=repack)
             m = measure(str(ladder[name]), n_ctx, n_prompt=512)
             error = (est.total - m.rss_growth) / m.rss_growth
             worst = max(worst, abs(error))
@@ -95,7 +95,7 @@ def main() -> int:
 
     # A second shape and vocabulary, not used for calibration: a random-weight llama (8 layers, 1024 wide,
     # 16 heads / 4 KV heads, 16,000-token vocabulary), F16 and Q4_K_M.
-    from app.core.quantize import quantize_file
+    from app.core.quantize.quantizer import quantize_file
     from tests.bench.random_model import SHAPES, write_model
 
     rand16 = folder / "random-F16.gguf"
@@ -109,7 +109,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for name in ("F16", "Q4_K_M"):
         for n_ctx in CONTEXTS:
-            est = estimate_memory(rsource, level(name), n_ctx, filled_tokens=512, repack=repack)
+            est = estimate_memory(rsource, quant_type(name), n_ctx, filled_tokens=512, repack=repack)
             m = measure(str(rand16 if name == "F16" else rand4), n_ctx, n_prompt=512)
             error = (est.total - m.rss_growth) / m.rss_growth
             worst = max(worst, abs(error))
@@ -123,7 +123,7 @@ def main() -> int:
         print("| type | context (filled by the prompt) | estimate (MiB) | measured (MiB) | error |")
         print("|---|---|---|---|---|")
         for name in LADDER:
-            est = estimate_memory(source, level(name), 2048, repack=repack)  # the whole context in use
+            est = estimate_memory(source, quant_type(name), 2048, repack=repack)  # the whole context in use
             m = measure(str(ladder[name]), 2048, n_prompt=2048)
             error = (est.total - m.rss_growth) / m.rss_growth
             worst = max(worst, abs(error))

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import llama_cpp
 import numpy as np
 
-from app.core.library import starter_model_path
-from app.core.quant_types import quant_type
-from app.core.quantize import expand_to_f16, quantize_in_child
+from app.core.models.library import starter_model_path
+from app.core.quants import quant_type
+from app.core.quantize.quantizer import expand_to_f16, quantize_in_child
 
 
 def direct(src: Path, dst: Path, type_name: str, threads: int) -> float:

@@ -171,7 +171,7 @@ def main() -> int:
     args = parser.parse_args()
     source = args.tokenizer_from
     if source is None:
-        from app.core.library import starter_model_path
+        from app.core.models.library import starter_model_path
 
         source = starter_model_path()
     if args.tokenizer_only:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.__main__ import main
-from app.core.library import starter_model_path
+from app.core.models.library import starter_model_path
 
 
 def test_hardware_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from app.core.gguf_header import read_gguf_header
+from app.core.models.gguf_header import read_gguf_header
 
 ROOT = Path(__file__).resolve().parents[2]
 

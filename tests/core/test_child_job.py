@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core.child_job import run_in_child
+from app.core.process.runner import run_in_child
 from app.core.errors import Cancelled, ModelLoadError, QuantDeskError
-from app.core.jobs import ProgressCallback
+from app.core.progress import ProgressCallback
 
 
 def count_to(n: int, *, on_progress: ProgressCallback) -> int:
@@ -77,8 +77,8 @@ def main_module_and_import_order(*, on_progress: ProgressCallback) -> tuple[str,
 
 def test_children_load_llama_cpp_before_numpy_not_the_parents_main() -> None:
     # On a CUDA build, numpy loaded before llama.cpp's libraries made the engine crash (SIGSEGV) when it put
-    # a model on the GPU; children therefore start from app.core.child_bootstrap, never the parent's __main__.
+    # a model on the GPU; children therefore start from app.core.process.bootstrap, never the parent's __main__.
     main_name, llama_at, numpy_at = run_in_child(main_module_and_import_order)
-    assert main_name == "app.core.child_bootstrap"
+    assert main_name == "app.core.process.bootstrap"
     assert llama_at < numpy_at
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_core_module_imports_with_qt_blocked() -> None:
     modules = sorted(m.name for m in pkgutil.walk_packages(app.core.__path__, "app.core."))
-    assert "app.core.engine.client" in modules and "app.core.hardware" in modules
+    assert "app.core.engine.client" in modules and "app.core.machine.hardware" in modules
     code = (
         "import sys\n"
         "class Block:\n"

@@ -13,11 +13,11 @@ import gguf
 import pytest
 
 from app.core.convert import temp_path_for
-from app.core.convert_job import ConvertJobParams
-from app.core.download_job import DownloadJobParams
+from app.core.jobs.convert import ConvertJobParams
+from app.core.jobs.download import DownloadJobParams
 from app.core.errors import Cancelled
-from app.core.hub import hub_cache_dir
-from app.core.job_queue import JobQueue, JobRecord, JobState, run_job
+from app.core.hub.connection import hub_cache_dir
+from app.core.jobs.queue import JobQueue, JobRecord, JobState, run_job
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 from tests.fixtures.tiny_hf import build_tiny_folder
@@ -105,7 +105,7 @@ def test_a_cancelled_download_job_resumes_after_a_restart(fake_hub: FakeHub, tmp
 
 
 def test_a_convert_job_runs_in_a_child_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.core.convert_job as convert_job
+    import app.core.jobs.convert as convert_job
 
     children: list[object] = []
     real = convert_job.run_in_child

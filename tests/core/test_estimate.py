@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.estimate import (
+from app.core.advice.estimate import (
     CUDA_CONTEXT_BYTES,
     REPACK_X86_AVX2,
     compute_bytes,
@@ -18,9 +18,9 @@ from app.core.estimate import (
     pad,
     repacked_types,
 )
-from app.core.modelinfo import read_gguf_facts
-from app.core.quant_mix import predict_tensors, use_more_bits
-from app.core.quants import LEVELS, level
+from app.core.models.facts import read_gguf_facts
+from app.core.advice.quant_mix import predict_tensors, use_more_bits
+from app.core.quants import OFFERED, quant_type
 from tests.bench.measure_memory import measure
 from tests.fixtures.model_shapes import llama3_8b_facts
 
@@ -30,7 +30,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="session")
 def estimate_ladder(starter_f16: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The starter's F16 and two real quantizations of it (Q4_K_M, Q2_K), made by llama.cpp once per session."""
-    from app.core.quantize import quantize_file
+    from app.core.quantize.quantizer import quantize_file
 
     folder = tmp_path_factory.mktemp("ladder")
     ladder = {"F16": starter_f16}
@@ -43,7 +43,7 @@ def estimate_ladder(starter_f16: Path, tmp_path_factory: pytest.TempPathFactory)
 def test_predicted_type_mix_is_what_llama_cpp_wrote(estimate_ladder: dict[str, Path], name: str) -> None:
     source = read_gguf_facts(estimate_ladder["F16"])
     real = {t.name: t for t in read_gguf_facts(estimate_ladder[name]).tensors}
-    predicted = {t.name: t for t in predict_tensors(source, level(name))}
+    predicted = {t.name: t for t in predict_tensors(source, quant_type(name))}
     assert predicted.keys() == real.keys()
     wrong = [
         (n, p.ggml_type, real[n].ggml_type)
@@ -67,7 +67,7 @@ def test_type_mix_rules_visible_in_the_starter_files(estimate_ladder: dict[str, 
 def test_bits_per_weight_match_published_llama3_8b_files() -> None:
     """At Llama-3-8B's shape the predicted mix gives the published bits/weight (tools/quantize README)."""
     facts = llama3_8b_facts()
-    for lvl in LEVELS:
+    for lvl in OFFERED:
         if lvl.published_bits_per_weight is None:
             continue
         bits = sum(t.n_bytes for t in predict_tensors(facts, lvl)) * 8 / facts.n_params
@@ -103,7 +103,7 @@ def test_kv_cache_formula_and_sliding_window() -> None:
 
 def test_offload_split_follows_llama_cpp_placement() -> None:
     facts = llama3_8b_facts()
-    q4 = level("Q4_K_M")
+    q4 = quant_type("Q4_K_M")
     tensors = {t.name: t.n_bytes for t in predict_tensors(facts, q4)}
     cpu_only = estimate_memory(facts, q4, 4096)
     assert cpu_only.gpu.total == 0 and cpu_only.n_gpu_layers == 0
@@ -135,7 +135,7 @@ def test_tied_embedding_is_copied_to_the_gpu_as_output(estimate_ladder: dict[str
 
 def test_repacked_tensors_count_twice_on_the_cpu_only() -> None:
     facts = llama3_8b_facts()
-    q4 = level("Q4_K_M")
+    q4 = quant_type("Q4_K_M")
     plain = estimate_memory(facts, q4, 2048, repack=frozenset())
     avx2 = estimate_memory(facts, q4, 2048, repack=repacked_types(("AVX", "AVX2")))
     # every Q4_K matrix but the token embedding (looked up by row, never repacked)
@@ -146,7 +146,7 @@ def test_repacked_tensors_count_twice_on_the_cpu_only() -> None:
 
 def test_more_context_costs_more_and_json_sums() -> None:
     facts = llama3_8b_facts()
-    small, big = (estimate_memory(facts, level("Q4_K_M"), n) for n in (2048, 8192))
+    small, big = (estimate_memory(facts, quant_type("Q4_K_M"), n) for n in (2048, 8192))
     assert big.kv_cache == 4 * small.kv_cache and big.total > small.total
     data = big.to_json()
     assert data["total"] == data["weights"] + data["kv_cache"] + data["compute"] + data["overhead"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.core import hardware
-from app.core.hardware import (
+from app.core.machine.hardware import (
     BackendInfo,
     MemoryInfo,
     apple_working_set_limit,
@@ -158,7 +158,7 @@ def test_other_gpus_by_name_from_sysfs(tmp_path: Path) -> None:
 def test_memory_snapshot_reports_the_engine_vram(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from app.core.hardware import read_memory_snapshot
+    from app.core.machine.hardware import read_memory_snapshot
 
     me = os.getpid()
     gpu = dict(H100, procs={me: 3 * GB, 99: 2 * GB})

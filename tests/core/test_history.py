@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from app.core.history import ChatHistory
+from app.core.chat.store import ChatHistory
 
 
 def test_streamed_reply_is_on_disk_before_it_finishes(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download
 
-from app.core.download import DownloadPlan, RemoteFile, download, download_model, plan_download
+from app.core.hub.download import DownloadPlan, RemoteFile, download, download_model, plan_download
 from app.core.errors import (
     Cancelled,
     ChecksumMismatchError,
@@ -18,8 +18,8 @@ from app.core.errors import (
     RepoFileNotFoundError,
     UnsafeRepoPathError,
 )
-from app.core.hub import hub_cache_dir, save_token
-from app.core.hub_cache import cache_target
+from app.core.hub.connection import hub_cache_dir, save_token
+from app.core.hub.cache import cache_target
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 

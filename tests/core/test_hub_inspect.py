@@ -6,9 +6,9 @@ import gguf
 import pytest
 
 from app.core.errors import RepoNotFoundError
-from app.core.hub_inspect import DEFAULT_DISK_QUANT, inspect_repo
-from app.core.hub_recommend import RepoRecommendation
-from app.core.library import starter_model_path
+from app.core.hub.inspect import DEFAULT_DISK_QUANT, inspect_repo
+from app.core.advice.repo import RepoRecommendation
+from app.core.models.library import starter_model_path
 from app.core.quants import BY_NAME
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.hub_search import ModelSearch, SearchQuery, search_models
+from app.core.hub.search import ModelSearch, SearchQuery, search_models
 from tests.fixtures.fake_hub import FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 

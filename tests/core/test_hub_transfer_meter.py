@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.transfer_meter import TransferMeter, format_duration
+from app.core.progress import TransferMeter, format_duration
 
 
 def test_rate_and_time_left_from_a_sliding_window() -> None:

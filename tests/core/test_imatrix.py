@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from app.core.errors import InvalidModelFileError
-from app.core.imatrix import ImatrixEntry, ImportanceMatrix, load_imatrix
-from app.core.imatrix_compute import compute_imatrix
-from app.core.quantize import quantize_file
+from app.core.quantize.imatrix import ImatrixEntry, ImportanceMatrix, load_imatrix
+from app.core.quantize.imatrix_compute import compute_imatrix
+from app.core.quantize.quantizer import quantize_file
 
 EVAL_TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "quantize-eval.txt"
 N_CTX = 256

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.core.job_queue import JobQueue, JobState, resolve_runner
-from app.core.quantize_job import run_quantize_job
+from app.core.jobs.queue import JobQueue, JobState, resolve_runner
+from app.core.jobs.quantize import run_quantize_job
 
 
 def test_jobs_persist_in_order_and_unfinished_ones_come_back_interrupted(tmp_path: Path) -> None:

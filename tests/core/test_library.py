@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import ModelNotFoundError
-from app.core.library import list_models, resolve_model, starter_model_path
+from app.core.models.library import list_models, resolve_model, starter_model_path
 
 
 def test_starter_model_is_installed_without_its_llm_dependency() -> None:

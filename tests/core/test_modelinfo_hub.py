@@ -12,9 +12,9 @@ import pytest
 from safetensors.numpy import save
 
 from app.core.errors import ModelInfoError
-from app.core.hf_facts import read_folder_facts, read_hub_facts
-from app.core.library import starter_model_path
-from app.core.modelinfo import read_gguf_facts
+from app.core.convert.predict import read_folder_facts, read_hub_facts
+from app.core.models.library import starter_model_path
+from app.core.models.facts import read_gguf_facts
 from tests.fixtures.minimal_hub import MinimalHub
 
 CONFIG = {

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from app.core.errors import AlreadyQuantizedError, InvalidModelFileError
-from app.core.library import starter_model_path
-from app.core.quantize import default_output_path, inspect_source, quantize_file, temp_path_for
+from app.core.models.library import starter_model_path
+from app.core.quantize.quantizer import default_output_path, inspect_source, quantize_file, temp_path_for
 
 QUESTION = "What is the capital of France? Answer in one word."
 
@@ -83,7 +83,7 @@ def test_output_names() -> None:
 
 def test_the_disk_is_checked_first(tmp_path: Path) -> None:
     from app.core.errors import NotEnoughDiskError
-    from app.core.quantize import check_disk
+    from app.core.quantize.quantizer import check_disk
 
     with pytest.raises(NotEnoughDiskError) as caught:
         check_disk(tmp_path, 10**18)

@@ -12,10 +12,10 @@ import llama_cpp
 import pytest
 
 from app.core.errors import AlreadyQuantizedError, Cancelled, InvalidModelFileError
-from app.core.library import starter_model_path
-from app.core.quant_types import quant_type
-from app.core.quantize import quantize_in_child
-from app.core.quantize_job import QuantizeJobParams, run_quantize_job
+from app.core.models.library import starter_model_path
+from app.core.quants import quant_type
+from app.core.quantize.quantizer import quantize_in_child
+from app.core.jobs.quantize import QuantizeJobParams, run_quantize_job
 
 
 def tensors_by_name(path: Path) -> dict[str, tuple[str, bytes]]:

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from app.core.hardware import BackendInfo, CpuInfo, GpuInfo, HardwareReport, MemoryInfo
-from app.core.recommend import (
+from app.core.machine.hardware import BackendInfo, CpuInfo, GpuInfo, HardwareReport, MemoryInfo
+from app.core.advice.recommend import (
     GPU_RESERVE_MIN,
     RAM_RESERVE_MIN,
     budget_for,
@@ -154,8 +154,8 @@ def test_unified_memory_must_fit_ram_too() -> None:
 
 
 def test_json_shape_for_a_gguf_file() -> None:
-    from app.core.library import starter_model_path
-    from app.core.modelinfo import read_gguf_facts
+    from app.core.models.library import starter_model_path
+    from app.core.models.facts import read_gguf_facts
 
     rec = recommend(read_gguf_facts(starter_model_path()), machine(ram_free=8), 2048)
     data = rec.to_json()

@@ -17,7 +17,7 @@ from app.core.engine.protocol import (
     TextDelta,
 )
 from app.core.errors import EngineCrashedError, EngineNotReadyError, ModelLoadError
-from app.core.library import starter_model_path
+from app.core.models.library import starter_model_path
 
 FRANCE = "What is the capital of France? Answer in one word."
 GERMANY = "What is the capital of Germany? Answer in one word."

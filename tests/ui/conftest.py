@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.history import ChatHistory
-from app.core.library import starter_model_path
+from app.core.chat.store import ChatHistory
+from app.core.models.library import starter_model_path
 from app.ui.application import create_application
 from app.ui.engine_bridge import EngineBridge
 from app.ui.main_window import MainWindow

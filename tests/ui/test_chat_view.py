@@ -100,7 +100,7 @@ def test_log_page_shows_engine_events(loaded_window: MainWindow) -> None:
 
 
 def test_unload_frees_the_engine_memory(loaded_window: MainWindow, qtbot: QtBot) -> None:
-    from app.core.hardware import read_memory_snapshot
+    from app.core.machine.hardware import read_memory_snapshot
 
     library = loaded_window.library
     loaded_rss = read_memory_snapshot(loaded_window.bridge.engine_pid).process_rss_bytes

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
-from app.core.hardware import BackendInfo
-from app.core.library import starter_model_path
+from app.core.machine.hardware import BackendInfo
+from app.core.models.library import starter_model_path
 from app.ui.computer_view import ComputerView
 from app.ui.quant_table_view import CONTEXT_STEPS, QuantTableView
 from tests.core.test_recommend import machine

@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.hub import hub_cache_dir
-from app.core.job_queue import JobQueue, JobRecord, JobState
+from app.core.hub.connection import hub_cache_dir
+from app.core.jobs.queue import JobQueue, JobRecord, JobState
 from app.core.units import format_bytes
 from app.ui.job_runner import JobController
 from app.ui.jobs_view import JobRow, JobsView

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QProgressBar
 
-from app.core.job_queue import JobQueue, JobState
-from app.core.quantize_job import QuantizeJobParams
+from app.core.jobs.queue import JobQueue, JobState
+from app.core.jobs.quantize import QuantizeJobParams
 from app.ui.job_runner import JobController
 from app.ui.jobs_view import JobRow, JobsView
 from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
@@ -111,7 +111,7 @@ def test_quantize_dialog_offers_every_type_and_the_ladder(qtbot) -> None:  # typ
 def test_an_already_quantized_model_asks_before_queueing_a_ladder(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QMessageBox
 
-    from app.core.library import starter_model_path
+    from app.core.models.library import starter_model_path
 
     view = make_view(qtbot, tmp_path / "jobs.json")
     view.controller._closing = True  # queue only: running the ladder is the job tests' business

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.core.hub import hub_cache_dir
+from app.core.hub.connection import hub_cache_dir
 from app.core.units import format_bytes
 from app.ui.download_panel import DownloadPanel
 from app.ui.model_browser_view import ModelBrowserView

@@ -3,7 +3,10 @@
 `convert_model(folder, out_path, outtype)` is the whole job: it refuses an unsupported architecture or an
 incomplete folder before any work, checks the disk, then streams tensors to a temporary file that is
 renamed when complete. Progress is reported after every tensor (in bytes written); the cancel token is
-checked between blocks of rows. The CLI runs it directly; the UI runs it in a child process (child_job).
+checked between blocks of rows. The CLI runs it directly; the app runs it as a job, in a child process.
+Also here: the family table (families.py) and the facts of the file a conversion would write (predict.py).
+
+May import: shared modules, models.
 """
 
 from __future__ import annotations
@@ -11,41 +14,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import gguf
 
+from app.core.convert.families import FAMILIES, SUPPORTED_TITLES, family_for
 from app.core.convert.family import ArchFamily
-from app.core.convert.gemma2 import Gemma2Family
-from app.core.convert.gemma3 import Gemma3Family
-from app.core.convert.hf_folder import open_hf_folder, read_config
-from app.core.convert.llama import LlamaFamily
-from app.core.convert.phi3 import Phi3Family
-from app.core.convert.qwen2 import Qwen2Family
-from app.core.convert.qwen3 import Qwen3Family
 from app.core.convert.writer import (
     OUTTYPES,
     check_disk_space,
     estimate_size,
     plan_tensors,
-    temp_path_for,
     tensor_info_args,
     write_gguf,
 )
-from app.core.errors import ConversionError, UnsupportedArchitectureError
-from app.core.jobs import CancelToken, ProgressCallback, check_cancelled, no_progress
-
-FAMILIES: tuple[type[ArchFamily], ...] = (
-    LlamaFamily,
-    Qwen2Family,
-    Qwen3Family,
-    Gemma2Family,
-    Gemma3Family,
-    Phi3Family,
-)
-
-#: For people: what can be converted, in the words of the error message.
-SUPPORTED_TITLES = "Llama (Llama 2/3, Mistral, SmolLM), Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3/Phi-4-mini"
+from app.core.errors import ConversionError
+from app.core.models.hf_folder import open_hf_folder, read_config
+from app.core.progress import CancelToken, ProgressCallback, check_cancelled, no_progress
 
 __all__ = [
     "FAMILIES",
@@ -54,7 +38,6 @@ __all__ = [
     "ConversionResult",
     "convert_model",
     "family_for",
-    "temp_path_for",
 ]
 
 
@@ -67,21 +50,6 @@ class ConversionResult:
     n_tensors: int
     size_bytes: int
     seconds: float
-
-
-def family_for(config: dict[str, Any]) -> type[ArchFamily]:
-    """The converter for this config.json's architecture, or UnsupportedArchitectureError naming it."""
-    archs = config.get("architectures") or []
-    arch = str(archs[0]) if archs else str(config.get("model_type", "unknown"))
-    for family in FAMILIES:
-        if arch in family.hf_architectures:
-            return family
-    readable = arch.removesuffix("ForCausalLM").removesuffix("ForConditionalGeneration") or arch
-    raise UnsupportedArchitectureError(
-        f"This model's architecture, {readable}, can't be converted yet. Supported: {SUPPORTED_TITLES}.",
-        f"config.json architectures={config.get('architectures')!r} model_type={config.get('model_type')!r}; "
-        "supported: " + ", ".join(a for f in FAMILIES for a in f.hf_architectures),
-    )
 
 
 def convert_model(

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import gguf
 import numpy as np
 
-from app.core.convert.hf_folder import HfFolder, SourceTensor
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.errors import ConversionError, InvalidModelFolderError
+from app.core.models.hf_folder import HfFolder, SourceTensor
 
 #: Tensors a checkpoint may carry that llama.cpp has no use for.
 _IGNORED_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")

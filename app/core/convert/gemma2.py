@@ -13,8 +13,8 @@ import gguf
 import numpy as np
 
 from app.core.convert.family import ArchFamily, OutTensor, whole
-from app.core.convert.hf_folder import SourceTensor
 from app.core.convert.tokenizer_spm import write_spm_vocab
+from app.core.models.hf_folder import SourceTensor
 
 
 def plus_one(data: np.ndarray) -> np.ndarray:

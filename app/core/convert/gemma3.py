@@ -14,9 +14,9 @@ import gguf
 
 from app.core.convert.family import ArchFamily, OutTensor, whole
 from app.core.convert.gemma2 import plus_one
-from app.core.convert.hf_folder import SourceTensor
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.convert.tokenizer_spm import write_spm_vocab
+from app.core.models.hf_folder import SourceTensor
 
 
 class Gemma3Family(ArchFamily):

@@ -14,9 +14,9 @@ import gguf
 import numpy as np
 
 from app.core.convert.family import ArchFamily, OutTensor, constant, whole
-from app.core.convert.hf_folder import SourceTensor
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.convert.tokenizer_spm import write_spm_vocab
+from app.core.models.hf_folder import SourceTensor
 
 #: SmolLM2 and Granite's small models share this vocabulary size; llama.cpp turns BOS off for them.
 _NO_BOS_VOCAB_SIZE = 49152

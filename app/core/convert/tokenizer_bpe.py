@@ -20,9 +20,9 @@ from typing import Any
 
 import gguf
 
-from app.core.convert.hf_folder import HfFolder
 from app.core.convert.pretokenizer_hashes import CHECK_TEXT, PRE_TOKENIZER_BY_HASH
 from app.core.errors import ConversionError, InvalidModelFolderError
+from app.core.models.hf_folder import HfFolder
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gguf
 
-from app.core.convert.hf_folder import HfFolder
 from app.core.convert.tokenizer_bpe import _looks_special
 from app.core.errors import InvalidModelFolderError
+from app.core.models.hf_folder import HfFolder
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = (
     gguf.TokenType.NORMAL,

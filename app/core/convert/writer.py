@@ -3,14 +3,14 @@
 Memory stays flat: a tensor is read from the safetensors file a block of rows at a time, converted to the
 output type and written block by block, so the peak is a few blocks (tens of MB) whatever the model's size;
 only transforms that need a whole tensor at once (the q/k permutation, small norms) hold one tensor.
-The file is written under a ".part.gguf" name and renamed only when complete; a failure or Cancel removes it.
+The file is written under a partial name (app/core/disk.py) and renamed only when complete; a failure or Cancel
+removes it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +21,9 @@ import gguf
 import numpy as np
 
 from app.core.convert.family import ArchFamily, OutTensor
-from app.core.errors import ConversionError, NotEnoughDiskError
-from app.core.jobs import CancelToken, ProgressCallback, check_cancelled
+from app.core.disk import check_free_space, partial_path
+from app.core.errors import ConversionError
+from app.core.progress import CancelToken, ProgressCallback, check_cancelled
 from app.core.units import format_bytes
 
 log = logging.getLogger(__name__)
@@ -150,18 +151,7 @@ def estimate_size(writer: gguf.GGUFWriter, plan: list[PlannedTensor]) -> int:
 
 
 def check_disk_space(out_dir: Path, needed: int) -> None:
-    free = shutil.disk_usage(out_dir).free
-    if free < needed + _DISK_MARGIN:
-        raise NotEnoughDiskError(
-            f"There is not enough free disk space for the converted model: it needs about "
-            f"{format_bytes(needed + _DISK_MARGIN)} and {out_dir} has {format_bytes(free)} free.",
-            f"needed {needed} + margin {_DISK_MARGIN} bytes, free {free} bytes at {out_dir}",
-        )
-
-
-def temp_path_for(out_path: Path) -> Path:
-    stem = out_path.name[:-5] if out_path.name.endswith(".gguf") else out_path.name
-    return out_path.with_name(stem + ".part.gguf")
+    check_free_space(out_dir, needed + _DISK_MARGIN, "the converted model")
 
 
 def write_gguf(
@@ -172,7 +162,7 @@ def write_gguf(
     cancel: CancelToken | None,
 ) -> int:
     """Write header, metadata and tensors to a temp file, then rename it to out_path; return its size."""
-    temp = temp_path_for(out_path)
+    temp = partial_path(out_path)
     total = sum(p.nbytes for p in plan)
     done = 0
     on_progress(0, total)

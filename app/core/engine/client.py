@@ -8,18 +8,13 @@ restart() brings up a fresh process.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import multiprocessing
 import os
-import signal
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from app.core import errors
 from app.core.engine.protocol import (
     GREEDY,
     ChatMessage,
@@ -37,17 +32,10 @@ from app.core.engine.protocol import (
     UnloadModel,
 )
 from app.core.engine.server import serve
-from app.core.errors import EngineCrashedError, QuantDeskError
-from app.core.process_start import child_main_module
+from app.core.errors import EngineCrashedError
+from app.core.process.runner import ChildProcess
 
 _POLL_SECONDS = 0.05
-
-
-def _error_from_event(event: RequestFailed) -> QuantDeskError:
-    cls = getattr(errors, event.kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, QuantDeskError)):
-        cls = QuantDeskError
-    return cls(event.message, event.detail)
 
 
 class EngineClient:
@@ -55,9 +43,7 @@ class EngineClient:
 
     def __init__(self, log_dir: Path | None = None) -> None:
         self._log_dir = log_dir or Path(tempfile.gettempdir())
-        self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
-        self._send_lock = threading.Lock()
+        self._child: ChildProcess | None = None
         self._ids = itertools.count(1)
         self._generating: int | None = None
         self.loaded: ModelLoaded | None = None
@@ -68,46 +54,34 @@ class EngineClient:
     def start(self) -> None:
         if self.is_running:
             return
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=True)
         fd, name = tempfile.mkstemp(prefix="quantdesk-engine-", suffix=".log", dir=self._log_dir)
         os.close(fd)
         self.log_path = Path(name)
-        process = ctx.Process(target=serve, args=(child, name), name="quantdesk-engine", daemon=True)
-        with child_main_module():
-            process.start()
-        child.close()
-        self._process, self._conn = process, parent
+        child = ChildProcess(serve, name="quantdesk-engine", log_path=self.log_path)
+        child.start()
+        self._child = child
         self.loaded = None
         self._generating = None
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._child.pid if self._child is not None else None
 
     @property
     def is_running(self) -> bool:
-        return self._process is not None and self._process.is_alive()
+        return self._child is not None and self._child.is_alive
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask the engine to exit; terminate, then kill, if it does not within `timeout`."""
-        process, conn = self._process, self._conn
-        self._process, self._conn, self.loaded = None, None, None
-        if process is None or conn is None:
+        child = self._child
+        self._child, self.loaded = None, None
+        if child is None:
             return
-        try:
-            with self._send_lock:
-                conn.send(Shutdown())
-        except (OSError, ValueError):
-            pass
-        process.join(timeout)
-        if process.is_alive():
-            process.terminate()
-            process.join(2.0)
-        if process.is_alive():
-            process.kill()
-            process.join(2.0)
-        conn.close()
+        with contextlib.suppress(OSError, ValueError):
+            child.send(Shutdown())
+        child.join(timeout)
+        child.stop()
+        child.close()
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
@@ -117,23 +91,21 @@ class EngineClient:
 
     def kill(self) -> None:
         """Kill the engine at once (what the OS does on out-of-memory); used by tests and as a last resort."""
-        if self._process is not None and self._process.pid is not None and self._process.is_alive():
-            os.kill(self._process.pid, signal.SIGKILL)
-            self._process.join(5.0)
+        if self._child is not None:
+            self._child.kill()
 
     # ---- plumbing -----------------------------------------------------------------------------------
 
     def _send(self, request: object) -> None:
-        if self._conn is None or not self.is_running:
+        if self._child is None or not self.is_running:
             raise self._crash_error()
         try:
-            with self._send_lock:
-                self._conn.send(request)
+            self._child.send(request)
         except (OSError, ValueError) as error:
             raise self._crash_error() from error
 
     def _recv(self) -> Event:
-        conn = self._conn
+        conn = self._child.conn if self._child is not None else None
         if conn is None:
             raise self._crash_error()
         while True:
@@ -143,21 +115,13 @@ class EngineClient:
                     return event
             except (EOFError, OSError) as error:
                 raise self._crash_error() from error
-            if self._process is None or not self._process.is_alive():
+            if not self.is_running:
                 raise self._crash_error()
 
     def _crash_error(self) -> EngineCrashedError:
-        code = self._process.exitcode if self._process is not None else None
         self._generating = None
         self.loaded = None
-        how = "stopped"
-        if code is not None and code < 0:
-            try:
-                how = f"was ended by signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"was ended by signal {-code}"
-        elif code is not None:
-            how = f"exited with code {code}"
+        how = self._child.exit_description() if self._child is not None else "is not running"
         tail = self.log_tail()
         return EngineCrashedError(
             "The model engine stopped unexpectedly. Your conversation is safe; restart the engine to go on.",
@@ -178,7 +142,7 @@ class EngineClient:
         event = self._recv()
         if isinstance(event, RequestFailed):
             self.loaded = None
-            raise _error_from_event(event)
+            raise event.error.to_error()
         assert isinstance(event, ModelLoaded), event
         self.loaded = event
         return event
@@ -205,7 +169,7 @@ class EngineClient:
             while True:
                 event = self._recv()
                 if isinstance(event, RequestFailed):
-                    raise _error_from_event(event)
+                    raise event.error.to_error()
                 if isinstance(event, TextDelta) and event.request_id == rid:
                     yield event
                 elif isinstance(event, GenerationDone) and event.request_id == rid:
@@ -224,10 +188,7 @@ class EngineClient:
 
     def stop_generation(self) -> None:
         """Safe from any thread: the reply ends after the token being decoded now."""
-        if self._generating is None or self._conn is None:
+        if self._generating is None or self._child is None:
             return
-        try:
-            with self._send_lock:
-                self._conn.send(StopGeneration())
-        except (OSError, ValueError):
-            pass
+        with contextlib.suppress(OSError, ValueError):
+            self._child.send(StopGeneration())

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.process.runner import ErrorReport
+
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -140,9 +142,7 @@ class RequestFailed:
     """A request the engine could not carry out; the engine itself is still running."""
 
     request_id: int | None
-    kind: str  # the QuantDeskError subclass name, so the client can raise the same type
-    message: str
-    detail: str
+    error: ErrorReport  # the client raises the same QuantDeskError type from it
 
 
 Event = ModelLoaded | TextDelta | GenerationDone | ModelUnloaded | RequestFailed

@@ -1,14 +1,12 @@
 """The engine process: receives requests over a Pipe, answers with events, one model at a time.
 
-Started by EngineClient through multiprocessing's "spawn" method. Its stderr is pointed at a log file
-first, so llama.cpp's own last words before an abort (GGML_ASSERT, CUDA out of memory) survive the crash
-and can be shown to the person.
+Started by EngineClient through the one child-process runner (app.core.process.runner), which points its
+stderr at a log file first, so llama.cpp's own last words before an abort (GGML_ASSERT, CUDA out of memory)
+survive the crash and can be shown to the person, and which ends it when the app ends.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from multiprocessing.connection import Connection
 
 from app.core.engine.protocol import (
@@ -24,21 +22,12 @@ from app.core.engine.protocol import (
     TextDelta,
     UnloadModel,
 )
-from app.core.errors import EngineNotReadyError, QuantDeskError
+from app.core.errors import EngineNotReadyError
+from app.core.process.runner import ErrorReport
 
 
-def _redirect_stderr(log_path: str) -> None:
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    sys.stderr.flush()
-    os.dup2(fd, 2)
-    os.close(fd)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)  # noqa: SIM115
-
-
-def serve(conn: Connection, log_path: str | None = None) -> None:
+def serve(conn: Connection) -> None:
     """The engine's main loop. Returns on Shutdown or when the app's end of the pipe closes."""
-    if log_path:
-        _redirect_stderr(log_path)
     import time
 
     from app.core.engine.llama_session import LlamaSession
@@ -50,11 +39,7 @@ def serve(conn: Connection, log_path: str | None = None) -> None:
     pending: list[Request] = []
 
     def fail(request_id: int | None, error: Exception) -> None:
-        if isinstance(error, QuantDeskError):
-            conn.send(RequestFailed(request_id, type(error).__name__, error.message, error.detail))
-        else:
-            conn.send(RequestFailed(request_id, "QuantDeskError", "The engine met an unexpected error.",
-                                    f"{type(error).__name__}: {error}"))
+        conn.send(RequestFailed(request_id, ErrorReport.from_exception(error, "The engine met an unexpected error.")))
 
     def stop_requested() -> bool:
         # Between tokens: a StopGeneration ends this generation; anything else waits its turn.

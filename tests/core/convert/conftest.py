@@ -11,7 +11,7 @@ import pytest
 
 from app.core.convert import ConversionResult, convert_model
 from app.core.engine.client import EngineClient
-from app.core.library import starter_model_path
+from app.core.models.library import starter_model_path
 from tests.fixtures.starter_hf import build_starter_hf_folder
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from app.core.child_job import run_in_child
+from app.core.process.runner import run_in_child
 from app.core.convert import ConversionResult, convert_model, temp_path_for
 from app.core.errors import UnsupportedArchitectureError
 from tests.fixtures.tiny_hf import build_tiny_folder

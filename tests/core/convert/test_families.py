@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.core.convert import convert_model
-from app.core.convert.hf_folder import open_hf_folder
+from app.core.models.hf_folder import open_hf_folder
 from app.core.convert.llama import permute_rows
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import GREEDY, ChatMessage, LoadModel

@@ -8,7 +8,7 @@ import pytest
 
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import GREEDY, ChatMessage, LoadModel
-from app.core.library import starter_model_path
+from app.core.models.library import starter_model_path
 from tests.core.convert.conftest import StarterRoundTrip
 from tests.fixtures.starter_hf import dequantized_tensors
 

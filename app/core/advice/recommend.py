@@ -1,0 +1,315 @@
+"""Which quant level to use on this computer, where it runs, and why, in one sentence.
+
+Headroom rules (explicit, tested in tests/core/test_recommend.py):
+- RAM: a model may use the RAM available now minus max(1 GB, 10 % of total RAM), kept for the system and
+  the other programs a person has open.
+- GPU: a model may use the free VRAM minus max(512 MB, 5 % of the card), kept for the display, the driver
+  and fragmentation; on unified memory (Apple), Metal's working-set limit minus the same, and the whole model
+  (GPU and CPU parts) must also fit the RAM rule.
+- Never recommend a level that does not fit. Placement preference: whole on the GPU, then partly on the GPU
+  (as many layers as fit), then the CPU.
+
+Choice rules:
+- F16 is never recommended: Q8_0 is within 0.003 perplexity of it (Llama-3-8B) at half the memory.
+- Levels of Q4_K_M quality or better are preferred; lower ones only when none of those fits.
+- Among the preferred levels, the best placement wins; within it, the best quality that still generates at
+  a comfortable reading speed (COMFORTABLE_TPS, estimated), else the fastest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.advice.estimate import MemoryEstimate, estimate_file, estimate_tensors, repacked_types
+from app.core.advice.quant_mix import predict_tensors
+from app.core.machine.bandwidth import cpu_bandwidth, gpu_bandwidth
+from app.core.machine.hardware import GpuInfo, HardwareReport
+from app.core.models.facts import ModelFacts, TensorFacts
+from app.core.quants import BY_NAME, OFFERED, QUALITY_SOURCE, QualityLoss
+from app.core.units import format_bytes
+
+GIB = 1024**3
+MIB = 1024**2
+RAM_RESERVE_MIN = 1 * GIB
+RAM_RESERVE_SHARE = 0.10
+GPU_RESERVE_MIN = 512 * MIB
+GPU_RESERVE_SHARE = 0.05
+COMFORTABLE_TPS = 8.0  # tokens/s: about reading speed; below it a reply feels slow
+PREFERRED_FLOOR = "Q4_K_M"  # the lowest level recommended while a better one fits
+DEFAULT_CTX = 4096
+
+PLACEMENT_RANK = {"gpu": 0, "partial": 1, "cpu": 2, "none": 3}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the model may use on this machine, after the headroom rules."""
+
+    ram: int
+    gpu: int | None  # None: no GPU llama.cpp can use
+    gpu_name: str = ""
+    unified: bool = False
+    gpu_bandwidth: float = 0.0  # bytes/s, an estimate
+    cpu_bandwidth: float = 0.0
+
+
+def ram_budget(available: int, total: int) -> int:
+    return available - max(RAM_RESERVE_MIN, int(total * RAM_RESERVE_SHARE))
+
+
+def gpu_budget(gpu: GpuInfo) -> int:
+    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.total_bytes * GPU_RESERVE_SHARE))
+
+
+def budget_for(hardware: HardwareReport) -> Budget:
+    usable = [g for g in hardware.gpus if g.usable_by_llama]
+    ram = ram_budget(hardware.memory.available_bytes, hardware.memory.total_bytes)
+    cpu_bw = cpu_bandwidth(hardware.cpu.physical_cores)
+    if not usable:
+        return Budget(ram, None, cpu_bandwidth=cpu_bw)
+    gpu = max(usable, key=lambda g: g.usable_bytes)  # llama.cpp could split across GPUs; plan for the largest
+    return Budget(ram, gpu_budget(gpu), gpu.name, gpu.unified_memory, gpu_bandwidth(gpu.name), cpu_bw)
+
+
+@dataclass(frozen=True)
+class QuantOption:
+    type: str
+    file_bytes: int
+    memory: MemoryEstimate
+    placement: str  # "gpu", "partial", "cpu" or "none"
+    n_gpu_layers: int
+    tokens_per_second: float | None  # estimated from memory bandwidth; None when it does not fit
+    quality: QualityLoss | None
+    spare_bytes: int  # what is left of the budget on the device that limits it (negative: missing)
+
+    def to_json(self) -> dict[str, Any]:
+        quality = None
+        if self.quality is not None:
+            quality = {
+                "delta_perplexity": self.quality.delta_perplexity,
+                "mean_kld": self.quality.mean_kld,
+                "same_top_token": self.quality.same_top_token,
+                "source": self.quality.source,
+            }
+        return {
+            "type": self.type,
+            "file_bytes": self.file_bytes,
+            "memory": self.memory.to_json(),
+            "placement": self.placement,
+            "n_gpu_layers": self.n_gpu_layers,
+            "tokens_per_second_estimate": None
+            if self.tokens_per_second is None
+            else round(self.tokens_per_second, 1),
+            "spare_bytes": self.spare_bytes,
+            "quality": quality,
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    model: str
+    n_ctx: int
+    options: tuple[QuantOption, ...]
+    recommended: str | None
+    sentence: str
+    budget: Budget
+    this_file: QuantOption | None = None
+
+    def option(self, type_name: str) -> QuantOption:
+        return next(o for o in self.options if o.type == type_name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "n_ctx": self.n_ctx,
+            "options": [o.to_json() for o in self.options],
+            "recommended": self.recommended,
+            "why": self.sentence,
+            "this_file": self.this_file.to_json() if self.this_file else None,
+            "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
+            "quality_source": QUALITY_SOURCE,
+            "speed_note": "tokens/s are estimates from memory bandwidth",
+        }
+
+
+def _tokens_per_second(
+    facts: ModelFacts, tensors: tuple[TensorFacts, ...], est: MemoryEstimate, budget: Budget
+) -> float:
+    """Generating a token reads every weight once (the token embedding only one row) and the KV cache,
+    counted at half the context: the average over a conversation that fills it."""
+    embd = (
+        next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
+        if facts.has_output_tensor
+        else 0
+    )
+    gpu_bytes = est.gpu.weights + est.gpu.kv_cache // 2
+    cpu_bytes = max(est.cpu.weights - embd, 0) + est.cpu.kv_cache // 2
+    if est.n_gpu_layers == 0:
+        cpu_bytes = sum(t.n_bytes for t in tensors) - embd + est.kv_cache // 2  # repacked copies: read once
+    seconds = cpu_bytes / budget.cpu_bandwidth + (gpu_bytes / budget.gpu_bandwidth if gpu_bytes else 0.0)
+    return 1.0 / seconds if seconds > 0 else 0.0
+
+
+def place(
+    facts: ModelFacts, tensors: tuple[TensorFacts, ...], make: Callable[[int], MemoryEstimate], budget: Budget
+) -> tuple[str, MemoryEstimate, int]:
+    """(placement, its estimate, spare bytes on the limiting device) under the headroom rules."""
+
+    def fits(est: MemoryEstimate) -> bool:
+        ram_need = est.total if budget.unified else est.cpu.total
+        return ram_need <= budget.ram and (budget.gpu is None or est.gpu.total <= budget.gpu)
+
+    if budget.gpu is not None:
+        full = make(-1)
+        if fits(full):
+            return "gpu", full, budget.gpu - full.gpu.total
+        for layers in range(facts.n_layers, 0, -1):
+            est = make(layers)
+            if fits(est):
+                return "partial", est, budget.gpu - est.gpu.total
+    cpu = make(0)
+    if cpu.cpu.total <= budget.ram:
+        return "cpu", cpu, budget.ram - cpu.cpu.total
+    return "none", cpu, budget.ram - cpu.cpu.total
+
+
+def _option(
+    facts: ModelFacts,
+    type_name: str,
+    tensors: tuple[TensorFacts, ...],
+    make: Callable[[int], MemoryEstimate],
+    budget: Budget,
+    quality: QualityLoss | None,
+) -> QuantOption:
+    placement, est, spare = place(facts, tensors, make, budget)
+    tps = _tokens_per_second(facts, tensors, est, budget) if placement != "none" else None
+    return QuantOption(type_name, est.file_bytes, est, placement, est.n_gpu_layers, tps, quality, spare)
+
+
+def file_option(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> QuantOption:
+    """A GGUF file as it is (its own tensor types): its memory need and placement on this computer."""
+    repack = repacked_types(hardware.cpu.features)
+    level = BY_NAME.get(facts.file_type or "")
+
+    def make(layers: int) -> MemoryEstimate:
+        return estimate_file(facts, n_ctx, layers, repack=repack)
+
+    return _option(
+        facts, facts.file_type or "file", facts.tensors, make, budget_for(hardware),
+        level.quality if level else None,
+    )
+
+
+def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> tuple[QuantOption, ...]:
+    budget = budget_for(hardware)
+    repack = repacked_types(hardware.cpu.features)
+    meta = facts.file_bytes - facts.weights_bytes if facts.file_bytes is not None else None
+    options = []
+    for level in OFFERED:
+        tensors = predict_tensors(facts, level)
+
+        def make(
+            layers: int, tensors: tuple[TensorFacts, ...] = tensors, name: str = level.name
+        ) -> MemoryEstimate:
+            return estimate_tensors(facts, tensors, name, n_ctx, layers, metadata_bytes=meta, repack=repack)
+
+        options.append(_option(facts, level.name, tensors, make, budget, level.quality))
+    return tuple(options)
+
+
+def choose(options: tuple[QuantOption, ...]) -> QuantOption | None:
+    """The recommended option under the module's choice rules; None when nothing fits."""
+    fitting = [o for o in options if o.placement != "none"]
+    if any(o.type == "Q8_0" for o in fitting):
+        fitting = [o for o in fitting if o.type != "F16"]
+    order = [level.name for level in OFFERED]
+    floor = order.index(PREFERRED_FLOOR)
+    preferred = [o for o in fitting if o.type in order and order.index(o.type) <= floor]
+    pool = preferred or fitting
+    if not pool:
+        return None
+    best_rank = min(PLACEMENT_RANK[o.placement] for o in pool)
+    pool = sorted(
+        (o for o in pool if PLACEMENT_RANK[o.placement] == best_rank),
+        key=lambda o: order.index(o.type) if o.type in order else len(order),
+    )
+    comfortable = [o for o in pool if (o.tokens_per_second or 0) >= COMFORTABLE_TPS]
+    if comfortable:
+        return comfortable[0]
+    return max(pool, key=lambda o: o.tokens_per_second or 0)
+
+
+def _where(option: QuantOption, budget: Budget, n_layers: int) -> str:
+    gpu = budget.gpu_name or "GPU"
+    if option.placement == "gpu":
+        return f"fits entirely in your {gpu} with {format_bytes(option.spare_bytes)} to spare"
+    if option.placement == "partial":
+        return (
+            f"fits with {option.n_gpu_layers} of its {n_layers + 1} layers on your {gpu} "
+            f"and the rest on the processor"
+        )
+    return (
+        f"runs on your processor using {format_bytes(option.memory.total)} of memory, "
+        f"{format_bytes(option.spare_bytes)} to spare"
+    )
+
+
+def explain(
+    chosen: QuantOption | None, options: tuple[QuantOption, ...], budget: Budget, n_ctx: int, n_layers: int
+) -> str:
+    """One sentence: why this level, and why not the next better one."""
+    if chosen is None:
+        smallest = min(options, key=lambda o: o.memory.total)
+        room = budget.gpu if budget.gpu is not None and budget.gpu > budget.ram else budget.ram
+        return (
+            f"Nothing fits: even {smallest.type} needs {format_bytes(smallest.memory.total)} with a "
+            f"context of {n_ctx} tokens and this computer has about {format_bytes(max(room, 0))} to give; "
+            f"try a smaller model or a shorter context."
+        )
+    speed = f" (about {chosen.tokens_per_second:.0f} tokens/s, estimated)" if chosen.tokens_per_second else ""
+    sentence = f"{chosen.type} {_where(chosen, budget, n_layers)}{speed}"
+    order = [o.type for o in options]
+    better = [
+        o for o in options[: order.index(chosen.type)] if not (o.type == "F16" and chosen.type == "Q8_0")
+    ]
+    if chosen.type == "Q8_0":
+        return sentence + "; F16 would double the memory for no difference you could notice."
+    if not better:
+        return sentence + "."
+    nxt = better[-1]
+    if nxt.placement == "none":
+        need = format_bytes(nxt.memory.total)
+        why = f"would need {need}, more than you have with a context of {n_ctx} tokens"
+    elif PLACEMENT_RANK[nxt.placement] > PLACEMENT_RANK[chosen.placement]:
+        why = (
+            f"would not fit entirely on the GPU with a context of {n_ctx} tokens, so it would run slower"
+            if chosen.placement == "gpu"
+            else "would have to run on the processor, much slower"
+        )
+        if nxt.placement == "partial" and chosen.placement == "partial":
+            why = "would fit fewer layers on the GPU"
+    elif nxt.tokens_per_second is not None and nxt.tokens_per_second < COMFORTABLE_TPS:
+        why = f"would generate only about {nxt.tokens_per_second:.0f} tokens/s"
+    else:
+        why = "would fit fewer layers on the GPU" if nxt.placement == "partial" else "would be slower"
+    return f"{sentence}; {nxt.type} {why}."
+
+
+def recommend(facts: ModelFacts, hardware: HardwareReport, n_ctx: int | None = None) -> Recommendation:
+    """Options for every level QuantDesk offers, the recommended one, and why; `this_file` for a GGUF."""
+    ctx = n_ctx or min(facts.context_length, DEFAULT_CTX)
+    budget = budget_for(hardware)
+    options = build_options(facts, hardware, ctx)
+    chosen = choose(options)
+    this_file = file_option(facts, hardware, ctx) if facts.kind == "gguf" else None
+    return Recommendation(
+        facts.source,
+        ctx,
+        options,
+        chosen.type if chosen else None,
+        explain(chosen, options, budget, ctx, facts.n_layers),
+        budget,
+        this_file,
+    )

@@ -1,0 +1,5 @@
+"""The only door to the network: the Hugging Face Hub's endpoint and offline guard, tokens, its errors in
+plain words, search, inspecting a repo before download, ranged reads of GGUF headers, resumable downloads.
+
+May import: shared modules, models, convert.
+"""
