@@ -1,4 +1,7 @@
-"""Entry point: no arguments opens the window; a subcommand runs the command-line face instead."""
+"""Entry point: no arguments opens the window; a subcommand runs the command-line face instead.
+
+Offline mode is applied first, before any library that could make a request is imported (app/core/offline.py).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,12 @@ import multiprocessing
 import sys
 
 from app import __version__
-from app.cli import chat, convert, doctor, download, hardware, quantize, recommend
-
-COMMANDS = [doctor, hardware, recommend, chat, download, convert, quantize]
+from app.core.offline import apply_offline_mode
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.cli import chat, convert, doctor, download, hardware, quantize, recommend
+
     parser = argparse.ArgumentParser(
         prog="quantdesk",
         description="QuantDesk: pick, download, quantize and chat with language models on your own computer. "
@@ -20,13 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"QuantDesk {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in COMMANDS:
+    for command in (doctor, hardware, recommend, chat, download, convert, quantize):
         command.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the engine process, in a frozen (PyInstaller) build
+    apply_offline_mode()  # before anything that could reach the network is even imported
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         from app.ui.application import run_app  # Qt is imported only for the window

@@ -7,8 +7,9 @@ import sys
 
 from app.cli.output import print_json, report_error
 from app.core.advice.placement import plan_load
+from app.core.chat.conversation import Conversation
 from app.core.engine.client import EngineClient
-from app.core.engine.protocol import ChatMessage, GenerationDone, LoadModel, SamplingSettings, TextDelta
+from app.core.engine.protocol import GenerationDone, LoadModel, SamplingSettings, TextDelta
 from app.core.errors import QuantDeskError
 from app.core.models.library import resolve_model
 
@@ -34,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
         path = resolve_model(args.model)
         layers = plan_load(path, args.ctx).n_gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
         loaded = client.load_model(LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers))
-        messages = [ChatMessage("system", args.system)] if args.system else []
-        messages.append(ChatMessage("user", args.prompt))
+        conversation = Conversation()  # one question, kept in memory only
+        conversation.add_user_message(args.prompt)
+        messages = conversation.for_model(args.system or "")
         sampling = SamplingSettings(temperature=args.temperature)
         if args.seed is not None:
             sampling = SamplingSettings(temperature=args.temperature, seed=args.seed)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from app.cli.output import print_json, report_error
 from app.core.errors import Cancelled, QuantDeskError
-from app.core.hub.download import DownloadResult, FileProgress, download, plan_download
 from app.core.progress import TransferMeter, format_duration
 from app.core.units import format_bytes
+
+if TYPE_CHECKING:
+    from app.core.hub.download import DownloadResult, FileProgress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,6 +73,8 @@ def render(result: DownloadResult) -> str:
 def run(args: argparse.Namespace) -> int:
     progress = None if args.json else _ProgressLine()
     try:
+        from app.core.hub.download import download, plan_download  # network code: only when downloading
+
         plan = plan_download(args.repo, args.include, args.revision, args.local_dir)
         result = download(plan, on_progress=progress.on_progress if progress else lambda d, t: None,
                           on_file=progress.on_file if progress else None)

@@ -29,9 +29,6 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 def run_app() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_application()
-    from app.core.hub.connection import apply_offline_mode
-
-    apply_offline_mode()  # before anything can reach the network
     window = MainWindow()
     window.show()
     window.load_default_model()

@@ -1,13 +1,13 @@
 """The chat panel: a transcript that streams, an input where Enter sends, Stop, and a crash banner.
 
-Tokens arrive faster than a person reads, so deltas are buffered and drawn on a short timer. Every reply
-is written to SQLite as it streams (ChatHistory), so a crash of the engine or the app loses nothing shown.
+Tokens arrive faster than a person reads, so deltas are buffered and drawn on a short timer. The conversation
+itself is core's (app/core/chat/conversation.py): every reply is written to SQLite as it streams, so a crash
+of the engine or the app loses nothing shown.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QTextCursor
@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.store import ChatHistory
+from app.core.chat.conversation import Conversation
+from app.core.chat.store import ConversationStore
 from app.core.engine.protocol import ChatMessage, GenerationDone, SamplingSettings
 from app.core.errors import QuantDeskError
 from app.ui.engine_bridge import EngineBridge
@@ -44,14 +45,6 @@ class ChatInput(QPlainTextEdit):
             self.send_requested.emit()
             return
         super().keyPressEvent(event)
-
-
-@dataclass
-class _ShownMessage:
-    role: str
-    content: str
-    complete: bool = True
-    db_id: int | None = None
 
 
 class CrashBanner(QFrame):
@@ -90,14 +83,13 @@ class ChatView(QWidget):
     reply_finished = Signal(object)  # GenerationDone
     tokens_per_second_changed = Signal(float)
 
-    def __init__(self, bridge: EngineBridge, history: ChatHistory, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: EngineBridge, history: ConversationStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.history = history
         self.sampling = SamplingSettings()
         self.system_prompt = ""
-        self._messages: list[_ShownMessage] = []
-        self._conversation_id: int | None = None
+        self.conversation = Conversation(history)
         self._pending = ""
         self._generating = False
         self._reply_started_at = 0.0
@@ -153,37 +145,25 @@ class ChatView(QWidget):
     # ---- conversation state -------------------------------------------------------------------------
 
     def restore_latest(self) -> None:
-        latest = self.history.latest_conversation()
-        if latest is None:
-            return
-        self._conversation_id = latest.id
-        self._messages = [_ShownMessage(m.role, m.content, m.complete, m.id)
-                          for m in self.history.messages(latest.id)]
+        self.conversation = Conversation.latest(self.history)
         self._render()
 
     def new_conversation(self) -> None:
         if self._generating:
             return
-        self._conversation_id = None
-        self._messages = []
+        self.conversation = Conversation(self.history)
         self._render()
         self.input.setFocus()
 
     def messages_for_model(self) -> list[ChatMessage]:
-        out = [ChatMessage("system", self.system_prompt)] if self.system_prompt else []
-        out += [ChatMessage(m.role, m.content) for m in self._messages  # type: ignore[arg-type]
-                if m.role in ("user", "assistant") and m.content]
-        return out
+        return self.conversation.for_model(self.system_prompt)
 
     def transcript_text(self) -> str:
         return self.transcript.toPlainText()
 
     @property
     def last_reply(self) -> str:
-        for m in reversed(self._messages):
-            if m.role == "assistant":
-                return m.content
-        return ""
+        return self.conversation.last_reply
 
     @property
     def is_generating(self) -> bool:
@@ -195,21 +175,17 @@ class ChatView(QWidget):
         text = text.strip()
         if not text or self._generating or self.bridge.busy or self.bridge.loaded is None:
             return False
-        if self._conversation_id is None:
-            model = self.bridge.loaded.info.path if self.bridge.loaded else ""
-            self._conversation_id = self.history.new_conversation(text[:60], model)
-        user = _ShownMessage("user", text)
-        user.db_id = self.history.add_message(self._conversation_id, "user", text)
-        self._messages.append(user)
+        self.conversation.model = self.bridge.loaded.info.path
+        self.conversation.add_user_message(text)
         request = self.messages_for_model()
-        reply = _ShownMessage("assistant", "", complete=False)
-        reply.db_id = self.history.add_message(self._conversation_id, "assistant", "", complete=False)
-        self._messages.append(reply)
+        self.conversation.start_reply()
         self._generating = True
         self._pending = ""
         self._render()
         if not self.bridge.generate(request, MAX_REPLY_TOKENS, self.sampling):
             self._generating = False
+            self.conversation.finish_reply(complete=False)
+            self._render()
             return False
         self._flush_timer.start()
         self._update_buttons()
@@ -228,27 +204,20 @@ class ChatView(QWidget):
         self._pending += text
 
     def _flush(self) -> None:
-        if not self._pending or not self._messages:
+        if not self._pending or self.conversation.reply_in_progress is None:
             return
-        reply = self._messages[-1]
-        reply.content += self._pending
+        self.conversation.append_to_reply(self._pending)
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(self._pending)
         self._pending = ""
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
-        if reply.db_id is not None:
-            self.history.update_message(reply.db_id, reply.content, complete=False)
 
     def _finish_reply(self, complete: bool) -> None:
         self._flush()
         self._flush_timer.stop()
         self._generating = False
-        if self._messages and self._messages[-1].role == "assistant":
-            reply = self._messages[-1]
-            reply.complete = complete
-            if reply.db_id is not None:
-                self.history.update_message(reply.db_id, reply.content, complete=complete)
+        self.conversation.finish_reply(complete)
         self._render()
         self._update_buttons()
 
@@ -295,11 +264,12 @@ class ChatView(QWidget):
 
     def _render(self) -> None:
         parts = []
-        for m in self._messages:
+        streaming = self.conversation.reply_in_progress
+        for m in self.conversation.messages:
             who = {"user": self.tr("You"), "assistant": self.tr("Model"), "system": self.tr("System")}[m.role]
             color = "#1f5fbf" if m.role == "user" else "#2e7d32"
             note = ""
-            if m.role == "assistant" and not m.complete and not (self._generating and m is self._messages[-1]):
+            if m.role == "assistant" and not m.complete and m is not streaming:
                 note = f' <span style="color:#a15c00">{html.escape(self.tr("(interrupted)"))}</span>'
             parts.append(
                 f'<p style="margin-top:10px"><b style="color:{color}">{html.escape(who)}</b>{note}</p>'

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.store import ChatHistory
+from app.core.chat.store import ConversationStore
 from app.core.errors import QuantDeskError
 from app.core.jobs.queue import JobRecord
 from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
@@ -45,13 +45,13 @@ SPEED_REDRAW_SECONDS = 0.25
 class MainWindow(QMainWindow):
     readout_ready = Signal(object)  # MemorySnapshot, from the sampling thread
 
-    def __init__(self, bridge: EngineBridge | None = None, history: ChatHistory | None = None,
+    def __init__(self, bridge: EngineBridge | None = None, history: ConversationStore | None = None,
                  jobs: JobController | None = None) -> None:
         super().__init__()
         self.setWindowTitle(self.tr("QuantDesk"))
         self.resize(1180, 760)
         self.bridge = bridge or EngineBridge(parent=self)
-        self.history = history or ChatHistory()
+        self.history = history or ConversationStore()
         # the one queue of long work: pages enqueue and watch, failures are shown once, here
         self.job_controller = jobs or JobController(parent=self)
         self.job_controller.job_failed.connect(self._on_job_controller_job_failed)

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 
 from app.core.advice.repo import HardwareOnce, RepoAdvice, inspect_and_recommend
 from app.core.errors import QuantDeskError
-from app.core.hub.connection import apply_offline_mode, is_offline, set_offline
 from app.core.hub.search import ModelSearch, ModelSummary, SearchPage, SearchQuery
+from app.core.offline import apply_offline_mode, is_offline, set_offline
 from app.ui.background import BackgroundTask
 from app.ui.download_panel import DownloadPanel
 from app.ui.error_dialog import show_error

@@ -3,12 +3,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from app.core.chat.store import ChatHistory
+from app.core.chat.store import ConversationStore
 
 
 def test_streamed_reply_is_on_disk_before_it_finishes(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite3"
-    history = ChatHistory(db)
+    history = ConversationStore(db)
     cid = history.new_conversation("Capitals", "/models/a.gguf")
     history.add_message(cid, "user", "What is the capital of France?")
     reply = history.add_message(cid, "assistant", "", complete=False)
@@ -21,7 +21,7 @@ def test_streamed_reply_is_on_disk_before_it_finishes(tmp_path: Path) -> None:
     history.update_message(reply, "The capital of France is Paris.", complete=True)
     history.close()
 
-    reopened = ChatHistory(db)
+    reopened = ConversationStore(db)
     latest = reopened.latest_conversation()
     assert latest is not None and latest.title == "Capitals"
     messages = reopened.messages(latest.id)
@@ -31,7 +31,7 @@ def test_streamed_reply_is_on_disk_before_it_finishes(tmp_path: Path) -> None:
 
 
 def test_wal_mode_and_latest_first(tmp_path: Path) -> None:
-    history = ChatHistory(tmp_path / "c.sqlite3")
+    history = ConversationStore(tmp_path / "c.sqlite3")
     first = history.new_conversation("one")
     second = history.new_conversation("two")
     history.add_message(first, "user", "later message")  # touching a conversation moves it up

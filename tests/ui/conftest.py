@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.chat.store import ChatHistory
+from app.core.chat.store import ConversationStore
 from app.core.models.library import starter_model_path
 from app.ui.application import create_application
 from app.ui.engine_bridge import EngineBridge
@@ -23,7 +23,7 @@ def qapp_cls():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     create_application()
-    history = ChatHistory(tmp_path / "conversations.sqlite3")
+    history = ConversationStore(tmp_path / "conversations.sqlite3")
     win = MainWindow(bridge=EngineBridge(), history=history)
     qtbot.addWidget(win)
     win.show()

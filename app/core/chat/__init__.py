@@ -1,5 +1,5 @@
 """Conversations: the conversation a chat shows (messages, the reply as it streams) and its storage in
 SQLite, written as text arrives.
 
-May import: shared modules.
+May import: shared modules, engine (the message types of its protocol).
 """

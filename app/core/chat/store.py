@@ -45,14 +45,14 @@ class StoredMessage:
 
 
 @dataclass(frozen=True)
-class Conversation:
+class ConversationSummary:
     id: int
     title: str
     model_path: str
     updated_at: float
 
 
-class ChatHistory:
+class ConversationStore:
     """A handle on the conversation database. Use from one thread (the GUI's)."""
 
     def __init__(self, path: Path | None = None) -> None:
@@ -105,15 +105,15 @@ class ChatHistory:
         ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
-    def conversations(self, limit: int = 100) -> list[Conversation]:
+    def conversations(self, limit: int = 100) -> list[ConversationSummary]:
         rows = self._db.execute(
             "SELECT id, title, model_path, updated_at FROM conversations ORDER BY updated_at DESC, id DESC "
             "LIMIT ?",
             (limit,),
         ).fetchall()
-        return [Conversation(*r) for r in rows]
+        return [ConversationSummary(*r) for r in rows]
 
-    def latest_conversation(self) -> Conversation | None:
+    def latest_conversation(self) -> ConversationSummary | None:
         found = self.conversations(limit=1)
         return found[0] if found else None
 

@@ -3,8 +3,8 @@
 Search (hub_search.py), inspection (hub_inspect.py) and download (download.py) all go through here, so three
 rules hold everywhere:
 - HF_ENDPOINT, HF_HOME / HF_HUB_CACHE and HF_TOKEN are honoured, read when called (not only at import).
-- Offline mode (a setting) means no network call at all: `require_online()` refuses before any request, and
-  huggingface_hub's own HF_HUB_OFFLINE switch is set so its HTTP client refuses too.
+- Offline mode (a setting, app/core/offline.py) means no network call at all: `require_online()` refuses before
+  any request, and huggingface_hub's own HF_HUB_OFFLINE switch is set so its HTTP client refuses too.
 - Every huggingface_hub / network exception becomes a QuantDeskError in plain words (`hub_error`); the token
   never appears in a message or the log.
 """
@@ -31,12 +31,10 @@ from app.core.errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
-from app.core.settings import get_setting, set_setting
+from app.core.offline import apply_offline_mode
 
 log = logging.getLogger(__name__)
 
-OFFLINE_SETTING = "offline"
-_TRUE = {"1", "on", "yes", "true"}
 
 
 # ---- where ---------------------------------------------------------------------------------------------
@@ -53,26 +51,7 @@ def hub_api() -> HfApi:
     return HfApi(endpoint=hub_endpoint())
 
 
-# ---- offline mode --------------------------------------------------------------------------------------
-
-
-def is_offline() -> bool:
-    """On when the person switched it on, or when HF_HUB_OFFLINE says so."""
-    env = (os.environ.get("HF_HUB_OFFLINE") or "").strip().lower() in _TRUE
-    return env or bool(get_setting(OFFLINE_SETTING))
-
-
-def apply_offline_mode() -> bool:
-    """Make huggingface_hub's HTTP client agree with the setting (its request hook checks this flag)."""
-    offline = is_offline()
-    constants.HF_HUB_OFFLINE = offline
-    return offline
-
-
-def set_offline(on: bool) -> bool:
-    """Switch offline mode and remember it; returns whether the app is now offline."""
-    set_setting(OFFLINE_SETTING, bool(on))
-    return apply_offline_mode()
+# ---- offline mode (the setting itself: app/core/offline.py) ---------------------------------------------
 
 
 def require_online() -> None:
