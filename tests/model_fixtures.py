@@ -20,7 +20,7 @@ from app.core.models.library import starter_model_path
 
 @pytest.fixture(scope="session")
 def starter_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from app.core.quantize.quantizer import expand_to_f16
+    from app.core.quantize.expand import expand_to_f16
 
     folder = tmp_path_factory.mktemp("f16")
     return expand_to_f16(starter_model_path(), folder / "SmolLM2-135M-Instruct-F16.gguf")

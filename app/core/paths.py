@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -43,3 +44,10 @@ def hf_cache_dir() -> Path:
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache).expanduser() / "huggingface" / "hub"
+
+
+def resources_dir() -> Path:
+    """The project's resources/ folder (style sheet, calibration and evaluation texts); inside a frozen bundle,
+    the copy PyInstaller unpacked."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    return Path(bundle) / "resources" if bundle else Path(__file__).resolve().parents[2] / "resources"

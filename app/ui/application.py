@@ -8,9 +8,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from app.core.paths import resources_dir
 from app.ui.main_window import MainWindow
 
-STYLE_SHEET = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
+STYLE_SHEET = resources_dir() / "style.qss"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:

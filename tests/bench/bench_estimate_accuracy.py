@@ -36,7 +36,8 @@ MIB = 1024 * 1024
 
 
 def make_ladder(folder: Path) -> dict[str, Path]:
-    from app.core.quantize.quantizer import expand_to_f16, quantize_file
+    from app.core.quantize.expand import expand_to_f16
+    from app.core.quantize.quantizer import quantize_file
 
     f16 = folder / "starter-F16.gguf"
     if not f16.exists():

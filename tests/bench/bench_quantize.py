@@ -29,7 +29,9 @@ import numpy as np
 
 from app.core.models.library import starter_model_path
 from app.core.quants import quant_type
-from app.core.quantize.quantizer import expand_to_f16, quantize_in_child
+from app.core.process.runner import run_in_child
+from app.core.quantize.expand import expand_to_f16
+from app.core.quantize.quantizer import quantize_file
 
 
 def direct(src: Path, dst: Path, type_name: str, threads: int) -> float:
@@ -48,7 +50,8 @@ OVERHEADS: list[float] = []
 
 def ours(src: Path, dst: Path, type_name: str, threads: int) -> float:
     started = time.perf_counter()
-    result = quantize_in_child(src, dst, type_name, threads=threads, on_progress=lambda d, t: None)
+    result = run_in_child(quantize_file, args=(src, dst, type_name), kwargs={"threads": threads},
+                          on_progress=lambda d, t: None, outputs=[dst])
     elapsed = time.perf_counter() - started
     # What QuantDesk adds around llama.cpp's call (spawn, imports, header, disk check, rename): measured
     # inside one run, so the machine's noise between runs does not enter it.

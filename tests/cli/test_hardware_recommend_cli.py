@@ -9,6 +9,8 @@ import pytest
 
 from app.__main__ import main
 from app.core.models.library import starter_model_path
+from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
+from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 
 
 def test_hardware_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,25 +63,16 @@ def test_recommend_bad_model_is_a_plain_error(capsys: pytest.CaptureFixture[str]
     broken.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x01" * 20)
     assert main(["recommend", str(broken), "--json"]) == 1
     error = json.loads(capsys.readouterr().out)["error"]
-    assert error["type"] == "ModelInfoError" and "GGUF" in error["message"] and error["detail"]
+    assert error["type"] == "InvalidModelFileError" and "GGUF" in error["message"] and error["detail"]
     assert main(["recommend", str(tmp_path / "missing.gguf")]) == 1
     assert "There is no model file" in capsys.readouterr().err
 
 
-def test_recommend_a_hub_repo_before_download(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
-    """MODEL as a Hub repo id: the real huggingface_hub client against the minimal fake Hub on 127.0.0.1."""
-    from tests.fixtures.minimal_hub import MinimalHub
-
-    hub = MinimalHub().start()
-    try:
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
-        hub.add_file("someone/smol-gguf", "smol.Q4_1.gguf", starter_model_path())
-        assert main(["recommend", "someone/smol-gguf", "--ctx", "512", "--json"]) == 0
-        data = json.loads(capsys.readouterr().out)
-        assert data["model"] == "someone/smol-gguf/smol.Q4_1.gguf" and data["this_file"] is None
-        assert data["recommended"] is not None and len(data["options"]) == 7
-    finally:
-        hub.stop()
+def test_recommend_a_hub_repo_before_download(capsys: pytest.CaptureFixture[str], fake_hub: FakeHub) -> None:
+    """MODEL as a Hub repo id: the real huggingface_hub client against the fake Hub on 127.0.0.1."""
+    fake_hub.add_repo(FakeRepo("someone/smol-gguf", [FakeFile("smol.Q4_1.gguf", source=starter_model_path(),
+                                                              lfs=True)]))
+    assert main(["recommend", "someone/smol-gguf", "--ctx", "512", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "someone/smol-gguf/smol.Q4_1.gguf" and data["this_file"] is None
+    assert data["recommended"] is not None and len(data["options"]) == 7

@@ -9,7 +9,7 @@ from app.core.machine.hardware import BackendInfo
 from app.core.models.library import starter_model_path
 from app.ui.computer_view import ComputerView
 from app.ui.quant_table_view import CONTEXT_STEPS, QuantTableView
-from tests.core.test_recommend import machine
+from tests.core.advice.test_recommend import machine
 from tests.fixtures.model_shapes import llama3_8b_facts
 
 

@@ -12,10 +12,10 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.hub.connection import hub_cache_dir
+from app.core.paths import hf_cache_dir
 from app.core.jobs.queue import JobQueue, JobRecord, JobState
 from app.core.units import format_bytes
-from app.ui.job_runner import JobController
+from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobRow, JobsView
 from app.ui.main_window import MainWindow
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
@@ -84,8 +84,8 @@ def test_a_download_queued_from_find_models_cancels_and_retries_from_its_bytes(
     assert jobs.table.item(0, 3).text() not in ("", "–")  # time left
     _actions(jobs).cancel.click()
     qtbot.waitUntil(lambda: _only_job(window).state is JobState.CANCELLED, timeout=10_000)
-    assert not list(hub_cache_dir().rglob("slow-Q4_0.gguf"))  # nothing under the real name
-    [partial] = hub_cache_dir().rglob("*.incomplete")
+    assert not list(hf_cache_dir().rglob("slow-Q4_0.gguf"))  # nothing under the real name
+    [partial] = hf_cache_dir().rglob("*.incomplete")
     kept = partial.stat().st_size
     assert kept > 0
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QProgressBar
 
 from app.core.jobs.queue import JobQueue, JobState
 from app.core.jobs.quantize import QuantizeJobParams
-from app.ui.job_runner import JobController
+from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobRow, JobsView
 from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.core.hub.connection import hub_cache_dir
+from app.core.paths import hf_cache_dir
 from app.core.units import format_bytes
 from app.ui.download_panel import DownloadPanel
 from app.ui.model_browser_view import ModelBrowserView
@@ -159,8 +159,8 @@ def test_cancel_a_running_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
     with qtbot.waitSignal(view.downloads.download_stopped, timeout=10_000):
         qtbot.mouseClick(view.downloads.cancel_button, Qt.MouseButton.LeftButton)
     assert "Cancelled" in view.downloads.status_label.text()
-    assert list(hub_cache_dir().rglob("*.incomplete"))  # kept, to resume from
-    assert not list(hub_cache_dir().rglob("slow-Q4_0.gguf"))
+    assert list(hf_cache_dir().rglob("*.incomplete"))  # kept, to resume from
+    assert not list(hf_cache_dir().rglob("slow-Q4_0.gguf"))
     assert view.inspector.download_button.isEnabled()
 
 

@@ -17,20 +17,16 @@ from typing import Any
 import gguf
 
 from app.core.convert.families import SUPPORTED_TITLES, family_for
+from app.core.convert.family import ArchFamily
 from app.core.convert.writer import OUTTYPES, plan_tensors
 from app.core.errors import ModelInfoError, UnsupportedArchitectureError
 from app.core.models.facts import ModelFacts, TensorFacts, facts_from_gguf_fields
-from app.core.models.hf_folder import HfFolder, SourceTensor, open_hf_folder
+from app.core.models.hf_folder import HfFolder, SourceTensor, open_hf_folder, read_config
 
 
 def converted_facts(folder: HfFolder, source: str, kind: str, outtype: str = "f16") -> ModelFacts:
     """ModelFacts of the file `convert_model(folder, ..., outtype)` would write."""
-    try:
-        family = family_for(folder.config)(folder)
-    except UnsupportedArchitectureError as error:
-        raise ModelInfoError(
-            f"This model's architecture, {folder.architecture}, is not one QuantDesk can size yet "
-            f"(it sizes what it can convert: {SUPPORTED_TITLES}).", error.detail) from None
+    family = _family(folder.config)(folder)
     wanted, file_type = OUTTYPES[outtype]
     writer = gguf.GGUFWriter(path=None, arch=family.arch_name)
     family.write_parameters(writer, file_type)
@@ -45,9 +41,21 @@ def converted_facts(folder: HfFolder, source: str, kind: str, outtype: str = "f1
     return replace(facts_from_gguf_fields(fields, tensors, source, kind), name=Path(source).name)
 
 
+def _family(config: dict[str, Any]) -> type[ArchFamily]:
+    try:
+        return family_for(config)
+    except UnsupportedArchitectureError as error:
+        archs = config.get("architectures") or [config.get("model_type", "unknown")]
+        raise ModelInfoError(
+            f"This model's architecture, {archs[0]}, is not one QuantDesk can size yet "
+            f"(it sizes what it can convert: {SUPPORTED_TITLES}).", error.detail) from None
+
+
 def read_folder_facts(folder: Path) -> ModelFacts:
     """Facts from a downloaded Hugging Face folder, reading only config.json and the safetensors headers."""
-    return converted_facts(open_hf_folder(Path(folder)), str(folder), "hf-folder")
+    config = read_config(Path(folder))
+    _family(config)  # an architecture it can't size is named before any weights file is read
+    return converted_facts(open_hf_folder(Path(folder), config), str(folder), "hf-folder")
 
 
 def facts_from_metadata(config: dict[str, Any], tensors: Iterable[tuple[str, str, tuple[int, ...]]],

@@ -40,6 +40,10 @@ class HeaderFormatError(ValueError):
     """The bytes are not a GGUF header QuantDesk can read."""
 
 
+class HeaderPastEnd(HeaderFormatError):
+    """The header says more follows than the file holds: the file was cut off, or a length field is damaged."""
+
+
 @dataclass(frozen=True)
 class ArrayLength:
     """A long metadata array of which only the length was kept."""
@@ -113,9 +117,9 @@ class _Cursor:
     def take(self, n: int) -> memoryview:
         end = self.pos + n
         if end > len(self.buf):
-            if end > self.limit:  # a length field that asks for more than there is: damaged, not short
-                raise HeaderFormatError(f"the header claims {end} bytes at byte {self.pos}; there are at most "
-                                        f"{self.limit}")
+            if end > self.limit:  # never read (or fetch) more than the file has to find out
+                raise HeaderPastEnd(f"the header needs byte {end} (at byte {self.pos}); the file has at most "
+                                    f"{self.limit}")
             raise NeedMoreBytes(end)
         view = self.buf[self.pos : end]
         self.pos = end
@@ -205,13 +209,13 @@ def read_gguf_header(path: Path) -> RawHeader:
                     header = parse_header(f.read(want), size)
                     break
                 except NeedMoreBytes as more:
-                    if want >= size:
-                        raise InvalidModelFileError(
-                            f"{path.name} is incomplete: it ends inside its header (was the download or "
-                            "copy cut off?).",
-                            f"{path}: header needs more than {size} bytes",
-                        ) from None
                     want = min(size, MAX_HEADER_BYTES, max(more.needed, want * 2))
+    except HeaderPastEnd as error:
+        raise InvalidModelFileError(
+            f"{path.name} is not a complete GGUF model file: it ends inside its header (was the download or copy "
+            "cut off, or is it damaged?).",
+            f"{path} ({size} bytes): {error}",
+        ) from None
     except HeaderFormatError as error:
         raise InvalidModelFileError(
             f"{path.name} is not a GGUF model file QuantDesk can read (it may be damaged or incomplete).",
@@ -239,6 +243,7 @@ def _check_extent(header: RawHeader, size: int, path: Path) -> None:
         end = max(end, header.data_offset + tensor.offset + tensor.n_elements // block * type_size)
     if end > size:
         raise InvalidModelFileError(
-            f"{path.name} is incomplete: it ends before its last weights (was the download or copy cut off?).",
+            f"{path.name} is not a complete GGUF model file: it ends before its last weights (was the download or "
+            "copy cut off?).",
             f"{path}: tensor data needs {end} bytes, the file has {size}",
         )

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ImatrixError, QuantDeskError
+from app.core.paths import resources_dir
 from app.core.llama_log import LlamaLogCapture
 from app.core.progress import CancelToken, ProgressCallback, check_cancelled, no_progress
 from app.core.quantize.imatrix import ImatrixEntry, ImportanceMatrix
 
-CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "resources" / "calibration"
+CALIBRATION_DIR = resources_dir() / "calibration"
 MIN_BATCH_TOKENS = 16  # llama-imatrix ignores smaller batches too
 _GGML_MAX_DIMS, _GGML_MAX_OP_PARAMS, _GGML_MAX_SRC, _GGML_MAX_NAME = 4, 64, 10, 64
 _GGML_TYPE_F32 = 0

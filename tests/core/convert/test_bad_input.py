@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.convert import convert_model, temp_path_for
-from app.core.convert import writer as writer_module
+from app.core.convert import convert_model
+from app.core import disk as disk_module
 from app.core.errors import (
     Cancelled,
     ConversionError,
@@ -20,12 +20,14 @@ from app.core.errors import (
     NotEnoughDiskError,
     UnsupportedArchitectureError,
 )
+from app.core.disk import partial_path
+from tests.fixtures.files import partial_files
 from tests.fixtures.tiny_hf import build_tiny_folder
 
 
 def _no_output(out: Path) -> None:
     assert not out.exists()
-    assert not temp_path_for(out).exists()
+    assert not partial_files(out)
 
 
 @pytest.fixture
@@ -113,7 +115,7 @@ def test_not_enough_disk_space_is_found_before_writing(
 ) -> None:
     real = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(
-        writer_module.shutil, "disk_usage", lambda path: real._replace(free=1024 * 1024)
+        disk_module.shutil, "disk_usage", lambda path: real._replace(free=1024 * 1024)
     )  # 1 MB free
     out = tmp_path / "out.gguf"
     with pytest.raises(NotEnoughDiskError) as caught:
@@ -124,9 +126,9 @@ def test_not_enough_disk_space_is_found_before_writing(
 
 
 def test_a_disk_that_fills_up_while_writing(qwen: Path, tmp_path: Path) -> None:
-    # the temporary file is a link to /dev/full: every write fails with ENOSPC, for real
+    # the partial file is a link to /dev/full: every write fails with ENOSPC, for real
     out = tmp_path / "out.gguf"
-    temp_path_for(out).symlink_to("/dev/full")
+    partial_path(out).symlink_to("/dev/full")
     with pytest.raises(ConversionError) as caught:
         convert_model(qwen, out)
     assert "the disk is full" in caught.value.message
@@ -174,7 +176,7 @@ def test_an_existing_file_is_only_replaced_when_the_new_one_is_complete(qwen: Pa
     with pytest.raises(Cancelled):
         convert_model(qwen, out, on_progress=lambda d, t: cancel.set() if d else None, cancel=cancel)
     assert out.read_bytes() == b"the previous conversion"
-    assert not temp_path_for(out).exists()
+    assert not partial_files(out)
 
 
 def test_a_sentencepiece_style_tokenizer_json_without_tokenizer_model(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import gguf
 import pytest
 
 from app.core.process.runner import run_in_child
-from app.core.convert import ConversionResult, convert_model, temp_path_for
+from app.core.convert import ConversionResult, convert_model
 from app.core.errors import UnsupportedArchitectureError
 from tests.fixtures.tiny_hf import build_tiny_folder
 
@@ -22,7 +22,7 @@ def test_conversion_runs_in_a_child_process_with_progress(tmp_path: Path) -> Non
         convert_model,
         args=(str(folder), str(out), "q8_0"),
         on_progress=lambda d, t: seen.append((d, t)),
-        cleanup=[temp_path_for(out)],
+        outputs=[out],
     )
     assert isinstance(result, ConversionResult)
     assert result.path == out and out.is_file()

@@ -1,5 +1,5 @@
 """Facts from a Hugging Face folder and from a Hub repo before download (the real huggingface_hub client
-talking to a minimal fake Hub on 127.0.0.1)."""
+talking to the fake Hub on 127.0.0.1), through the one dispatcher, read_model_facts."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from app.core.errors import ModelInfoError
-from app.core.convert.predict import read_folder_facts, read_hub_facts
+from app.core.errors import GatedModelError, InvalidModelFolderError, ModelInfoError, RepoNotFoundError
+from app.core.advice.sources import read_model_facts
+from app.core.convert.predict import read_folder_facts
 from app.core.models.library import starter_model_path
 from app.core.models.facts import read_gguf_facts
-from tests.fixtures.minimal_hub import MinimalHub
+from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
+from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 
 CONFIG = {
     "architectures": ["LlamaForCausalLM"],
@@ -86,46 +88,41 @@ def test_folder_with_unknown_architecture_names_it(tmp_path: Path) -> None:
 def test_folder_with_damaged_safetensors(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
     (tmp_path / "model.safetensors").write_bytes(save(_tensors())[:100])
-    with pytest.raises(ModelInfoError) as info:
+    with pytest.raises(InvalidModelFolderError) as info:
         read_folder_facts(tmp_path)
-    assert "damaged or incomplete" in info.value.message
+    assert "model.safetensors is damaged" in info.value.message
 
 
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MinimalHub]:
-    server = MinimalHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    yield server
-    server.stop()
-
-
-def test_hub_safetensors_repo(hub: MinimalHub) -> None:
-    hub.add_file("tiny/llama", "config.json", json.dumps(CONFIG).encode())
-    hub.add_file("tiny/llama", "model.safetensors", save(_tensors()))
-    facts = read_hub_facts("tiny/llama")
-    assert facts.kind == "hub-safetensors"
+def test_hub_safetensors_repo(fake_hub: FakeHub) -> None:
+    fake_hub.add_repo(FakeRepo("tiny/llama", [FakeFile("config.json", json.dumps(CONFIG).encode()),
+                                              FakeFile("model.safetensors", save(_tensors()), lfs=True)],
+                               config=CONFIG))
+    facts = read_model_facts("tiny/llama")
+    assert facts.kind == "hub-safetensors" and facts.name == "llama"
     _check_tiny(facts)
-    assert any(rng for method, path, rng in hub.requests if path.endswith("model.safetensors"))
+    assert any(r.request.range for r in fake_hub.requests if r.request.path.endswith("model.safetensors"))
 
 
-def test_hub_gguf_header_read_by_range_without_the_file(hub: MinimalHub) -> None:
+def test_hub_gguf_header_read_by_range_without_the_file(fake_hub: FakeHub) -> None:
     starter = starter_model_path()
-    hub.add_file("someone/smol-gguf", "smol-Q4_1.gguf", starter)
-    hub.add_file("someone/smol-gguf", "README.md", b"hello")
-    facts = read_hub_facts("someone/smol-gguf")
+    fake_hub.add_repo(FakeRepo("someone/smol-gguf", [FakeFile("smol-Q4_1.gguf", source=starter, lfs=True),
+                                                     FakeFile("README.md", b"hello")]))
+    facts = read_model_facts("someone/smol-gguf")
     local = read_gguf_facts(starter)
     assert facts.kind == "hub-gguf" and facts.file_bytes == starter.stat().st_size
-    assert (facts.tensors, facts.n_layers, facts.vocab_size) == (
-        local.tensors,
-        local.n_layers,
-        local.vocab_size,
-    )
-    assert hub.bytes_sent < starter.stat().st_size // 10  # only the header's megabytes came over
+    assert (facts.tensors, facts.n_layers, facts.vocab_size) == (local.tensors, local.n_layers, local.vocab_size)
+    sent = sum(b.bytes_sent for b in fake_hub.downloads_of("smol-Q4_1.gguf"))
+    assert sent < starter.stat().st_size // 10  # only the header's megabytes came over
 
 
-def test_hub_missing_repo_in_plain_words(hub: MinimalHub) -> None:
-    with pytest.raises(ModelInfoError) as info:
-        read_hub_facts("nobody/nothing")
-    assert "no model called nobody/nothing" in info.value.message
+def test_hub_missing_repo_in_plain_words(fake_hub: FakeHub) -> None:
+    with pytest.raises(RepoNotFoundError) as info:
+        read_model_facts("nobody/nothing")
+    assert "No model called nobody/nothing" in info.value.message
     assert "404" in info.value.detail
+
+
+def test_a_gated_repo_says_gated(fake_hub: FakeHub) -> None:
+    with pytest.raises(GatedModelError) as info:
+        read_model_facts("gated-org/gated-GGUF")
+    assert "gated" in info.value.message

@@ -11,7 +11,9 @@ import pytest
 
 from app.core.errors import AlreadyQuantizedError, InvalidModelFileError
 from app.core.models.library import starter_model_path
-from app.core.quantize.quantizer import default_output_path, inspect_source, quantize_file, temp_path_for
+from app.core.quantize.quantizer import default_output_path, inspect_source, quantize_file
+
+from tests.fixtures.files import partial_files
 
 QUESTION = "What is the capital of France? Answer in one word."
 
@@ -43,7 +45,7 @@ def test_expand_to_f16_keeps_metadata_and_values(starter_f16: Path) -> None:
     q = next(t for t in src.tensors if t.name == "blk.3.ffn_up.weight")
     ref = gguf.quants.dequantize(q.data, q.tensor_type)
     np.testing.assert_allclose(np.asarray(by_name[q.name].data, dtype=np.float32), ref, rtol=1e-3, atol=1e-4)
-    assert not temp_path_for(starter_f16).exists()
+    assert not partial_files(starter_f16)
 
 
 def test_q8_0_of_the_expanded_starter_loads_and_answers(starter_f16: Path, tmp_path: Path) -> None:
@@ -78,16 +80,6 @@ def test_output_names() -> None:
     assert default_output_path(Path("/x/SmolLM2-135M-Instruct.Q4_1.gguf"), "q4_k_m", Path("/m")) == Path(
         "/m/SmolLM2-135M-Instruct-Q4_K_M.gguf")
     assert default_output_path(Path("/x/model-F16.gguf"), "Q8_0", Path("/m")).name == "model-Q8_0.gguf"
-    assert temp_path_for(Path("/m/a-Q8_0.gguf")).name == "a-Q8_0.part.gguf"
-
-
-def test_the_disk_is_checked_first(tmp_path: Path) -> None:
-    from app.core.errors import NotEnoughDiskError
-    from app.core.quantize.quantizer import check_disk
-
-    with pytest.raises(NotEnoughDiskError) as caught:
-        check_disk(tmp_path, 10**18)
-    assert "not enough free disk space" in caught.value.message and "needs about" in caught.value.message
 
 
 def test_types_that_need_an_importance_matrix_say_so(tiny_f16: Path, tmp_path: Path) -> None:

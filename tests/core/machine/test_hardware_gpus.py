@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import hardware
+from app.core.machine import hardware
 from app.core.machine.hardware import (
     BackendInfo,
     MemoryInfo,

@@ -8,17 +8,19 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import gguf
 import pytest
 
-from app.core.convert import temp_path_for
-from app.core.jobs.convert import ConvertJobParams
-from app.core.jobs.download import DownloadJobParams
+from app.core.jobs.convert import CONVERT, ConvertJobParams, ConvertJobResult
+from app.core.jobs.download import DOWNLOAD, DownloadJobParams, DownloadJobResult
+from app.core.jobs.kind import JobContext, JobKind
 from app.core.errors import Cancelled
-from app.core.hub.connection import hub_cache_dir
+from app.core.paths import hf_cache_dir
 from app.core.jobs.queue import JobQueue, JobRecord, JobState, run_job
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
+from tests.fixtures.files import leftover_partial, partial_files
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 from tests.fixtures.tiny_hf import build_tiny_folder
 
@@ -38,23 +40,25 @@ def _repo(hub: FakeHub) -> FakeRepo:
                                                 FakeFile("big-Q8_0.gguf", BIG, lfs=True)]))
 
 
-def _queued(queue: JobQueue, kind: str, params: dict[str, object]) -> JobRecord:
+def _queued(queue: JobQueue, kind: JobKind[Any, Any], params: object) -> JobRecord:
     """Add a job and read it back from the file, as the queue hands it to a runner after a restart."""
-    record = queue.add(kind, f"{kind} test", params)
+    record = queue.add(kind, f"{kind.name} test", params)
     [again] = [r for r in JobQueue(queue.path).jobs() if r.id == record.id]
-    assert again.params == json.loads(json.dumps(params))
+    assert kind.params_from_json(again.params) == params  # the same typed parameters come back
+    assert json.loads(json.dumps(again.params)) == again.params
     return again
 
 
 def _run(record: JobRecord, cancel: threading.Event | None = None,
-         progress: list[tuple[int, int]] | None = None) -> dict[str, object]:
+         progress: list[tuple[int, int]] | None = None) -> Any:
     seen = progress if progress is not None else []
     stages: list[str] = []
 
     def on_progress(done: int, total: int) -> None:
         seen.append((done, total))
 
-    result = run_job(record, on_progress, cancel or threading.Event(), stages.append)
+    context = JobContext(on_progress=on_progress, on_stage=stages.append, cancel=cancel or threading.Event())
+    result = run_job(record, context)
     assert stages == [record.kind]
     return result
 
@@ -64,12 +68,13 @@ def test_a_download_job_fetches_verified_files(fake_hub: FakeHub, tmp_path: Path
     queue = JobQueue(tmp_path / "jobs.json")
     params = DownloadJobParams("tester/big", include=("big-Q8_0.gguf", "config.json"))
     progress: list[tuple[int, int]] = []
-    result = _run(_queued(queue, "download", params.to_json()), progress=progress)
-    weights = Path(str(result["folder"])) / "big-Q8_0.gguf"
+    result = _run(_queued(queue, DOWNLOAD, params), progress=progress)
+    assert isinstance(result, DownloadJobResult)
+    weights = Path(result.folder) / "big-Q8_0.gguf"
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == repo.file("big-Q8_0.gguf").sha256  # type: ignore[union-attr]
-    assert result["size_bytes"] == len(BIG) + len(b'{"model_type": "llama"}')
-    assert progress[-1] == (result["size_bytes"], result["size_bytes"])  # bytes over all files
-    assert Path(str(result["path"])).parent == weights.parent  # what "Open folder" opens
+    assert result.size_bytes == len(BIG) + len(b'{"model_type": "llama"}')
+    assert progress[-1] == (result.size_bytes, result.size_bytes)  # bytes over all files
+    assert Path(result.path).parent == weights.parent  # what "Open folder" opens
 
 
 def test_a_cancelled_download_job_resumes_after_a_restart(fake_hub: FakeHub, tmp_path: Path) -> None:
@@ -77,7 +82,7 @@ def test_a_cancelled_download_job_resumes_after_a_restart(fake_hub: FakeHub, tmp
     fake_hub.throttle_bytes_per_second = 4 * 1024 * 1024
     path = tmp_path / "jobs.json"
     queue = JobQueue(path)
-    record = _queued(queue, "download", DownloadJobParams("tester/big", include=("*.gguf",)).to_json())
+    record = _queued(queue, DOWNLOAD, DownloadJobParams("tester/big", include=("*.gguf",)))
     queue.update(record.id, state=JobState.RUNNING)
     cancel = threading.Event()
     progress: list[tuple[int, int]] = []
@@ -88,9 +93,9 @@ def test_a_cancelled_download_job_resumes_after_a_restart(fake_hub: FakeHub, tmp
             cancel.set()
 
     with pytest.raises(Cancelled):
-        run_job(record, stop_early, cancel, lambda _stage: None)
-    assert not list(hub_cache_dir().rglob("big-Q8_0.gguf"))  # nothing under the real name
-    [partial] = hub_cache_dir().rglob("*.incomplete")
+        run_job(record, JobContext(on_progress=stop_early, cancel=cancel))
+    assert not list(hf_cache_dir().rglob("big-Q8_0.gguf"))  # nothing under the real name
+    [partial] = hf_cache_dir().rglob("*.incomplete")
     kept = partial.stat().st_size
     assert 500_000 < kept < len(BIG)
 
@@ -99,9 +104,9 @@ def test_a_cancelled_download_job_resumes_after_a_restart(fake_hub: FakeHub, tmp
     resumed = after.resume(record.id)
     fake_hub.throttle_bytes_per_second = None
     result = _run(resumed)
-    assert result["resumed_from_bytes"] == kept and result["transferred_bytes"] == len(BIG) - kept
+    assert result.resumed_from_bytes == kept and result.transferred_bytes == len(BIG) - kept
     assert fake_hub.downloads_of("big-Q8_0.gguf")[-1].request.range == f"bytes={kept}-"
-    assert (Path(str(result["folder"])) / "big-Q8_0.gguf").read_bytes() == BIG
+    assert (Path(result.folder) / "big-Q8_0.gguf").read_bytes() == BIG
 
 
 def test_a_convert_job_runs_in_a_child_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,13 +120,13 @@ def test_a_convert_job_runs_in_a_child_process(tmp_path: Path, monkeypatch: pyte
     out = tmp_path / "tiny-llama.gguf"
     queue = JobQueue(tmp_path / "jobs.json")
     progress: list[tuple[int, int]] = []
-    result = _run(_queued(queue, "convert", ConvertJobParams(str(folder), str(out), "q8_0").to_json()),
-                  progress=progress)
+    result = _run(_queued(queue, CONVERT, ConvertJobParams(str(folder), str(out), "q8_0")), progress=progress)
     assert [getattr(t, "__name__", "") for t in children] == ["convert_model"]
-    assert result["path"] == str(out) and result["outtype"] == "q8_0"
+    assert isinstance(result, ConvertJobResult)
+    assert result.path == str(out) and result.outtype == "q8_0" and result.folder == str(out.parent)
     assert gguf.GGUFReader(out).fields["general.architecture"].contents() == "llama"
     assert progress and progress[-1] == (1000, 1000)
-    assert not temp_path_for(out).exists()
+    assert not partial_files(out)
 
 
 def test_a_cancelled_convert_job_leaves_nothing_and_resumes_after_a_restart(tmp_path: Path) -> None:
@@ -130,7 +135,7 @@ def test_a_cancelled_convert_job_leaves_nothing_and_resumes_after_a_restart(tmp_
     out.parent.mkdir()
     path = tmp_path / "jobs.json"
     queue = JobQueue(path)
-    record = _queued(queue, "convert", ConvertJobParams(str(folder), str(out)).to_json())
+    record = _queued(queue, CONVERT, ConvertJobParams(str(folder), str(out)))
     queue.update(record.id, state=JobState.RUNNING)
     cancel = threading.Event()
 
@@ -138,13 +143,14 @@ def test_a_cancelled_convert_job_leaves_nothing_and_resumes_after_a_restart(tmp_
         cancel.set()  # the child is mid-write: its temporary file exists now
 
     with pytest.raises(Cancelled):
-        run_job(record, cancel_at_first_progress, cancel, lambda _stage: None)
-    assert list(out.parent.iterdir()) == []  # neither the real name nor the temporary one
+        run_job(record, JobContext(on_progress=cancel_at_first_progress, cancel=cancel))
+    assert list(out.parent.iterdir()) == []  # neither the real name nor the partial one
 
-    temp_path_for(out).write_bytes(b"half a file")  # what a killed app would leave behind
+    leftover = leftover_partial(out)  # what a killed app would leave behind
     after = JobQueue(path)
     assert after.get(record.id).state is JobState.INTERRUPTED  # type: ignore[union-attr]
     result = _run(after.resume(record.id))
-    assert Path(str(result["path"])) == out and out.is_file()
+    assert not leftover.exists()  # the stale partial file went when the next job started
+    assert Path(result.path) == out and out.is_file()
     assert gguf.GGUFReader(out).fields["general.architecture"].contents() == "qwen2"
     assert list(out.parent.iterdir()) == [out]

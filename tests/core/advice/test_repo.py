@@ -7,13 +7,13 @@ import json
 import gguf
 
 from app.core.machine.hardware import read_hardware
-from app.core.hub.connection import set_offline
+from app.core.offline import set_offline
 from app.core.hub.inspect import inspect_repo
 from app.core.advice.repo import HardwareOnce, inspect_and_recommend, recommend_for_inspection
 from app.core.models.library import starter_model_path
 from app.core.quants import BY_NAME
 from app.core.advice.recommend import ram_budget
-from tests.core.test_recommend import machine
+from tests.core.advice.test_recommend import machine
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 from tests.fixtures.hub_models import LLAMA_CONFIG, tiny_gguf_bytes, tiny_safetensors_bytes
@@ -41,12 +41,12 @@ def test_safetensors_repo_gets_a_recommendation_that_fits_this_computers_ram(fak
                                                      hardware.memory.total_bytes)
     assert rec.sentence.startswith(chosen.type)
     # sized from the safetensors headers the inspection read: the model's own parameter count
-    assert result.safetensors is not None
+    assert result.inspection.safetensors is not None
     assert rec.recommendation.options[0].memory.file_bytes > 0
     # the disk estimate's quant is now the recommended level's, at the catalogue's bits per weight
-    assert result.disk is not None
-    params = result.safetensors.parameter_count
-    assert result.disk.quant_bytes == int(params * BY_NAME[chosen.type].file_bits_per_weight / 8)
+    assert result.inspection.disk is not None
+    params = result.inspection.safetensors.parameter_count
+    assert result.inspection.disk.quant_bytes == int(params * BY_NAME[chosen.type].file_bits_per_weight / 8)
     # nothing fetched twice: config.json once (the inspection does not read it), the weights only through
     # the safetensors header reads the inspection made
     assert len(fake_hub.downloads_of("/config.json")) == 1

@@ -14,8 +14,20 @@ import pytest
 from app.core.errors import AlreadyQuantizedError, Cancelled, InvalidModelFileError
 from app.core.models.library import starter_model_path
 from app.core.quants import quant_type
-from app.core.quantize.quantizer import quantize_in_child
-from app.core.jobs.quantize import QuantizeJobParams, run_quantize_job
+from app.core.jobs.kind import JobContext
+from app.core.jobs.quantize import QuantizeJobParams, QuantizeJobResult, run_quantize_job
+from app.core.process.runner import run_in_child
+from app.core.progress import ProgressCallback, no_progress
+from app.core.quantize.quantizer import QuantizeResult, quantize_file
+
+
+def quantize_in_child(src: Path, dst: Path, type_name: str, threads: int | None = None,
+                      on_progress: ProgressCallback = no_progress,
+                      cancel: threading.Event | None = None) -> QuantizeResult:
+    """What the quantize job's last step does: quantize_file in a child process through the one runner."""
+    result: QuantizeResult = run_in_child(quantize_file, args=(src, dst, type_name), kwargs={"threads": threads},
+                                          on_progress=on_progress, cancel=cancel, outputs=[dst])
+    return result
 
 
 def tensors_by_name(path: Path) -> dict[str, tuple[str, bytes]]:
@@ -71,19 +83,20 @@ def test_a_corrupt_input_is_a_clear_error_in_the_child_too(tmp_path: Path) -> No
 def test_job_expands_a_quantized_input_once_and_reuses_it(data_dir: Path) -> None:
     params = QuantizeJobParams(src=str(starter_model_path()), type_name="Q8_0", threads=2)
     with pytest.raises(AlreadyQuantizedError):
-        run_quantize_job(params)
+        run_quantize_job(params, JobContext())
     stages: list[str] = []
     allowed = QuantizeJobParams(src=params.src, type_name="Q8_0", threads=2, allow_requantize=True)
-    first = run_quantize_job(allowed, on_stage=stages.append)
+    first = run_quantize_job(allowed, JobContext(on_stage=stages.append))
+    assert isinstance(first, QuantizeJobResult)
     assert stages == ["expand", "quantize"]
-    assert Path(first["path"]).name == "SmolLM2-135M-Instruct-Q8_0.gguf"
-    assert Path(first["path"]).parent == data_dir / "models"
-    assert first["expanded_from"] == str(starter_model_path())
+    assert Path(first.path).name == "SmolLM2-135M-Instruct-Q8_0.gguf"
+    assert Path(first.path).parent == data_dir / "models"
+    assert first.expanded_from == str(starter_model_path())
     stages.clear()
     second = run_quantize_job(QuantizeJobParams(src=params.src, type_name="Q4_0", threads=2,
-                                                allow_requantize=True), on_stage=stages.append)
+                                                allow_requantize=True), JobContext(on_stage=stages.append))
     assert stages == ["quantize"]  # the F16 expansion was reused
     assert sorted(p.name for p in (data_dir / "models").iterdir()) == [
         "SmolLM2-135M-Instruct-F16.gguf", "SmolLM2-135M-Instruct-Q4_0.gguf",
         "SmolLM2-135M-Instruct-Q8_0.gguf"]
-    assert second["type"] == "Q4_0"
+    assert second.type == "Q4_0"

@@ -18,7 +18,8 @@ from app.core.errors import (
     RepoFileNotFoundError,
     UnsafeRepoPathError,
 )
-from app.core.hub.connection import hub_cache_dir, save_token
+from app.core.paths import hf_cache_dir
+from app.core.hub.connection import save_token
 from app.core.hub.cache import cache_target
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
@@ -38,7 +39,7 @@ def _no_partial_files(root: Path) -> bool:
 def test_download_into_the_shared_cache(fake_hub: FakeHub) -> None:
     repo = _big_repo(fake_hub)
     result = download_model("tester/big")
-    cache = hub_cache_dir()
+    cache = hf_cache_dir()
     snapshot = cache / "models--tester--big" / "snapshots" / repo.sha
     assert result.folder == snapshot and result.commit == repo.sha
     weights = snapshot / "weights-Q8_0.gguf"
@@ -102,7 +103,7 @@ def test_resume_sends_only_the_rest(fake_hub: FakeHub) -> None:
     repo = _big_repo(fake_hub)
     f = repo.file("weights-Q8_0.gguf")
     assert f is not None
-    target = cache_target(hub_cache_dir(), "tester/big", repo.sha, f.path, f.sha256)
+    target = cache_target(hf_cache_dir(), "tester/big", repo.sha, f.path, f.sha256)
     target.partial.parent.mkdir(parents=True)
     already = 1_234_567
     target.partial.write_bytes(BIG[:already])  # what an earlier, interrupted run left
@@ -118,7 +119,7 @@ def test_a_server_that_ignores_range_gets_the_file_again(fake_hub: FakeHub) -> N
     repo = _big_repo(fake_hub)
     f = repo.file("weights-Q8_0.gguf")
     assert f is not None
-    target = cache_target(hub_cache_dir(), "tester/big", repo.sha, f.path, f.sha256)
+    target = cache_target(hf_cache_dir(), "tester/big", repo.sha, f.path, f.sha256)
     target.partial.parent.mkdir(parents=True)
     target.partial.write_bytes(BIG[:100_000])
     fake_hub.ignore_range = True
@@ -157,7 +158,7 @@ def test_corrupted_bytes_are_never_kept(fake_hub: FakeHub) -> None:
     with pytest.raises(ChecksumMismatchError) as info:
         download_model("tester/big", include=["*.gguf"])
     assert "damaged" in info.value.message and "expected" in info.value.detail
-    cache = hub_cache_dir()
+    cache = hf_cache_dir()
     assert not (cache / "models--tester--big" / "snapshots").exists() or not any(
         p.name == "weights-Q8_0.gguf" for p in (cache / "models--tester--big").rglob("*"))
     assert not any((cache / "models--tester--big" / "blobs").iterdir())  # neither blob nor partial
@@ -203,9 +204,9 @@ def test_cancel_keeps_the_partial_file_and_the_next_run_resumes(fake_hub: FakeHu
 
     with pytest.raises(Cancelled):
         download_model("tester/big", include=["*.gguf"], on_progress=on_progress, cancel=cancel)
-    partials = [p for p in hub_cache_dir().rglob("*.incomplete")]
+    partials = [p for p in hf_cache_dir().rglob("*.incomplete")]
     assert len(partials) == 1 and 500_000 < partials[0].stat().st_size < len(BIG)
-    assert not (hub_cache_dir() / "models--tester--big" / "snapshots").exists()
+    assert not (hf_cache_dir() / "models--tester--big" / "snapshots").exists()
     kept = partials[0].stat().st_size
     fake_hub.throttle_bytes_per_second = None
     result = download_model("tester/big", include=["*.gguf"])

@@ -7,7 +7,6 @@ import pytest
 
 from app.core.errors import RepoNotFoundError
 from app.core.hub.inspect import DEFAULT_DISK_QUANT, inspect_repo
-from app.core.advice.repo import RepoRecommendation
 from app.core.models.library import starter_model_path
 from app.core.quants import BY_NAME
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
@@ -66,11 +65,9 @@ def test_safetensors_repo(fake_hub: FakeHub) -> None:
     assert disk.total_bytes == disk.download_bytes + disk.f16_bytes + disk.quant_bytes
     assert disk.fits and disk.free_bytes > 0
     assert disk.for_quant(params, 8.5).quant_bytes == int(params * 8.5 / 8)
-    # the recommendation is attached by hub_recommend, not computed here
-    assert result.recommendation is None
-    none = RepoRecommendation(None, "QuantDesk can't estimate what this model needs.")
-    assert result.with_recommendation(none).recommendation is none
-    assert result.with_recommendation(none).disk == disk  # no level named: the disk estimate stays
+    # the recommended level's bits replace the default's (advice/repo.py names the level)
+    resized = result.with_quant_bits(6.56)
+    assert resized.disk is not None and resized.disk.quant_bytes == int(params * 6.56 / 8)
 
 
 def test_unsupported_architecture_and_gated_licence(fake_hub: FakeHub) -> None:

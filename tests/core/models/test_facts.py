@@ -11,7 +11,8 @@ from gguf import GGUFWriter
 from app.core.errors import ModelInfoError
 from app.core.models.gguf_header import NeedMoreBytes, parse_header
 from app.core.models.library import starter_model_path
-from app.core.models.facts import read_gguf_facts, read_model_facts
+from app.core.advice.sources import read_model_facts
+from app.core.models.facts import read_gguf_facts
 
 
 def test_starter_gguf_facts_match_its_known_shape() -> None:
@@ -96,7 +97,7 @@ def test_file_cut_inside_its_tensor_data_is_incomplete(tmp_path: Path) -> None:
     cut.write_bytes(starter_model_path().read_bytes()[:20_000_000])
     with pytest.raises(ModelInfoError) as info:
         read_gguf_facts(cut)
-    assert "not a complete GGUF" in info.value.message and "tensors need" in info.value.detail
+    assert "not a complete GGUF" in info.value.message and "tensor data needs" in info.value.detail
 
 
 def test_not_gguf_at_all(tmp_path: Path) -> None:

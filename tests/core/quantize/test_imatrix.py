@@ -14,7 +14,7 @@ from app.core.quantize.imatrix import ImatrixEntry, ImportanceMatrix, load_imatr
 from app.core.quantize.imatrix_compute import compute_imatrix
 from app.core.quantize.quantizer import quantize_file
 
-EVAL_TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "quantize-eval.txt"
+EVAL_TEXT = Path(__file__).resolve().parents[2] / "fixtures" / "quantize-eval.txt"
 N_CTX = 256
 
 
