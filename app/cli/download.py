@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.output import print_json, report_error
 from app.core.errors import Cancelled, QuantDeskError

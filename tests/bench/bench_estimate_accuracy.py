@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.core.advice.estimate import compute_bytes, estimate_memory, pad, repacked_types
 from app.core.machine.hardware import read_cpu
-from app.core.models.library import starter_model_path
 from app.core.models.facts import read_gguf_facts
+from app.core.models.library import starter_model_path
 from app.core.quants import quant_type
 from tests.bench.measure_memory import measure
 

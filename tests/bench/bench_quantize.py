@@ -28,10 +28,10 @@ import llama_cpp
 import numpy as np
 
 from app.core.models.library import starter_model_path
-from app.core.quants import quant_type
 from app.core.process.runner import run_in_child
 from app.core.quantize.expand import expand_to_f16
 from app.core.quantize.quantizer import quantize_file
+from app.core.quants import quant_type
 
 
 def direct(src: Path, dst: Path, type_name: str, threads: int) -> float:

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from app.core.advice.estimate import estimate_file  # noqa: E402
-from app.core.models.library import starter_model_path  # noqa: E402
 from app.core.models.facts import read_gguf_facts  # noqa: E402
+from app.core.models.library import starter_model_path  # noqa: E402
 from tests.bench.measure_memory import measure  # noqa: E402
 
 MIB = 1024 * 1024

@@ -7,9 +7,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.core.chat.store import ConversationStore
+from app.core.jobs.queue import JobQueue
 from app.core.models.library import starter_model_path
 from app.ui.application import create_application
 from app.ui.engine_bridge import EngineBridge
+from app.ui.job_controller import JobController
 from app.ui.main_window import MainWindow
 
 
@@ -21,10 +23,18 @@ def qapp_cls():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def job_controller(tmp_path: Path) -> Iterator[JobController]:
+    """The window's one queue of long work, on a file of this test's own; shut down at the end."""
+    controller = JobController(JobQueue(tmp_path / "jobs.json"))
+    yield controller
+    controller.shutdown()
+
+
+@pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     create_application()
     history = ConversationStore(tmp_path / "conversations.sqlite3")
-    win = MainWindow(bridge=EngineBridge(), history=history)
+    win = MainWindow(bridge=EngineBridge(), history=history, jobs=JobController(JobQueue(tmp_path / "jobs.json")))
     qtbot.addWidget(win)
     win.show()
     yield win

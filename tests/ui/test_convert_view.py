@@ -1,4 +1,5 @@
-"""The Convert page: a conversion runs in a child process with a progress bar; Cancel leaves nothing."""
+"""The Convert page: a conversion is queued as a job (a child process) and followed with a progress bar; Cancel
+leaves nothing; a failure is a plain line with Details."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import gguf
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.convert import temp_path_for
+from app.core.jobs.queue import JobState
 from app.ui.convert_view import PROGRESS_STEPS, ConvertView
+from app.ui.job_controller import JobController
+from tests.fixtures.files import partial_files
 from tests.fixtures.tiny_hf import build_tiny_folder
 
 
@@ -21,8 +24,8 @@ def _resource_tracker_running() -> None:
     resource_tracker.ensure_running()
 
 
-def test_choosing_a_folder_says_what_it_holds(qtbot: QtBot, tmp_path: Path) -> None:
-    view = ConvertView()
+def test_choosing_a_folder_says_what_it_holds(qtbot: QtBot, tmp_path: Path, job_controller: JobController) -> None:
+    view = ConvertView(job_controller)
     qtbot.addWidget(view)
     view.set_folder(build_tiny_folder("gemma2", tmp_path / "gemma-2-tiny"))
     assert "Gemma 2 model, 2 layers" in view.model_label.text()
@@ -37,8 +40,8 @@ def test_choosing_a_folder_says_what_it_holds(qtbot: QtBot, tmp_path: Path) -> N
     assert "Mamba, can't be converted yet" in view.model_label.text()
 
 
-def test_convert_runs_with_progress_and_finishes(qtbot: QtBot, tmp_path: Path) -> None:
-    view = ConvertView()
+def test_convert_runs_with_progress_and_finishes(qtbot: QtBot, tmp_path: Path, job_controller: JobController) -> None:
+    view = ConvertView(job_controller)
     qtbot.addWidget(view)
     view.set_folder(build_tiny_folder("qwen2", tmp_path / "qwen2"))
     out = tmp_path / "qwen2.gguf"
@@ -48,15 +51,17 @@ def test_convert_runs_with_progress_and_finishes(qtbot: QtBot, tmp_path: Path) -
     with qtbot.waitSignal(view.conversion_finished, timeout=60_000) as finished:
         view.convert_button.click()
         assert view.cancel_button.isEnabled() and not view.convert_button.isEnabled()
-    assert finished.args[0].path == out
+    assert finished.args[0].path == str(out)
     assert gguf.GGUFReader(out).fields["general.architecture"].contents() == "qwen2"
     assert values and values[-1] == PROGRESS_STEPS
     assert "Done: qwen2.gguf" in view.status_label.text()
     assert view.convert_button.isEnabled() and not view.cancel_button.isEnabled()
+    [record] = job_controller.queue.jobs()  # it ran as a job of the one queue, and is listed there
+    assert record.kind == "convert" and record.state is JobState.DONE
 
 
-def test_cancel_stops_the_child_and_leaves_nothing(qtbot: QtBot, tmp_path: Path) -> None:
-    view = ConvertView()
+def test_cancel_stops_the_child_and_leaves_nothing(qtbot: QtBot, tmp_path: Path, job_controller: JobController) -> None:
+    view = ConvertView(job_controller)
     qtbot.addWidget(view)
     view.set_folder(build_tiny_folder("phi3", tmp_path / "phi3"))
     out = tmp_path / "phi3.gguf"
@@ -65,12 +70,13 @@ def test_cancel_stops_the_child_and_leaves_nothing(qtbot: QtBot, tmp_path: Path)
         view.convert_button.click()
         view.cancel_button.click()  # while the child process is still starting
     assert "Cancelled" in view.status_label.text()
-    assert not out.exists() and not temp_path_for(out).exists()
+    assert not out.exists() and not partial_files(out)
+    assert job_controller.queue.jobs()[0].state is JobState.CANCELLED
 
 
 @pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when the error box opens
-def test_a_failure_is_shown_in_plain_words(qtbot: QtBot, tmp_path: Path) -> None:
-    view = ConvertView()
+def test_a_failure_is_shown_in_plain_words(qtbot: QtBot, tmp_path: Path, job_controller: JobController) -> None:
+    view = ConvertView(job_controller)
     qtbot.addWidget(view)
     folder = tmp_path / "broken"
     folder.mkdir()
@@ -79,7 +85,8 @@ def test_a_failure_is_shown_in_plain_words(qtbot: QtBot, tmp_path: Path) -> None
     view.out_edit.setText(str(tmp_path / "broken.gguf"))
     with qtbot.waitSignal(view.conversion_failed, timeout=30_000) as failed:
         view.convert_button.click()
-    assert type(failed.args[0]).__name__ == "InvalidModelFolderError"
+    assert failed.args[0].state is JobState.FAILED
     assert "no model weights" in view.status_label.text()
+    assert not view.details_button.isHidden()  # the technical detail is one click away
     assert view.convert_button.isEnabled()
     assert not (tmp_path / "broken.gguf").exists()

@@ -8,27 +8,38 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QProgressBar
 
+from app.core.jobs.kind import to_json
+from app.core.jobs.quantize import QUANTIZE, QuantizeJobParams, QuantizeJobResult
 from app.core.jobs.queue import JobQueue, JobState
-from app.core.jobs.quantize import QuantizeJobParams
 from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobRow, JobsView
 from app.ui.quantize_dialog import QuantizeChoice, QuantizeDialog
 
 
-def make_view(qtbot, path: Path) -> JobsView:  # type: ignore[no-untyped-def]
-    view = JobsView(JobController(JobQueue(path)))
-    qtbot.addWidget(view)
-    view.resize(900, 360)
-    return view
+@pytest.fixture
+def make_view(qtbot):  # type: ignore[no-untyped-def]
+    """A Jobs page on its own queue file, its controller shut down at the end (as the window does)."""
+    controllers: list[JobController] = []
+
+    def make(path: Path) -> JobsView:
+        controllers.append(JobController(JobQueue(path)))
+        view = JobsView(controllers[-1])
+        qtbot.addWidget(view)
+        view.resize(900, 360)
+        return view
+
+    yield make
+    for controller in controllers:
+        controller.shutdown()
 
 
 @pytest.mark.slow
-def test_a_queued_ladder_runs_to_done_with_progress(qtbot, tiny_f16: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    view = make_view(qtbot, tmp_path / "jobs.json")
+def test_a_queued_ladder_runs_to_done_with_progress(make_view, qtbot, tiny_f16: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(tmp_path / "jobs.json")
     outputs = {name: tmp_path / f"tiny-{name}.gguf" for name in ("Q8_0", "Q4_K_M")}
     for name, out in outputs.items():
         params = QuantizeJobParams(src=str(tiny_f16), type_name=name, dst=str(out), threads=2)
-        view.controller.enqueue("quantize", f"Quantize tiny → {name}", params.to_json())
+        view.controller.enqueue(QUANTIZE, f"Quantize tiny → {name}", params)
     assert view.table.rowCount() == 2
     qtbot.waitUntil(lambda: all(r.state is JobState.DONE for r in view.controller.queue.jobs()),
                     timeout=60_000)
@@ -46,11 +57,11 @@ def test_a_queued_ladder_runs_to_done_with_progress(qtbot, tiny_f16: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_cancel_from_the_page_leaves_no_file(qtbot, starter_f16: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    view = make_view(qtbot, tmp_path / "jobs.json")
+def test_cancel_from_the_page_leaves_no_file(make_view, qtbot, starter_f16: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(tmp_path / "jobs.json")
     out = tmp_path / "out" / "starter-Q6_K.gguf"
     params = QuantizeJobParams(src=str(starter_f16), type_name="Q6_K", dst=str(out), threads=1)
-    record = view.controller.enqueue("quantize", "Quantize starter → Q6_K", params.to_json())
+    record = view.controller.enqueue(QUANTIZE, "Quantize starter → Q6_K", params)
     qtbot.waitUntil(lambda: (view.controller.queue.get(record.id).done or 0) > 10, timeout=60_000)  # type: ignore[union-attr]
     actions = view.table.cellWidget(0, 4)
     assert isinstance(actions, JobRow)
@@ -64,19 +75,17 @@ def test_cancel_from_the_page_leaves_no_file(qtbot, starter_f16: Path, tmp_path:
     assert not view.table.cellWidget(0, 4).retry.isHidden()  # type: ignore[union-attr]
 
 
-def test_unfinished_jobs_come_back_interrupted_and_can_be_cleared(qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                  monkeypatch) -> None:
-    shown: list[object] = []  # the error box itself is error_dialog's business; here: that it is asked for
-    monkeypatch.setattr("app.ui.jobs_view.show_error", lambda _parent, error, _title="": shown.append(error))
+def test_unfinished_jobs_come_back_interrupted_and_can_be_cleared(make_view, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "jobs.json"
     before = JobQueue(path)
-    running = before.add("quantize", "Quantize a → Q8_0", {"src": "a.gguf", "type_name": "Q8_0"})
+    running = before.add(QUANTIZE, "Quantize a → Q8_0", QuantizeJobParams("a.gguf", "Q8_0"))
     before.update(running.id, state=JobState.RUNNING, done=40, total=272)
-    before.add("quantize", "Quantize a → Q2_K", {"src": "a.gguf", "type_name": "Q2_K"})
-    done = before.add("quantize", "Quantize a → Q6_K", {"src": "a.gguf", "type_name": "Q6_K"})
-    before.update(done.id, state=JobState.DONE, result={"path": str(tmp_path / "a-Q6_K.gguf")})
+    before.add(QUANTIZE, "Quantize a → Q2_K", QuantizeJobParams("a.gguf", "Q2_K"))
+    done = before.add(QUANTIZE, "Quantize a → Q6_K", QuantizeJobParams("a.gguf", "Q6_K"))
+    result = QuantizeJobResult(str(tmp_path / "a-Q6_K.gguf"), str(tmp_path), "Q6_K", 1, 1.0, None, None)
+    before.update(done.id, state=JobState.DONE, result=to_json(result))
 
-    view = make_view(qtbot, path)  # "after a restart"
+    view = make_view(path)  # "after a restart"
     states = [r.state for r in view.controller.queue.jobs()]
     assert states == [JobState.INTERRUPTED, JobState.INTERRUPTED, JobState.DONE]
     assert not view.controller.is_busy()  # nothing restarts on its own
@@ -89,10 +98,12 @@ def test_unfinished_jobs_come_back_interrupted_and_can_be_cleared(qtbot, tmp_pat
     assert [j["title"] for j in json.loads(path.read_text())["jobs"]] == ["Quantize a → Q2_K"]
     second = view.table.cellWidget(0, 4)
     assert isinstance(second, JobRow)
-    second.retry.click()  # Resume: queued again (it fails fast here: a.gguf does not exist)
-    qtbot.waitUntil(lambda: view.controller.queue.jobs()[0].state is JobState.FAILED, timeout=10_000)
+    with qtbot.waitSignal(view.controller.job_failed, timeout=10_000) as failed:
+        second.retry.click()  # Resume: queued again (it fails fast here: a.gguf does not exist)
+    assert view.controller.queue.jobs()[0].state is JobState.FAILED
     assert "a.gguf" in view.controller.queue.jobs()[0].error_message
-    assert len(shown) == 1 and "a.gguf" in shown[0].message  # type: ignore[attr-defined]
+    record, error = failed.args  # the window shows it, once (test_jobs_all_kinds)
+    assert record.id == second.job_id and "a.gguf" in error.message
 
 
 def test_quantize_dialog_offers_every_type_and_the_ladder(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -108,12 +119,12 @@ def test_quantize_dialog_offers_every_type_and_the_ladder(qtbot) -> None:  # typ
 
 
 @pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's note when a message box opens
-def test_an_already_quantized_model_asks_before_queueing_a_ladder(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_already_quantized_model_asks_before_queueing_a_ladder(make_view, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QMessageBox
 
     from app.core.models.library import starter_model_path
 
-    view = make_view(qtbot, tmp_path / "jobs.json")
+    view = make_view(tmp_path / "jobs.json")
     view.controller._closing = True  # queue only: running the ladder is the job tests' business
     ladder = ("Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
     view.quantize_requested(QuantizeChoice(starter_model_path(), ladder, None, True))

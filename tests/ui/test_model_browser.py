@@ -11,9 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.core.jobs.queue import JobRecord, JobState
 from app.core.paths import hf_cache_dir
 from app.core.units import format_bytes
 from app.ui.download_panel import DownloadPanel
+from app.ui.job_controller import JobController
 from app.ui.model_browser_view import ModelBrowserView
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
@@ -23,8 +25,8 @@ from tests.fixtures.hub_models import LLAMA_CONFIG, tiny_gguf_bytes, tiny_safete
 SCREENSHOT = os.environ.get("QUANTDESK_SCREENSHOT_DIR")
 
 
-def _view(qtbot: QtBot) -> ModelBrowserView:
-    view = ModelBrowserView()
+def _view(qtbot: QtBot, controller: JobController) -> ModelBrowserView:
+    view = ModelBrowserView(controller)
     qtbot.addWidget(view)
     view.resize(1100, 700)  # not shown: the offscreen platform warns on show(); isVisibleTo() still works
     return view
@@ -47,8 +49,8 @@ def _pick(qtbot: QtBot, view: ModelBrowserView, repo_id: str) -> None:
                     and view.inspector.inspection.repo_id == repo_id, timeout=10_000)
 
 
-def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
-    view = _view(qtbot)
+def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "tiny")
     assert view.results.count() == 2 and "No models" not in view.search_status.text()
     _pick(qtbot, view, "tester/tiny-GGUF")
@@ -58,15 +60,17 @@ def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
     header_cells = [panel.table.item(r, 3).text() for r in range(panel.table.rowCount())]
     assert "Q8_0 ✓" in header_cells
     # the recommendation beside it: a tiny model fits anywhere, so the best level, whose file is here
-    rec = panel.inspection.recommendation if panel.inspection else None
+    rec = panel.recommendation
     assert rec is not None and rec.recommended == "Q8_0" and rec.best_file == "tiny-Q8_0.gguf"
     text = panel.recommendation_label.text()
     assert "<b>Q8_0</b> — needs about" in text and "Its Q8_0 file here: <b>tiny-Q8_0.gguf</b>" in text
     with qtbot.waitSignal(view.download_finished, timeout=20_000) as finished:
         qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
     result = finished.args[0]
-    assert [f.path for f in result.files] == ["tiny-Q8_0.gguf"]
-    assert (result.folder / "tiny-Q8_0.gguf").exists()
+    assert [Path(f).name for f in result.files] == ["tiny-Q8_0.gguf"]
+    assert (Path(result.folder) / "tiny-Q8_0.gguf").exists()
+    [job] = job_controller.queue.jobs()  # a job of the one queue, listed on the Jobs page
+    assert job.kind == "download" and job.title == "Download tester/tiny-GGUF (tiny-Q8_0.gguf)"
     assert view.downloads.overall_bar.value() == view.downloads.overall_bar.maximum()
     assert "Done" in view.downloads.file_label.text()
     if SCREENSHOT:  # the safetensors path: the recommendation and the disk the conversion needs
@@ -74,18 +78,20 @@ def test_search_inspect_and_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
         view.grab().save(str(Path(SCREENSHOT) / "find-models-safetensors.png"))
 
 
-def test_progress_of_files_over_2_gib(qtbot: QtBot) -> None:
-    """Byte counts past 2**31 cross the thread boundary intact (a Signal(int, int) would overflow)."""
-    panel = DownloadPanel()
+def test_progress_of_files_over_2_gib(qtbot: QtBot, job_controller: JobController) -> None:
+    """Byte counts past 2**31 reach the panel intact (a Signal(int, int) would overflow)."""
+    panel = DownloadPanel(job_controller)
     qtbot.addWidget(panel)
-    with qtbot.waitSignal(panel.bytes_progress_changed, timeout=1000):
-        panel.bytes_progress_changed.emit(3 * 2**30, 6 * 2**30)
+    record = JobRecord("x", "download", "Download big", {}, JobState.RUNNING, "download", 3 * 2**30, 6 * 2**30,
+                       detail="File 1 of 1: big.gguf — 3.0 GB of 6.0 GB")
+    panel.watcher.changed.emit(record)
     assert panel.status_label.text().startswith("3.0 GB of 6.0 GB")
+    assert panel.file_label.text() == record.detail
     assert panel.overall_bar.value() == panel.overall_bar.maximum() // 2
 
 
-def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub) -> None:
-    view = _view(qtbot)
+def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "tiny-llama")
     _pick(qtbot, view, "tester/tiny-llama")
     panel = view.inspector
@@ -94,7 +100,7 @@ def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub)
     assert "F16" in panel.disk_label.text() and "fits" in panel.disk_label.text()
     assert set(panel.checked_files()) == {"config.json", "tokenizer.json", "model.safetensors"}
     # the recommendation for this computer, beside the inspection: level, memory, placement, why
-    rec = panel.inspection.recommendation if panel.inspection else None
+    rec = panel.recommendation
     assert rec is not None and rec.chosen is not None
     text = panel.recommendation_label.text()
     assert f"<b>{rec.chosen.type}</b> — needs about" in text and rec.sentence in text
@@ -103,12 +109,13 @@ def test_safetensors_repo_shows_params_and_disk(qtbot: QtBot, fake_hub: FakeHub)
     assert format_bytes(panel.inspection.disk.quant_bytes) + " quantized" in panel.disk_label.text()
 
 
-def test_gguf_repo_ticks_the_file_that_fits_best(qtbot: QtBot, fake_hub: FakeHub) -> None:
+def test_gguf_repo_ticks_the_file_that_fits_best(qtbot: QtBot, fake_hub: FakeHub,
+                                                 job_controller: JobController) -> None:
     files = [FakeFile(f"tiny-{name}.gguf", tiny_gguf_bytes(ft), lfs=True) for name, ft in
              (("F16", gguf.LlamaFileType.MOSTLY_F16), ("Q8_0", gguf.LlamaFileType.MOSTLY_Q8_0),
               ("Q4_K_M", gguf.LlamaFileType.MOSTLY_Q4_K_M))]
     fake_hub.add_repo(FakeRepo("tester/three-GGUF", files, tags=["gguf", "text-generation"]))
-    view = _view(qtbot)
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "three")
     _pick(qtbot, view, "tester/three-GGUF")
     panel = view.inspector
@@ -119,13 +126,14 @@ def test_gguf_repo_ticks_the_file_that_fits_best(qtbot: QtBot, fake_hub: FakeHub
         view.grab().save(str(Path(SCREENSHOT) / "find-models.png"))
 
 
-def test_unknown_architecture_says_it_cannot_estimate(qtbot: QtBot, fake_hub: FakeHub) -> None:
+def test_unknown_architecture_says_it_cannot_estimate(qtbot: QtBot, fake_hub: FakeHub,
+                                                      job_controller: JobController) -> None:
     weights, _ = tiny_safetensors_bytes()
     config = {**LLAMA_CONFIG, "architectures": ["MambaForCausalLM"], "model_type": "mamba"}
     fake_hub.add_repo(FakeRepo("tester/tiny-mamba", [FakeFile("config.json", json.dumps(config).encode()),
                                                      FakeFile("model.safetensors", weights, lfs=True)],
                                config=config, tags=["text-generation"]))
-    view = _view(qtbot)
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "mamba")
     _pick(qtbot, view, "tester/tiny-mamba")
     text = view.inspector.recommendation_label.text()
@@ -133,10 +141,10 @@ def test_unknown_architecture_says_it_cannot_estimate(qtbot: QtBot, fake_hub: Fa
     assert view.findChildren(QMessageBox) == []  # a line in the panel, never a dialog
 
 
-def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub) -> None:
+def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:
     for i in range(25):
         fake_hub.add_repo(FakeRepo(f"bulk/model-{i:02d}", [], downloads=1000 - i))
-    view = _view(qtbot)
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "bulk/")
     assert view.results.count() == 20 and view.more_button.isEnabled()
     qtbot.mouseClick(view.more_button, Qt.MouseButton.LeftButton)
@@ -145,11 +153,11 @@ def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub) -> None:
     assert not view.more_button.isEnabled()
 
 
-def test_cancel_a_running_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
+def test_cancel_a_running_download(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:
     slow = FakeFile("slow-Q4_0.gguf", os.urandom(3_000_000), lfs=True)
     fake_hub.add_repo(FakeRepo("tester/slow-GGUF", [slow], tags=["gguf"]))
     fake_hub.throttle_bytes_per_second = 1_000_000
-    view = _view(qtbot)
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "slow")
     _pick(qtbot, view, "tester/slow-GGUF")
     qtbot.mouseClick(view.inspector.download_button, Qt.MouseButton.LeftButton)
@@ -164,8 +172,8 @@ def test_cancel_a_running_download(qtbot: QtBot, fake_hub: FakeHub) -> None:
     assert view.inspector.download_button.isEnabled()
 
 
-def test_offline_switch(qtbot: QtBot, fake_hub: FakeHub) -> None:
-    view = _view(qtbot)
+def test_offline_switch(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:
+    view = _view(qtbot, job_controller)
     assert view.offline_banner.isHidden()
     fake_hub.clear_log()
     view.offline_switch.setChecked(True)
@@ -175,14 +183,14 @@ def test_offline_switch(qtbot: QtBot, fake_hub: FakeHub) -> None:
     assert view._search_task is None and fake_hub.requests == []
     if SCREENSHOT:
         view.grab().save(str(Path(SCREENSHOT) / "find-models-offline.png"))
-    again = _view(qtbot)  # remembered
+    again = _view(qtbot, job_controller)  # remembered
     assert again.offline_switch.isChecked() and again.offline_banner.isVisibleTo(again)
     again.offline_switch.setChecked(False)
     assert again.search_button.isEnabled() and again.offline_banner.isHidden()
 
 
-def test_gated_repo_asks_for_a_token(qtbot: QtBot, fake_hub: FakeHub) -> None:
-    view = _view(qtbot)
+def test_gated_repo_asks_for_a_token(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:
+    view = _view(qtbot, job_controller)
     _search(qtbot, view, "gated")
     _pick(qtbot, view, "gated-org/gated-GGUF")
     panel = view.inspector

@@ -5,10 +5,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from app.core.advice.placement import plan_load
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import LoadModel
 from app.core.machine.hardware import read_memory_snapshot
-from app.core.advice.placement import plan_load
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ImatrixError, QuantDeskError
-from app.core.paths import resources_dir
 from app.core.llama_log import LlamaLogCapture
+from app.core.paths import resources_dir
 from app.core.progress import CancelToken, ProgressCallback, check_cancelled, no_progress
 from app.core.quantize.imatrix import ImatrixEntry, ImportanceMatrix
 

@@ -18,8 +18,8 @@ from app.core.advice.estimate import (
     pad,
     repacked_types,
 )
-from app.core.models.facts import read_gguf_facts
 from app.core.advice.quant_mix import predict_tensors, use_more_bits
+from app.core.models.facts import read_gguf_facts
 from app.core.quants import OFFERED, quant_type
 from tests.bench.measure_memory import measure
 from tests.fixtures.model_shapes import llama3_8b_facts

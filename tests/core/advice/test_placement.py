@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from app.core.advice.placement import plan_load
 from app.core.machine.hardware import BackendInfo, GpuInfo, read_hardware
 from app.core.models.library import starter_model_path
-from app.core.advice.placement import plan_load
 
 GIB = 1024**3
 

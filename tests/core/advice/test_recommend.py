@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from app.core.machine.hardware import BackendInfo, CpuInfo, GpuInfo, HardwareReport, MemoryInfo
 from app.core.advice.recommend import (
     GPU_RESERVE_MIN,
     RAM_RESERVE_MIN,
@@ -16,6 +15,7 @@ from app.core.advice.recommend import (
     ram_budget,
     recommend,
 )
+from app.core.machine.hardware import BackendInfo, CpuInfo, GpuInfo, HardwareReport, MemoryInfo
 from tests.fixtures.model_shapes import llama3_8b_facts
 
 GB = 1024**3
@@ -154,8 +154,8 @@ def test_unified_memory_must_fit_ram_too() -> None:
 
 
 def test_json_shape_for_a_gguf_file() -> None:
-    from app.core.models.library import starter_model_path
     from app.core.models.facts import read_gguf_facts
+    from app.core.models.library import starter_model_path
 
     rec = recommend(read_gguf_facts(starter_model_path()), machine(ram_free=8), 2048)
     data = rec.to_json()

@@ -6,13 +6,13 @@ import json
 
 import gguf
 
-from app.core.machine.hardware import read_hardware
-from app.core.offline import set_offline
-from app.core.hub.inspect import inspect_repo
-from app.core.advice.repo import HardwareOnce, inspect_and_recommend, recommend_for_inspection
-from app.core.models.library import starter_model_path
-from app.core.quants import BY_NAME
 from app.core.advice.recommend import ram_budget
+from app.core.advice.repo import HardwareOnce, inspect_and_recommend, recommend_for_inspection
+from app.core.hub.inspect import inspect_repo
+from app.core.machine.hardware import read_hardware
+from app.core.models.library import starter_model_path
+from app.core.offline import set_offline
+from app.core.quants import BY_NAME
 from tests.core.advice.test_recommend import machine
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)

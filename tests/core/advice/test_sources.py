@@ -4,18 +4,17 @@ talking to the fake Hub on 127.0.0.1), through the one dispatcher, read_model_fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from app.core.errors import GatedModelError, InvalidModelFolderError, ModelInfoError, RepoNotFoundError
 from app.core.advice.sources import read_model_facts
 from app.core.convert.predict import read_folder_facts
-from app.core.models.library import starter_model_path
+from app.core.errors import GatedModelError, InvalidModelFolderError, ModelInfoError, RepoNotFoundError
 from app.core.models.facts import read_gguf_facts
+from app.core.models.library import starter_model_path
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 

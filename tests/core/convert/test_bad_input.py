@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core.convert import convert_model
 from app.core import disk as disk_module
+from app.core.convert import convert_model
+from app.core.disk import partial_path
 from app.core.errors import (
     Cancelled,
     ConversionError,
@@ -20,7 +21,6 @@ from app.core.errors import (
     NotEnoughDiskError,
     UnsupportedArchitectureError,
 )
-from app.core.disk import partial_path
 from tests.fixtures.files import partial_files
 from tests.fixtures.tiny_hf import build_tiny_folder
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import gguf
 import pytest
 
-from app.core.process.runner import run_in_child
 from app.core.convert import ConversionResult, convert_model
 from app.core.errors import UnsupportedArchitectureError
+from app.core.process.runner import run_in_child
 from tests.fixtures.tiny_hf import build_tiny_folder
 
 

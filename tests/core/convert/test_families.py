@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from app.core.convert import convert_model
-from app.core.models.hf_folder import open_hf_folder
 from app.core.convert.llama import permute_rows
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import GREEDY, ChatMessage, LoadModel
+from app.core.models.hf_folder import open_hf_folder
 from tests.fixtures.tiny_hf import build_tiny_folder
 
 Q = gguf.GGMLQuantizationType

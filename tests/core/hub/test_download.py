@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download
 
-from app.core.hub.download import DownloadPlan, RemoteFile, download, download_model, plan_download
 from app.core.errors import (
     Cancelled,
     ChecksumMismatchError,
@@ -18,9 +17,10 @@ from app.core.errors import (
     RepoFileNotFoundError,
     UnsafeRepoPathError,
 )
-from app.core.paths import hf_cache_dir
-from app.core.hub.connection import save_token
 from app.core.hub.cache import cache_target
+from app.core.hub.connection import save_token
+from app.core.hub.download import DownloadPlan, RemoteFile, download, download_model, plan_download
+from app.core.paths import hf_cache_dir
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
 

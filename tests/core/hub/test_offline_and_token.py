@@ -10,12 +10,12 @@ import pytest
 from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub import errors as hf_errors
 
-from app.core.hub.download import download_model, plan_download
 from app.core.errors import GatedModelError, InvalidTokenError, OfflineModeError
 from app.core.hub.connection import forget_token, has_token, save_token
-from app.core.offline import is_offline, set_offline
+from app.core.hub.download import download_model, plan_download
 from app.core.hub.inspect import inspect_repo
 from app.core.hub.search import SearchQuery, search_models
+from app.core.offline import is_offline, set_offline
 from app.core.settings import SCHEMA_VERSION, settings_path
 from tests.fixtures.fake_hub import FakeHub
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)

@@ -13,12 +13,12 @@ from typing import Any
 import gguf
 import pytest
 
+from app.core.errors import Cancelled
 from app.core.jobs.convert import CONVERT, ConvertJobParams, ConvertJobResult
 from app.core.jobs.download import DOWNLOAD, DownloadJobParams, DownloadJobResult
 from app.core.jobs.kind import JobContext, JobKind
-from app.core.errors import Cancelled
-from app.core.paths import hf_cache_dir
 from app.core.jobs.queue import JobQueue, JobRecord, JobState, run_job
+from app.core.paths import hf_cache_dir
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.files import leftover_partial, partial_files
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)

@@ -12,13 +12,13 @@ import llama_cpp
 import pytest
 
 from app.core.errors import AlreadyQuantizedError, Cancelled, InvalidModelFileError
-from app.core.models.library import starter_model_path
-from app.core.quants import quant_type
 from app.core.jobs.kind import JobContext
 from app.core.jobs.quantize import QuantizeJobParams, QuantizeJobResult, run_quantize_job
+from app.core.models.library import starter_model_path
 from app.core.process.runner import run_in_child
 from app.core.progress import ProgressCallback, no_progress
 from app.core.quantize.quantizer import QuantizeResult, quantize_file
+from app.core.quants import quant_type
 
 
 def quantize_in_child(src: Path, dst: Path, type_name: str, threads: int | None = None,

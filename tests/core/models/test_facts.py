@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from gguf import GGUFWriter
 
+from app.core.advice.sources import read_model_facts
 from app.core.errors import ModelInfoError
+from app.core.models.facts import read_gguf_facts
 from app.core.models.gguf_header import NeedMoreBytes, parse_header
 from app.core.models.library import starter_model_path
-from app.core.advice.sources import read_model_facts
-from app.core.models.facts import read_gguf_facts
 
 
 def test_starter_gguf_facts_match_its_known_shape() -> None:

@@ -8,9 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 import psutil
+import pytest
 
 from app.core.disk import partial_path
 from app.core.errors import AlreadyQuantizedError, Cancelled, ModelLoadError, QuantDeskError

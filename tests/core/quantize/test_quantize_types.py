@@ -13,8 +13,8 @@ import gguf
 import llama_cpp
 import pytest
 
-from app.core.quants import QUANT_TYPES, QuantType
 from app.core.quantize.quantizer import quantize_file
+from app.core.quants import QUANT_TYPES, QuantType
 
 
 def generate(path: Path, n_tokens: int = 4) -> list[int]:

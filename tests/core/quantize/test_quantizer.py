@@ -12,7 +12,6 @@ import pytest
 from app.core.errors import AlreadyQuantizedError, InvalidModelFileError
 from app.core.models.library import starter_model_path
 from app.core.quantize.quantizer import default_output_path, inspect_source, quantize_file
-
 from tests.fixtures.files import partial_files
 
 QUESTION = "What is the capital of France? Answer in one word."
