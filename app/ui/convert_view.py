@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.convert import family_for
+from app.core.convert import SUPPORTED_TITLES, family_for
 from app.core.errors import QuantDeskError
 from app.core.jobs.convert import CONVERT, PROGRESS_STEPS, ConvertJobParams, ConvertJobResult
 from app.core.jobs.queue import JobRecord, JobState
@@ -51,9 +51,9 @@ class ConvertView(QWidget):
         intro = QLabel(
             self.tr(
                 "Turn a model downloaded from Hugging Face (a folder with config.json and .safetensors "
-                "files) into one GGUF file that QuantDesk can chat with and quantize. Supported: Llama, "
-                "Mistral, SmolLM, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3 and Phi-4-mini."
-            ),
+                "files) into one GGUF file that QuantDesk can chat with and quantize. Supported: {families}. "
+                "A conversion is a job: it waits for the jobs before it and is listed on the Jobs page too."
+            ).format(families=SUPPORTED_TITLES),
             self,
         )
         intro.setWordWrap(True)

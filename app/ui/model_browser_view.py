@@ -202,8 +202,8 @@ class ModelBrowserView(QWidget):
             self.results.addItem(self._result_item(model))
         n = self.results.count()
         more = self.tr(", more available") if page.has_more else ""
-        self.search_status.setText(self.tr("{n} models shown{more}.").format(n=n, more=more) if n
-                                   else self.tr("No models found."))
+        shown = self.tr("1 model shown{more}.") if n == 1 else self.tr("{n} models shown{more}.")
+        self.search_status.setText(shown.format(n=n, more=more) if n else self.tr("No models found."))
         self.search_button.setEnabled(True)
         self.more_button.setEnabled(page.has_more)
 

@@ -3,6 +3,7 @@ leaves nothing; a failure is a plain line with Details."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import gguf
@@ -14,6 +15,9 @@ from app.ui.convert_view import PROGRESS_STEPS, ConvertView
 from app.ui.job_controller import JobController
 from tests.fixtures.files import partial_files
 from tests.fixtures.tiny_hf import build_tiny_folder
+
+
+SCREENSHOT_DIR = os.environ.get("QUANTDESK_SCREENSHOT_DIR")  # set it to refresh docs/screenshots/convert.png
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,6 +62,9 @@ def test_convert_runs_with_progress_and_finishes(qtbot: QtBot, tmp_path: Path, j
     assert view.convert_button.isEnabled() and not view.cancel_button.isEnabled()
     [record] = job_controller.queue.jobs()  # it ran as a job of the one queue, and is listed there
     assert record.kind == "convert" and record.state is JobState.DONE
+    if SCREENSHOT_DIR:
+        view.resize(900, 420)
+        view.grab().save(str(Path(SCREENSHOT_DIR) / "convert.png"))
 
 
 def test_cancel_stops_the_child_and_leaves_nothing(qtbot: QtBot, tmp_path: Path, job_controller: JobController) -> None:

@@ -27,6 +27,7 @@ from app.ui.jobs_view import JobRow, JobsView
 from app.ui.main_window import MainWindow
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
+from tests.fixtures.hub_models import tiny_gguf_bytes
 from tests.fixtures.tiny_hf import build_tiny_folder
 
 SCREENSHOT_DIR = os.environ.get("QUANTDESK_SCREENSHOT_DIR")  # set it to refresh docs/screenshots/jobs.png
@@ -109,7 +110,7 @@ def test_jobs_wait_their_turn_and_a_failure_is_shown_once(window: MainWindow, qt
 @pytest.mark.qt_log_ignore("propagateSizeHints")
 def test_a_download_queued_from_find_models_cancels_and_retries_from_its_bytes(
         data_dir: Path, fake_hub: FakeHub, window: MainWindow, qtbot: QtBot) -> None:
-    data = os.urandom(3_000_000)
+    data = tiny_gguf_bytes(gguf.LlamaFileType.MOSTLY_Q4_0) + os.urandom(3_000_000)  # a real header, then bulk
     fake_hub.add_repo(FakeRepo("tester/slow-GGUF", [FakeFile("slow-Q4_0.gguf", data, lfs=True)],
                                tags=["gguf"]))
     fake_hub.throttle_bytes_per_second = 1_000_000
@@ -129,7 +130,10 @@ def test_a_download_queued_from_find_models_cancels_and_retries_from_its_bytes(
     assert jobs.table.item(0, 3).text() not in ("", "–")  # time left
     # the page that started it follows it too: the file, bytes, speed
     qtbot.waitUntil(lambda: "slow-Q4_0.gguf" in browser.downloads.file_label.text(), timeout=5_000)
-    assert " of " in browser.downloads.status_label.text()
+    qtbot.waitUntil(lambda: "/s" in browser.downloads.status_label.text(), timeout=5_000)  # the speed
+    if SCREENSHOT_DIR:
+        window.show_page("Find models")
+        window.grab().save(str(Path(SCREENSHOT_DIR) / "find-models-downloading.png"))
     qtbot.mouseClick(browser.downloads.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _only_job(window).state is JobState.CANCELLED, timeout=10_000)
     assert not list(hf_cache_dir().rglob("slow-Q4_0.gguf"))  # nothing under the real name
