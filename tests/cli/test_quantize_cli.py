@@ -93,7 +93,7 @@ def test_a_killed_quantize_never_finishes_behind_the_users_back(starter_f16: Pat
         assert children
         cli.send_signal(signal.SIGKILL)
         cli.wait(10)
-        gone, alive = psutil.wait_procs(children, timeout=5)
+        _gone, alive = psutil.wait_procs(children, timeout=5)
         assert not alive, "a child process outlived the CLI that started it"
     finally:
         cli.kill()

@@ -16,7 +16,6 @@ from app.ui.job_controller import JobController
 from tests.fixtures.files import partial_files
 from tests.fixtures.tiny_hf import build_tiny_folder
 
-
 SCREENSHOT_DIR = os.environ.get("QUANTDESK_SCREENSHOT_DIR")  # set it to refresh docs/screenshots/convert.png
 
 

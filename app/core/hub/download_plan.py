@@ -11,12 +11,11 @@ from pathlib import Path
 
 from huggingface_hub.hf_api import RepoFile
 
-from app.core.disk import free_space
-from app.core.errors import NotEnoughDiskError, RepoFileNotFoundError
+from app.core.disk import check_free_space
+from app.core.errors import RepoFileNotFoundError
 from app.core.hub.cache import FileTarget, cache_target, folder_target, safe_repo_path
 from app.core.hub.connection import hub_api, hub_errors, require_online
 from app.core.paths import hf_cache_dir
-from app.core.units import format_bytes
 
 DISK_MARGIN = 64 * 1024 * 1024  # keep this much free: a full disk breaks more than the download
 
@@ -91,10 +90,6 @@ def check_disk_space(plan: DownloadPlan) -> int:
         if not target.is_complete(f.etag):
             have = target.partial.stat().st_size if target.partial.exists() else 0
             needed += max(f.size - have, 0)
-    where, free = free_space(plan.folder if plan.folder is not None else hf_cache_dir())
-    if needed + DISK_MARGIN > free:
-        raise NotEnoughDiskError(
-            f"Not enough disk space: this download needs {format_bytes(needed)} more, and the disk has "
-            f"{format_bytes(free)} free. Free some space or choose another folder.",
-            f"needed={needed} free={free} margin={DISK_MARGIN} at {where}")
+    check_free_space(plan.folder if plan.folder is not None else hf_cache_dir(), needed + DISK_MARGIN,
+                     "the rest of this download")
     return needed

@@ -187,7 +187,7 @@ def test_not_enough_disk_is_checked_before_starting(fake_hub: FakeHub) -> None:
     plan = DownloadPlan("tester/big", "main", repo.sha, (huge,))
     with pytest.raises(NotEnoughDiskError) as info:
         download(plan)
-    assert "Not enough disk space" in info.value.message
+    assert "not enough free disk space" in info.value.message and "the rest of this download" in info.value.message
     assert not fake_hub.downloads_of("")
 
 
