@@ -18,11 +18,14 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ["HF_HOME"] = os.path.join(_DATA, "hf")
 os.environ.pop("HF_HUB_CACHE", None)
 os.environ.pop("HF_TOKEN", None)
+# Set before anything imports numpy: on the two shared cores tests run on, OpenBLAS's worker threads make
+# numpy's small matrix products (the reference forward pass in tests/fixtures/hf_llama.py) 5-10x slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import psutil  # noqa: E402
 import pytest  # noqa: E402
 
-# session-scoped model files (starter expanded to F16, a 2-block cut of it, its imatrix) for any test folder
+# session-scoped model files (starter expanded to F16, a tiny random-weight Llama, its imatrix) for any test folder
 pytest_plugins = ["tests.model_fixtures"]
 
 
