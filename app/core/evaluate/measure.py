@@ -21,10 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from app.core.disk import partial_path
+from app.core.disk import check_free_space, partial_path
 from app.core.errors import EvaluationError
 from app.core.evaluate.logprobs import ReferenceLogProbs, scored_per_chunk, write_header
-from app.core.evaluate.stats import ComparisonTotals, QualityNumbers, compare_rows, store_reference_rows
+from app.core.evaluate.stats import (
+    ComparisonTotals,
+    QualityNumbers,
+    compare_rows,
+    row_width,
+    store_reference_rows,
+)
 from app.core.evaluate.text import read_text
 from app.core.llama_log import LlamaLogCapture
 from app.core.progress import ProgressCallback, no_progress
@@ -173,6 +179,8 @@ def measure_reference(model_path: Path, text_path: Path, n_ctx: int, out_path: P
         n_scored = scored_per_chunk(n_ctx)
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
+        size = 20 + 4 * n_chunks * n_ctx + 2 * row_width(ev.n_vocab) * n_chunks * n_scored
+        check_free_space(out_path.parent, size, "the reference model's measurements")
         part = partial_path(out_path)
         total_nll = 0.0
         on_progress(0, n_chunks)
