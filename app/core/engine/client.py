@@ -160,11 +160,13 @@ class EngineClient:
         messages: Sequence[ChatMessage],
         max_tokens: int = 512,
         sampling: SamplingSettings = GREEDY,
+        top_logprobs: int = 0,
     ) -> Iterator[TextDelta | GenerationDone]:
-        """Yield TextDelta events as the reply streams, then one GenerationDone."""
+        """Yield TextDelta events as the reply streams, then one GenerationDone (with every token and its
+        `top_logprobs` most likely alternatives when that is above 0)."""
         rid = next(self._ids)
         self._generating = rid
-        self._send(Generate(rid, tuple(messages), max_tokens, sampling))
+        self._send(Generate(rid, tuple(messages), max_tokens, sampling, top_logprobs=top_logprobs))
         try:
             while True:
                 event = self._recv()

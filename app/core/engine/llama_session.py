@@ -198,8 +198,10 @@ class LlamaSession:
         sampling: SamplingSettings,
         on_text: Callable[[str, int], None],
         should_stop: Callable[[], bool],
+        on_token: Callable[[int], None] | None = None,
     ) -> tuple[str, StopReason, GenerationStats]:
-        """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token."""
+        """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token.
+        on_token(token) sees each sampled token while its logits are still readable (token_choices.py)."""
         prompt = self.format_chat(messages)
         add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
         tokens = self.tokenize(prompt, add_special=add_bos)
@@ -225,6 +227,8 @@ class LlamaSession:
                     reason = "stopped"
                     break
                 token = L.llama_sampler_sample(sampler, self.ctx, -1)
+                if on_token is not None:
+                    on_token(token)
                 if L.llama_vocab_is_eog(self.vocab, token):
                     reason = "end_of_text"
                     break

@@ -50,6 +50,8 @@ class Generate:
     messages: tuple[ChatMessage, ...]
     max_tokens: int = 512
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    # > 0: GenerationDone.tokens lists every token of the reply with this many most likely alternatives
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,31 @@ StopReason = Literal["end_of_text", "max_tokens", "stopped", "context_full"]
 
 
 @dataclass(frozen=True)
+class TokenChoice:
+    token: int
+    piece: bytes  # the token's bytes (a piece of UTF-8, possibly incomplete)
+    probability: float  # the model's own: softmax of its logits at temperature 1
+    end: bool = False  # an end-of-generation token (its piece is empty)
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    """One token of a reply and the model's most likely tokens at that point (Generate.top_logprobs)."""
+
+    token: int
+    piece: bytes
+    probability: float
+    top: tuple[TokenChoice, ...]  # most likely first
+    end: bool = False  # an end-of-generation token: the reply ended here
+
+
+@dataclass(frozen=True)
 class GenerationDone:
     request_id: int
     text: str
     stop_reason: StopReason
     stats: GenerationStats
+    tokens: tuple[GeneratedToken, ...] = ()  # only when the request asked for top_logprobs
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def serve(conn: Connection) -> None:
     import time
 
     from app.core.engine.llama_session import LlamaSession
+    from app.core.engine.token_choices import TokenRecorder
     from app.core.llama_log import LlamaLogCapture
 
     log = LlamaLogCapture()
@@ -78,14 +79,16 @@ def serve(conn: Connection) -> None:
                 if session is None:
                     raise EngineNotReadyError("Load a model before chatting.", "Generate before LoadModel")
                 rid = request.request_id
+                recorder = TokenRecorder(session, request.top_logprobs) if request.top_logprobs > 0 else None
                 text, reason, stats = session.generate(
                     request.messages,
                     request.max_tokens,
                     request.sampling,
                     lambda delta, n, rid=rid: conn.send(TextDelta(rid, delta, n)),  # type: ignore[misc]
                     stop_requested,
+                    on_token=recorder,
                 )
-                conn.send(GenerationDone(rid, text, reason, stats))
+                conn.send(GenerationDone(rid, text, reason, stats, tokens=tuple(recorder.tokens) if recorder else ()))
             elif isinstance(request, StopGeneration):
                 pass  # nothing is generating: a late Stop is harmless
         except (EOFError, BrokenPipeError):
