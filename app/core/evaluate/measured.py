@@ -7,12 +7,16 @@ one context) is used: figures from different texts or references are not compara
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.evaluate.cache import EvaluationCache, ResultEntry
 from app.core.models.facts import ModelFacts
 from app.core.quants import QualityLoss
+
+log = logging.getLogger(__name__)
 
 
 def model_key(facts: ModelFacts) -> str:
@@ -76,11 +80,16 @@ def ladder_from_results(results: list[ResultEntry]) -> MeasuredLadder | None:
 
 
 def measured_ladder(facts: ModelFacts, cache: EvaluationCache | None = None) -> MeasuredLadder | None:
-    """The model's measured ladder, or None when none of its levels has been measured here."""
-    own = cache is None
-    cache = cache or EvaluationCache()
+    """The model's measured ladder, or None when none of its levels has been measured here (or the
+    measurements can't be read: the advice then falls back on the published figures)."""
     try:
-        return ladder_from_results(cache.results_for_model(model_key(facts)))
-    finally:
-        if own:
-            cache.close()
+        own = cache is None
+        cache = cache or EvaluationCache()
+        try:
+            return ladder_from_results(cache.results_for_model(model_key(facts)))
+        finally:
+            if own:
+                cache.close()
+    except sqlite3.Error as error:
+        log.warning("measurements not readable: %s", error)
+        return None
