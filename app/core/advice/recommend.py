@@ -244,15 +244,10 @@ def acceptable_levels(measured: Mapping[str, QualityLoss] | None) -> set[str]:
     failing = [order.index(t) for t, kld in known.items() if kld > ACCEPTABLE_KLD]
     first_failure = min(failing, default=len(order))
     lowest_pass = max(passing, default=-1)
-    out = set()
-    for i, name in enumerate(order):
-        if name in known:
-            ok = known[name] <= ACCEPTABLE_KLD
-        else:
-            ok = i < first_failure and (i <= floor or i < lowest_pass)
-        if ok:
-            out.add(name)
-    return out
+    measured_ok = {t for t, kld in known.items() if kld <= ACCEPTABLE_KLD}
+    unmeasured_ok = {name for i, name in enumerate(order)
+                     if name not in known and i < first_failure and (i <= floor or i < lowest_pass)}
+    return measured_ok | unmeasured_ok
 
 
 def choose(options: tuple[QuantOption, ...], measured: Mapping[str, QualityLoss] | None = None) -> QuantOption | None:
