@@ -58,6 +58,15 @@ class EvaluateJobResult:
     def delta_ppl(self) -> float:
         return self.ppl - self.ppl_reference
 
+    @property
+    def path(self) -> str:
+        """The file measured (what the Jobs page names and opens the folder of)."""
+        return self.candidate
+
+    @property
+    def folder(self) -> str:
+        return str(Path(self.candidate).parent)
+
 
 def _result(entry: object, cached: bool, reference_ppl: float | None) -> EvaluateJobResult:
     from app.core.evaluate.cache import ResultEntry
