@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.errors import EvaluationError
 from app.core.jobs.kind import JobContext, JobKind
 from app.core.process.runner import run_in_child
 from app.core.progress import check_cancelled
@@ -91,6 +92,12 @@ def run_evaluate_job(params: EvaluateJobParams, context: JobContext) -> Evaluate
     reference, candidate, text = Path(params.reference), Path(params.candidate), params.text_path()
     candidate_facts = read_gguf_facts(candidate)  # a clear error for a file that is not a model, before any work
     reference_facts = read_gguf_facts(reference)
+    if candidate_facts.vocab_size != reference_facts.vocab_size:
+        raise EvaluationError(
+            f"{candidate.name} is not a version of {reference.name}: their vocabularies differ "
+            f"({candidate_facts.vocab_size} and {reference_facts.vocab_size} tokens), so their predictions "
+            "cannot be compared. Measure levels of one model against that model's F16 or Q8_0.",
+            f"vocab_size {candidate_facts.vocab_size} vs {reference_facts.vocab_size}")
     digest = text_digest(text)
     cache = EvaluationCache()
     try:
