@@ -240,7 +240,8 @@ class CompareNumbersPanel(QWidget):
             is_ref = ref is not None and f.path == ref.path
             if is_ref or f.type in survey.results:
                 kld = 0.0 if is_ref else survey.results[f.type].kld_mean
-                points.append(ChartPoint(f.type, f.size_bytes, kld, f.type == survey.recommended, is_ref))
+                points.append(ChartPoint(f.type, f.size_bytes, kld, f.type == survey.recommended, is_ref,
+                                         f.type == survey.reference_source))
         self.chart.reference_label = ref.type if ref else ""
         self.chart.set_points(points)
         missing = len(survey.to_measure())
@@ -267,6 +268,8 @@ class CompareNumbersPanel(QWidget):
         for row, f in enumerate(survey.ladder.files):
             r = survey.results.get(f.type)
             name = f.type + (self.tr(" (reference)") if ref and f.path == ref.path else "")
+            if f.type == survey.reference_source:
+                name += self.tr(" (the reference's source)")
             if f.type == survey.recommended:
                 name = "★ " + name
             cells = [name, format_bytes(f.size_bytes)]

@@ -30,6 +30,7 @@ class ChartPoint:
     kld: float  # mean KL divergence from the reference; 0 for the reference itself
     recommended: bool = False
     reference: bool = False
+    source: bool = False  # the level the reference was expanded from: drawn apart from the line
 
 
 class QualityChart(QWidget):
@@ -85,7 +86,7 @@ class QualityChart(QWidget):
         pad = max((max(sizes) - min(sizes)) * 0.08, max(sizes) * 0.02, 1)
         lo, hi = int(min(sizes) - pad), int(max(sizes) + pad)
         self._draw_axes(painter, rect, low, high, lo, hi)
-        measured = [p for p in self.points if not p.reference]
+        measured = [p for p in self.points if not p.reference and not p.source]
         path = QPainterPath()
         for i, p in enumerate(measured):
             point = QPointF(self._x(p.size_bytes, rect, lo, hi), self._y(p.kld, rect, low, high))
@@ -142,10 +143,10 @@ class QualityChart(QWidget):
     def _draw_point(self, painter: QPainter, p: ChartPoint, rect: QRectF, low: int, high: int, lo: int,
                     hi: int) -> None:
         center = QPointF(self._x(p.size_bytes, rect, lo, hi), self._y(p.kld, rect, low, high))
-        painter.setPen(QPen(QColor("white"), 1.5))
-        painter.setBrush(LINE)
+        painter.setPen(QPen(LINE, 2) if p.source else QPen(QColor("white"), 1.5))
+        painter.setBrush(QColor("white") if p.source else LINE)
         painter.drawEllipse(center, 5, 5)
-        label = p.label
+        label = self.tr("{label} (the reference's source)").format(label=p.label) if p.source else p.label
         if p.recommended:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(RECOMMENDED, 3))

@@ -2,5 +2,5 @@
 together, else one after the other), each side's own conversation, where two replies first part ways, the
 blind votes and their tally per level pair, and the ladder of a model (its files, its reference).
 
-May import: shared modules, engine, chat, advice, machine, models, evaluate.
+May import: shared modules, engine, chat, advice, machine, models, evaluate, quantize.
 """

@@ -17,6 +17,9 @@ from app.core.advice.recommend import budget_for
 from app.core.errors import QuantDeskError
 from app.core.machine.hardware import HardwareReport
 from app.core.models.facts import ModelFacts, read_gguf_facts
+from app.core.models.gguf_header import read_gguf_header
+from app.core.quantize.expand import EXPANDED_FROM_KEY
+from app.core.quantize.quantizer import model_stem
 from app.core.quants import BY_NAME, QUANT_TYPES
 from app.core.units import format_bytes
 
@@ -36,6 +39,12 @@ class LadderFile:
     path: Path
     size_bytes: int
     facts: ModelFacts
+    expanded_from: str | None = None  # an F16 QuantDesk expanded from a quant: that quant's type
+
+
+def _expanded_from(path: Path) -> str | None:
+    value = read_gguf_header(path).fields.get(EXPANDED_FROM_KEY)
+    return str(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,10 @@ def find_ladder(model: Path, candidates: Iterable[Path]) -> Ladder:
         except (QuantDeskError, OSError):
             continue
         if facts.file_type in BY_NAME and same_model(own, facts) and facts.file_type not in found:
-            found[facts.file_type] = LadderFile(facts.file_type, Path(path), Path(path).stat().st_size, facts)
+            source = _expanded_from(Path(path)) if facts.file_type in FLOAT_TYPES else None
+            found[facts.file_type] = LadderFile(facts.file_type, Path(path), Path(path).stat().st_size, facts, source)
     files = tuple(sorted(found.values(), key=lambda f: _ORDER[f.type]))
-    return Ladder(own.name or Path(model).stem, files)
+    return Ladder(model_stem(Path(model)), files)
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,10 @@ def choose_reference(ladder: Ladder, hardware: HardwareReport, n_ctx: int = EVAL
         need = estimate_file(f.facts, n_ctx, 0, repack=repack).total
         if need <= budget.ram or (budget.gpu is not None and estimate_file(f.facts, n_ctx, -1).gpu.total
                                   <= budget.gpu):
+            if f.expanded_from:
+                return ReferenceChoice(f, f"{f.type} is the reference. It was expanded from the {f.expanded_from} "
+                                          f"file (the original weights are not on this computer), so "
+                                          f"{f.expanded_from} itself loses next to nothing against it.")
             return ReferenceChoice(f, f"{f.type} is the reference: the original weights.")
     q8 = ladder.file("Q8_0")
     if q8 is not None:

@@ -24,6 +24,14 @@ class LadderSurvey:
     results: dict[str, ResultEntry]  # level → its measurement against the reference (cached)
     recommended: str | None  # with the measured figures, at the chat's usual context
 
+    @property
+    def reference_source(self) -> str | None:
+        """The level the reference was expanded from, when that level is in the ladder (it matches it)."""
+        ref = self.reference.file
+        if ref is None or not ref.expanded_from or self.ladder.file(ref.expanded_from) is None:
+            return None
+        return ref.expanded_from
+
     def to_measure(self) -> list[LadderFile]:
         """The levels still to be measured (everything but the reference and what is cached)."""
         ref = self.reference.file

@@ -17,6 +17,7 @@ from app.core.advice.estimate import estimate_file, repacked_types
 from app.core.advice.recommend import budget_for
 from app.core.machine.hardware import HardwareReport
 from app.core.models.facts import ModelFacts, read_gguf_facts
+from app.core.quantize.quantizer import model_stem
 from app.core.units import format_bytes
 
 DEFAULT_CTX = 4096
@@ -36,8 +37,8 @@ def describe_sides(paths: Sequence[Path]) -> tuple[SideSpec, ...]:
     types = [f.file_type or "" for f in facts]
     one_model = len({(f.architecture, f.name, f.n_layers, f.n_embd, f.vocab_size) for f in facts}) == 1
     by_type = one_model and all(types) and len(set(types)) == len(types)
-    return tuple(SideSpec(str(p), t if by_type else Path(p).stem, f.name or Path(p).stem, Path(p).stat().st_size)
-                 for p, t, f in zip(paths, types, facts, strict=True))
+    return tuple(SideSpec(str(p), t if by_type else Path(p).stem, model_stem(Path(p)), Path(p).stat().st_size)
+                 for p, t in zip(paths, types, strict=True))
 
 
 @dataclass(frozen=True)

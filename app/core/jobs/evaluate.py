@@ -88,6 +88,7 @@ def run_evaluate_job(params: EvaluateJobParams, context: JobContext) -> Evaluate
     from app.core.evaluate.measured import model_key
     from app.core.evaluate.text import text_digest, text_title
     from app.core.models.facts import read_gguf_facts
+    from app.core.quantize.quantizer import model_stem
 
     reference, candidate, text = Path(params.reference), Path(params.candidate), params.text_path()
     candidate_facts = read_gguf_facts(candidate)  # a clear error for a file that is not a model, before any work
@@ -124,7 +125,7 @@ def run_evaluate_job(params: EvaluateJobParams, context: JobContext) -> Evaluate
         entry = ResultEntry(
             candidate_path=str(candidate), reference_path=str(reference), reference_type=reference_facts.file_type,
             text_digest=digest, text_title=text_title(text), n_ctx=params.n_ctx,
-            model_key=model_key(candidate_facts), model_name=candidate_facts.name or candidate.stem,
+            model_key=model_key(candidate_facts), model_name=model_stem(candidate),
             file_type=candidate_facts.file_type, file_bytes=candidate.stat().st_size, ppl=n.ppl,
             ppl_reference=n.ppl_reference, kld_mean=n.kld_mean, kld_median=n.kld_median, kld_p90=n.kld_p90,
             kld_p99=n.kld_p99, kld_max=n.kld_max, same_top=n.same_top, rms_delta_p=n.rms_delta_p,
