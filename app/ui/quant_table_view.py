@@ -293,6 +293,8 @@ class QuantTableView(QWidget):
         if q.source.startswith("measured here"):
             return self.tr("{d:+.3g} perplexity, KL divergence {k:.4f} — measured here").format(
                 d=q.delta_perplexity, k=q.mean_kld or 0.0)
+        if self.measured is not None:
+            return self.tr("not measured here; Llama-3-8B: +{d:g} perplexity").format(d=q.delta_perplexity)
         return self.tr("+{d:g} perplexity (Llama-3-8B)").format(d=q.delta_perplexity)
 
     def _badge(self, o: QuantOption) -> str:

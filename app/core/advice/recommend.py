@@ -341,26 +341,25 @@ def recommend(facts: ModelFacts, hardware: HardwareReport, n_ctx: int | None = N
     this_file = file_option(facts, hardware, ctx, measured) if facts.kind == "gguf" else None
     sentence = explain(chosen, options, budget, ctx, facts.n_layers)
     if measured and chosen is not None:
-        sentence += measured_note(chosen, options, measured)
+        sentence += measured_note(chosen, choose(options), measured)
     return Recommendation(facts.source, ctx, options, chosen.type if chosen else None, sentence, budget, this_file,
                           measured=bool(measured))
 
 
-def measured_note(chosen: QuantOption, options: tuple[QuantOption, ...],
-                  measured: Mapping[str, QualityLoss]) -> str:
-    """What the measurements add: the chosen level's measured loss, and a smaller level they ruled out."""
+def measured_note(chosen: QuantOption, baseline: QuantOption | None, measured: Mapping[str, QualityLoss]) -> str:
+    """What the measurements add: the chosen level's measured loss, and the level the published figures would
+    have picked when the measurements changed the choice."""
     own = measured.get(chosen.type)
     note = ""
     if own is not None and own.mean_kld is not None:
         within = f", within Q4_K_M's {ACCEPTABLE_KLD:.3f} on Llama-3-8B" if own.mean_kld <= ACCEPTABLE_KLD else ""
         note = (f" Measured here, {chosen.type} changes this model's predictions by a KL divergence of "
                 f"{own.mean_kld:.3f}{within}")
-    order = [o.type for o in options]
-    smaller = [t for t in order[order.index(chosen.type) + 1:] if t in measured]
-    ruled_out = next((t for t in smaller if (measured[t].mean_kld or 0) > ACCEPTABLE_KLD
-                      and t in acceptable_levels(None)), None)
-    if ruled_out is not None:
-        kld = measured[ruled_out].mean_kld or 0.0
-        note += ("; " if note else " Measured here, ") + (
-            f"{ruled_out} would change them more ({kld:.3f}) than Q4_K_M does on Llama-3-8B")
+    if baseline is not None and baseline.type != chosen.type:
+        other = measured.get(baseline.type)
+        if other is not None and other.mean_kld is not None and other.mean_kld > ACCEPTABLE_KLD:
+            why = f"changes them by {other.mean_kld:.3f} on this model, more than Q4_K_M does on Llama-3-8B"
+        else:
+            why = "would be the pick by the published Llama-3-8B figures"
+        note += ("; " if note else " Measured here: ") + f"{baseline.type} {why}"
     return note + "." if note else ""

@@ -37,7 +37,7 @@ def test_a_small_model_is_steered_to_a_larger_level() -> None:
                 "Q2_K": loss(0.5)}
     rec = recommend(facts, computer, 4096, measured)
     assert rec.recommended != "Q4_K_M" and rec.recommended in ("Q8_0", "Q6_K", "Q5_K_M")
-    assert "Q4_K_M would change them more (0.050) than Q4_K_M does on Llama-3-8B" in rec.sentence
+    assert "Q4_K_M changes them by 0.050 on this model, more than Q4_K_M does on Llama-3-8B" in rec.sentence
     assert rec.option("Q4_K_M").quality == measured["Q4_K_M"]  # the table shows the measured figure...
     quality = rec.option("Q3_K_M").quality
     assert quality is not None and quality.source == QUALITY_SOURCE  # ...and the published one where none
@@ -51,3 +51,4 @@ def test_a_model_that_loses_less_may_go_lower() -> None:
     rec = recommend(facts, computer, 4096, {"Q4_K_M": loss(0.012), "Q3_K_M": loss(0.025), "Q2_K": loss(0.2)})
     assert rec.recommended == "Q3_K_M" and rec.option("Q3_K_M").placement == "gpu"
     assert "KL divergence of 0.025, within Q4_K_M's 0.031 on Llama-3-8B" in rec.sentence
+    assert "Q8_0 would be the pick by the published Llama-3-8B figures" in rec.sentence
