@@ -14,6 +14,7 @@ Goal: each side by side ≥ 0.45 × its solo rate.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -63,6 +64,7 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     paths = list(args.models) or [starter_model_path(), starter_model_path()]
     if len(paths) != 2:
         parser.error("give two model files (or none)")
@@ -78,6 +80,8 @@ def main() -> int:
         print(f"round {round_no + 1}: solo {solo[0][-1]:.1f} / {solo[1][-1]:.1f}, side by side "
               f"{pair[0][-1]:.1f} / {pair[1][-1]:.1f} tokens/s", flush=True)
     print(f"\nplan: {reason}")
+    print(f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, on "
+          f"{os.cpu_count()} logical cores")
     ok = True
     for side in (0, 1):
         s, p = statistics.median(solo[side]), statistics.median(pair[side])

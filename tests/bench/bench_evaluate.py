@@ -16,6 +16,7 @@ Rates are evaluated tokens per second of evaluation (loading excluded). Goal: ea
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="quantdesk-bench-eval-") as tmp:
         folder = Path(tmp)
         if args.reference and args.candidate:
@@ -81,7 +83,8 @@ def main() -> int:
         medians = {k: statistics.median(v) for k, v in rates.items()}
         n_tokens = run.n_chunks * args.ctx
     print(f"\n{reference.name} → {candidate.name}, {n_tokens} tokens ({run.n_chunks} chunks of {args.ctx}), "
-          f"{args.threads} threads, medians of {args.rounds} rounds (tokens/s):")
+          f"{args.threads} threads, medians of {args.rounds} rounds (tokens/s); load average (1 min) "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after:")
     for name, value in medians.items():
         print(f"  {name:24} {value:8.1f}   (runs: {', '.join(f'{r:.1f}' for r in rates[name])})")
     ratios = {"reference pass / bare": medians["reference pass"] / medians["bare (reference model)"],

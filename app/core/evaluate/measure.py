@@ -6,7 +6,9 @@ the cache is cleared before each chunk, whose first token is replaced by BOS whe
 the second half of each chunk is scored. Flash attention is on, as llama-perplexity has it on the CPU.
 
 The reference pass stores its log-probabilities (logprobs.py); a candidate pass reads the tokens from that
-file, so both see exactly the same tokens, and compares row by row (stats.py). Both run in a child process
+file, so both see exactly the same tokens, and compares row by row (stats.py). Between decodes, the rows
+are worked on by as many threads as llama.cpp uses (as llama-perplexity does), so the arithmetic costs
+little next to the evaluation itself (tests/bench/bench_evaluate.py). Both run in a child process
 (app/core/jobs/evaluate.py), report (chunks done, chunks) and write through a partial file.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,7 +175,8 @@ def measure_reference(model_path: Path, text_path: Path, n_ctx: int, out_path: P
     """Run the text through the reference model and store its log-probabilities at `out_path`."""
     text = read_text(Path(text_path))
     started = time.perf_counter()
-    with ChunkEvaluator(model_path, n_ctx, threads) as ev:
+    threads = threads or default_threads()
+    with ChunkEvaluator(model_path, n_ctx, threads) as ev, ThreadPoolExecutor(threads) as pool:
         tokens = ev.tokenize(text)
         _check_length(len(tokens), n_ctx, str(text_path))
         n_chunks = len(tokens) // n_ctx
@@ -190,7 +194,7 @@ def measure_reference(model_path: Path, text_path: Path, n_ctx: int, out_path: P
             for i in range(n_chunks):
                 chunk = tokens[i * n_ctx:(i + 1) * n_ctx]
                 logits = ev.scored_logits(chunk)[:n_scored]
-                rows, nll = store_reference_rows(logits, chunk[ev.first + 1:])
+                rows, nll = store_reference_rows(logits, chunk[ev.first + 1:], pool)
                 out.write(rows.tobytes())
                 total_nll += float(nll.sum())
                 on_progress(i + 1, n_chunks)
@@ -205,7 +209,8 @@ def measure_candidate(model_path: Path, reference_path: Path, threads: int | Non
     """Run the reference's tokens through the candidate and compare it with the stored log-probabilities."""
     reference = ReferenceLogProbs.open(Path(reference_path))
     started = time.perf_counter()
-    with ChunkEvaluator(model_path, reference.n_ctx, threads) as ev:
+    threads = threads or default_threads()
+    with ChunkEvaluator(model_path, reference.n_ctx, threads) as ev, ThreadPoolExecutor(threads) as pool:
         if ev.n_vocab != reference.n_vocab:
             raise EvaluationError(
                 f"{Path(model_path).name} is not a version of the reference model: their vocabularies differ "
@@ -218,7 +223,7 @@ def measure_candidate(model_path: Path, reference_path: Path, threads: int | Non
         for i in range(reference.n_chunk):
             chunk = reference.chunk_tokens(i)
             logits = ev.scored_logits(chunk)[:n_scored]
-            totals.add(compare_rows(logits, reference.chunk_rows(i), chunk[ev.first + 1:]))
+            totals.add(compare_rows(logits, reference.chunk_rows(i), chunk[ev.first + 1:], pool))
             on_progress(i + 1, reference.n_chunk)
         seconds = time.perf_counter() - eval_started
     evaluated = reference.n_chunk * reference.n_ctx

@@ -19,6 +19,8 @@ the fourth digit rather than to the second (shared facts/evaluation.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +37,19 @@ def row_width(n_vocab: int) -> int:
     return 2 * ((n_vocab + 1) // 2) + 4
 
 
-def store_reference_rows(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _run_parts(n: int, part: Callable[[int, int], None], pool: Executor | None) -> None:
+    """part(lo, hi) over rows 0..n, split between the pool's threads (numpy releases the GIL in its loops,
+    so the rows are worked on in parallel, as llama-perplexity spreads them over its threads)."""
+    workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
+    if pool is None or workers < 2 or n < 2 * BLOCK_ROWS:
+        part(0, n)
+        return
+    step = -(-n // workers)
+    list(pool.map(lambda lo: part(lo, min(lo + step, n)), range(0, n, step)))
+
+
+def store_reference_rows(logits: np.ndarray, targets: np.ndarray,
+                         pool: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The stored form of reference rows and each row's negative log-likelihood of its target token.
 
     `logits`: (n, n_vocab) float32; `targets`: the n next tokens. Returns ((n, row_width) uint16, (n,) float64).
@@ -43,23 +57,33 @@ def store_reference_rows(logits: np.ndarray, targets: np.ndarray) -> tuple[np.nd
     n, n_vocab = logits.shape
     out = np.zeros((n, row_width(n_vocab)), dtype=np.uint16)
     nll = np.empty(n, dtype=np.float64)
-    for lo in range(0, n, BLOCK_ROWS):
-        hi = min(lo + BLOCK_ROWS, n)
-        block = logits[lo:hi]
-        top = block.max(axis=1)
-        low = np.maximum(block.min(axis=1), top - _CLIP)
-        shifted = block - top[:, None]
-        lse = np.log(np.exp(shifted).sum(axis=1, dtype=np.float64)).astype(_F32)
-        scale = ((top - low) / _LEVELS).astype(_F32)
-        header = out[lo:hi, :4].view(_F32)  # (rows, 2): scale, log-probability of the lowest kept logit
-        header[:, 0] = scale
-        header[:, 1] = low - top - lse
-        inv = np.divide(_F32(1.0), scale, out=np.zeros_like(scale), where=scale > 0)
-        steps = np.rint((block - low[:, None]) * inv[:, None])
-        steps[block <= low[:, None]] = 0
-        out[lo:hi, 4:4 + n_vocab] = steps.astype(np.uint16)
-        rows = np.arange(hi - lo)
-        nll[lo:hi] = (top + lse - block[rows, targets[lo:hi]]).astype(_F32)
+
+    def part(start: int, end: int) -> None:
+        work = np.empty((min(BLOCK_ROWS, end - start), n_vocab), dtype=_F32)  # no allocation per block
+        for lo in range(start, end, BLOCK_ROWS):
+            hi = min(lo + BLOCK_ROWS, end)
+            block, w = logits[lo:hi], work[:hi - lo]
+            top = block.max(axis=1)
+            low = np.maximum(block.min(axis=1), top - _CLIP)
+            np.subtract(block, top[:, None], out=w)
+            np.exp(w, out=w)
+            lse = np.log(w.sum(axis=1, dtype=np.float64)).astype(_F32)
+            scale = ((top - low) / _LEVELS).astype(_F32)
+            header = out[lo:hi, :4].view(_F32)  # (rows, 2): scale, log-probability of the lowest kept logit
+            header[:, 0] = scale
+            header[:, 1] = low - top - lse
+            inv = np.divide(_F32(1.0), scale, out=np.zeros_like(scale), where=scale > 0)
+            # steps above the lowest kept logit, rounded to nearest (ties to even, as llama.cpp's
+            # nearest_int); logits at or below it are 0
+            np.subtract(block, low[:, None], out=w)
+            w *= inv[:, None]
+            np.maximum(w, 0, out=w)
+            np.rint(w, out=w)
+            out[lo:hi, 4:4 + n_vocab] = w
+            rows = np.arange(hi - lo)
+            nll[lo:hi] = (top + lse - block[rows, targets[lo:hi]]).astype(_F32)
+
+    _run_parts(n, part, pool)
     return out, nll
 
 
@@ -73,35 +97,47 @@ class RowComparison:
     same_top: np.ndarray  # bool: both put the same token first
 
 
-def compare_rows(logits: np.ndarray, stored: np.ndarray, targets: np.ndarray) -> RowComparison:
+def compare_rows(logits: np.ndarray, stored: np.ndarray, targets: np.ndarray,
+                 pool: Executor | None = None) -> RowComparison:
     """`logits`: the candidate's (n, n_vocab) float32; `stored`: the reference's (n, row_width) uint16 rows."""
     n, n_vocab = logits.shape
     nll = np.empty(n, dtype=np.float64)
     nll_ref = np.empty(n, dtype=np.float64)
     kld = np.empty(n, dtype=np.float64)
     same = np.empty(n, dtype=bool)
-    for lo in range(0, n, BLOCK_ROWS):
-        hi = min(lo + BLOCK_ROWS, n)
-        block = logits[lo:hi]
-        rows = np.arange(hi - lo)
-        tokens = targets[lo:hi]
-        top_index = block.argmax(axis=1)
-        top = block[rows, top_index]
-        lse = np.log(np.exp(block - top[:, None]).sum(axis=1, dtype=np.float64)).astype(_F32)
-        nll[lo:hi] = top + lse - block[rows, tokens]
-        header = np.ascontiguousarray(stored[lo:hi, :4]).view(_F32)
-        scale, min_log_prob = header[:, 0:1], header[:, 1:2]
-        log_p_ref = stored[lo:hi, 4:4 + n_vocab].astype(_F32)
-        log_p_ref *= scale
-        log_p_ref += min_log_prob
-        nll_ref[lo:hi] = -log_p_ref[rows, tokens]
-        same[lo:hi] = log_p_ref.argmax(axis=1) == top_index
-        # p_ref · (log p_ref − log p_cand), where log p_cand = logit − (top + lse)
-        terms = log_p_ref - block
-        terms += (top + lse)[:, None]
-        terms *= np.exp(log_p_ref)
-        terms[log_p_ref <= -_CLIP] = 0
-        kld[lo:hi] = terms.sum(axis=1, dtype=np.float64)
+
+    def part(start: int, end: int) -> None:
+        size = (min(BLOCK_ROWS, end - start), n_vocab)
+        work, log_p_ref, keep = np.empty(size, _F32), np.empty(size, _F32), np.empty(size, bool)
+        for lo in range(start, end, BLOCK_ROWS):
+            hi = min(lo + BLOCK_ROWS, end)
+            k = hi - lo
+            block, w, lp, kept = logits[lo:hi], work[:k], log_p_ref[:k], keep[:k]
+            rows = np.arange(k)
+            tokens = targets[lo:hi]
+            top_index = block.argmax(axis=1)
+            top = block[rows, top_index]
+            np.subtract(block, top[:, None], out=w)
+            np.exp(w, out=w)
+            lse = np.log(w.sum(axis=1, dtype=np.float64)).astype(_F32)
+            log_norm = top + lse  # log p_cand = logit − log_norm
+            nll[lo:hi] = log_norm - block[rows, tokens]
+            header = np.ascontiguousarray(stored[lo:hi, :4]).view(_F32)
+            steps = stored[lo:hi, 4:4 + n_vocab]
+            same[lo:hi] = steps.argmax(axis=1) == top_index  # the steps rise with the log-probability
+            np.multiply(steps, header[:, 0:1], out=lp)
+            lp += header[:, 1:2]
+            nll_ref[lo:hi] = -lp[rows, tokens]
+            # Σ p_ref · (log p_ref − log p_cand) over the tokens with log p_ref above −16
+            np.greater(lp, -_CLIP, out=kept)
+            np.exp(lp, out=w)
+            w *= kept
+            lp -= block
+            lp += log_norm[:, None]
+            np.multiply(w, lp, out=w)
+            kld[lo:hi] = w.sum(axis=1, dtype=np.float64)
+
+    _run_parts(n, part, pool)
     return RowComparison(nll, nll_ref, kld, same)
 
 

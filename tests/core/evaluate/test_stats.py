@@ -4,6 +4,7 @@ definitions (tests/fixtures/logits.py), on logits shaped like a real model's (a 
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,11 @@ def test_kl_divergence_ppl_and_same_top_match_the_float64_definitions() -> None:
     assert np.allclose(result.nll, exact_nll, atol=1e-4)
     same = reference.argmax(axis=1) == candidate.argmax(axis=1)
     assert (result.same_top == same).all() and 0 < same.mean() <= 1
+
+    with ThreadPoolExecutor(2) as pool:  # rows split between threads: the same figures
+        threaded = compare_rows(candidate, rows, targets, pool)
+        threaded_rows, _ = store_reference_rows(reference, targets, pool)
+    assert (threaded.kld == result.kld).all() and (threaded_rows == rows).all()
 
     totals = ComparisonTotals()
     totals.add(compare_rows(candidate[:30], rows[:30], targets[:30]))
