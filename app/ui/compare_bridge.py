@@ -64,7 +64,7 @@ class CompareBridge(QObject):
         """Read the files, plan (side by side or in turn), start the engines and load the models."""
 
         def work() -> None:
-            self._close_session()
+            self.close_session()
             specs = describe_sides(paths)
             plan = plan_run(paths, read_hardware(), n_ctx)
             if plan_override is not None:
@@ -97,7 +97,12 @@ class CompareBridge(QObject):
         if self._worker is not None:
             self._worker.join(timeout)
 
-    def _close_session(self) -> None:
+    def close_engines(self) -> bool:
+        """End the engines on the worker thread (ending a process can take a moment); False while busy."""
+        return self._run("close", self.close_session)
+
+    def close_session(self) -> None:
+        """End the engines, here and now (the worker thread, or shutdown)."""
         session, self.session = self.session, None
         if session is not None:
             session.close()
@@ -105,5 +110,5 @@ class CompareBridge(QObject):
     def shutdown(self) -> None:
         self.stop()
         self.wait_idle(5.0)
-        self._close_session()
+        self.close_session()
 

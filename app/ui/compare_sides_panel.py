@@ -105,6 +105,8 @@ class CompareSidesPanel(QWidget):
         self.send_button = QPushButton(self.tr("Send"), self)
         self.stop_button = QPushButton(self.tr("Stop"), self)
         self.new_button = QPushButton(self.tr("New conversation"), self)
+        self.close_button = QPushButton(self.tr("Close engines"), self)
+        self.close_button.setToolTip(self.tr("End the comparison's engine processes and free their memory"))
         self._layout()
         self._connect()
         self._timer = QTimer(self)
@@ -119,6 +121,7 @@ class CompareSidesPanel(QWidget):
         start_row.addWidget(self.blind_box)
         start_row.addStretch(1)
         start_row.addWidget(self.start_button)
+        start_row.addWidget(self.close_button)
         options = QHBoxLayout()
         for text, widget in ((self.tr("Temperature"), self.temperature), (self.tr("Seed"), self.seed),
                              (self.tr("Max tokens"), self.max_tokens)):
@@ -153,6 +156,7 @@ class CompareSidesPanel(QWidget):
         self.prompt.returnPressed.connect(self._on_send_button_clicked)
         self.stop_button.clicked.connect(self.bridge.stop)
         self.new_button.clicked.connect(self._on_new_button_clicked)
+        self.close_button.clicked.connect(self.close_engines)
         self.reveal_button.clicked.connect(self.reveal)
         for choice, button in self.vote_buttons.items():
             button.clicked.connect(lambda _checked=False, c=choice: self.vote(c))
@@ -206,6 +210,15 @@ class CompareSidesPanel(QWidget):
         paths = [Path(s.path) for s in self.specs]
         if paths:
             self.start(paths)
+
+    def close_engines(self) -> None:
+        """End every side's engine (their memory is freed); the replies stay on screen until Start."""
+        if not self.bridge.close_engines():
+            return
+        for column in self.columns:
+            column.set_status(self.tr("Engine closed."))
+        self.plan_label.setText(self.tr("Engines closed. Start again to go on comparing."))
+        self._update_buttons()
 
     def title(self, position: int) -> str:
         spec = self.specs[self.order[position]]
@@ -352,6 +365,7 @@ class CompareSidesPanel(QWidget):
         self.send_button.setEnabled(started and not busy)
         self.stop_button.setEnabled(busy)
         self.new_button.setEnabled(started and not busy)
+        self.close_button.setEnabled(started and not busy)
         for button in self.vote_buttons.values():
             button.setEnabled(self.can_vote())
             button.setVisible(self.blind)

@@ -41,6 +41,12 @@ class CompareView(QWidget):
         self.sides.ladder_requested.connect(self.ladder_requested)
         self.numbers.ladder_requested.connect(self.ladder_requested)
         self.numbers.measurements_changed.connect(self.measurements_changed)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        # the ladder's headers are read the first time the tab is shown, not when the window opens
+        if self.tabs.currentWidget() is self.numbers and self.numbers.survey is None:
+            self.numbers.refresh()
 
     def refresh_models(self) -> None:
         """A job made a model file (a quant of the ladder): list it on both tabs."""

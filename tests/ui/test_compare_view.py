@@ -55,6 +55,12 @@ def test_a_blind_round_hides_names_shows_where_replies_part_and_tallies_the_vote
     assert f"{labels[0]} won 1" in row and f"{labels[1]} won 0" in row and "Q2_K vs Q8_0" in row
     assert f"A was {labels[0]}" in page.vote_label.text()
 
+    engines = [c.pid for c in page.bridge.session.clients] if page.bridge.session else []
+    assert len(engines) == 2
+    qtbot.mouseClick(page.close_button, Qt.MouseButton.LeftButton)  # their memory back, off the GUI thread
+    qtbot.waitUntil(lambda: page.bridge.session is None and not page.bridge.busy, timeout=10_000)
+    assert not page.send_button.isEnabled() and "Start again" in page.plan_label.text()
+
 
 def test_numbers_measures_the_ladder_as_jobs_and_feeds_which_quant(
         data_dir: Path, window: MainWindow, qtbot: QtBot, starter_ladder: dict[str, Path], short_text: Path) -> None:
