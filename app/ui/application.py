@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.paths import resources_dir
 from app.ui.main_window import MainWindow
+from app.ui.smoke import install_smoke_check
 
 STYLE_SHEET = resources_dir() / "style.qss"
 
@@ -30,6 +31,7 @@ def run_app() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_application()
     window = MainWindow()
+    _smoke = install_smoke_check(app, window)  # only with QUANTDESK_SMOKE set: the packaged app's own check
     window.show()
     window.load_default_model()
     return app.exec()

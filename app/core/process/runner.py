@@ -102,7 +102,8 @@ def _die_with_parent() -> None:
 def _redirect_stderr(log_path: str) -> None:
     """Point fd 2 at a log file, so native code's last words (GGML_ASSERT, CUDA errors) survive a crash."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    sys.stderr.flush()
+    if sys.stderr is not None:  # None in a windowed frozen app on Windows (no console)
+        sys.stderr.flush()
     os.dup2(fd, 2)
     os.close(fd)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)  # noqa: SIM115
