@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.core.paths import resources_dir
@@ -12,6 +13,15 @@ from app.ui.main_window import MainWindow
 from app.ui.smoke import install_smoke_check
 
 STYLE_SHEET = resources_dir() / "style.qss"
+ICONS = resources_dir() / "icons"
+
+
+def app_icon() -> QIcon:
+    """The icon set in resources/icons (tools/make_icons.py renders it from quantdesk.svg)."""
+    icon = QIcon()
+    for png in sorted(ICONS.glob("quantdesk-*.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -22,6 +32,8 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("QuantDesk")
     app.setApplicationName("QuantDesk")
     app.setApplicationDisplayName("QuantDesk")
+    app.setDesktopFileName("quantdesk")  # Wayland's app id: the menu entry's icon and name (quantdesk.desktop)
+    app.setWindowIcon(app_icon())
     app.setStyle("Fusion")  # the same look on every platform, and legible offscreen
     app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8") if STYLE_SHEET.exists() else "")
     return app
