@@ -88,3 +88,13 @@ def check_free_space(folder: Path, need_bytes: int, what: str = "the new file") 
             "folder.",
             f"need {need_bytes} bytes, free {free} bytes at {where}",
         )
+
+
+def disk_full_error(folder: Path, detail: str) -> NotEnoughDiskError:
+    """The disk filled up while writing into `folder`: in plain words, with how much is free now."""
+    where, free = free_space(folder)
+    return NotEnoughDiskError(
+        f"The disk is full: QuantDesk could not finish writing to {where} ({format_bytes(free)} free now). "
+        "Nothing half-written was kept. Free some space, or choose a folder on another disk, and try again.",
+        detail,
+    )

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import multiprocessing
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import errors
-from app.core.disk import remove_stale_partials
+from app.core.disk import disk_full_error, remove_stale_partials
 from app.core.errors import Cancelled, QuantDeskError
 from app.core.progress import CancelToken, ProgressCallback, no_progress
 
@@ -67,6 +68,10 @@ class ErrorReport:
         detail = "".join(traceback.format_exception(error))
         if isinstance(error, MemoryError):
             return cls("QuantDeskError", "The computer ran out of memory for this job.", detail)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            where = Path(error.filename).parent if error.filename else Path.cwd()
+            full = disk_full_error(where, detail)
+            return cls("NotEnoughDiskError", full.message, full.detail)
         if isinstance(error, OSError):
             return cls("QuantDeskError", f"A file could not be read or written: {error.strerror or error}.",
                        detail)
