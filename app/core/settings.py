@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "threads": 0,  # llama.cpp threads for chat and quantization: 0 = automatic
     "theme": "system",  # one of THEMES
     "first_run_done": False,  # the first-run guide was finished or skipped
+    "added_models": [],  # GGUF files a person added or dropped on the window (read in place)
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -50,6 +51,7 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "threads": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1024,
     "theme": lambda v: v in THEMES,
     "first_run_done": lambda v: isinstance(v, bool),
+    "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.
