@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,6 +29,7 @@ from app.core.jobs.convert import CONVERT, PROGRESS_STEPS, ConvertJobParams, Con
 from app.core.jobs.queue import JobRecord, JobState
 from app.core.models.hf_folder import read_config
 from app.core.paths import models_dir
+from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.error_dialog import DetailsButton
 from app.ui.job_controller import JobController
@@ -79,6 +80,8 @@ class ConvertView(QWidget):
             ("f32", self.tr("F32 — exact copy, twice the size of F16")),
         ):
             self.type_combo.addItem(label, outtype)
+            self.type_combo.setItemData(self.type_combo.count() - 1, explain_quant_type(outtype.upper()),
+                                        Qt.ItemDataRole.ToolTipRole)
         self.type_combo.currentIndexChanged.connect(self._on_type_combo_current_index_changed)
 
         self.convert_button = QPushButton(self.tr("Convert"), self)

@@ -34,9 +34,11 @@ from app.core.errors import QuantDeskError
 from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.models.facts import ModelFacts
 from app.core.models.library import list_models
+from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
+from app.ui.size_ladder import SizeLadder
 
 CONTEXT_STEPS = [512 * 2**i for i in range(9)]  # 512 … 131072 tokens
 DEFAULT_CONTEXT = 4096
@@ -123,6 +125,8 @@ class QuantTableView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.sentence)
         layout.addWidget(self.table, 1)
+        self.ladder = SizeLadder(self)  # each level's file against F16, in words
+        layout.addWidget(self.ladder)
         layout.addWidget(note)
 
         self.ctx_slider.valueChanged.connect(self._on_ctx_slider_value_changed)
@@ -239,6 +243,7 @@ class QuantTableView(QWidget):
             is_file = option is rec.this_file
             self._fill_row(row, option, is_file, option.type == rec.recommended and not is_file)
         self.sentence.setText(rec.sentence)
+        self.ladder.show_recommendation(rec)
         self.recommendation_changed.emit(rec)
 
     def recommended_row(self) -> int | None:
@@ -261,11 +266,13 @@ class QuantTableView(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             elif recommended:
                 item.setBackground(QBrush(QColor(RECOMMENDED_COLOUR)))
+            if column == 3 or recommended:  # dark text on the light badge colours, in the dark theme too
+                item.setForeground(QBrush(QColor("#1a1a1a")))
             if recommended:
                 font = QFont(item.font())
                 font.setBold(True)
                 item.setFont(font)
-            item.setToolTip(self._tooltip(o))
+            item.setToolTip(explain_quant_type(o.type) if column == 0 else self._tooltip(o))
             self.table.setItem(row, column, item)
 
     def _badge(self, o: QuantOption) -> str:
