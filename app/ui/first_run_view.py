@@ -13,6 +13,7 @@ import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -158,9 +159,20 @@ class FirstRunView(QWidget):
     # ---- step 1 and 2: the computer, the pick ---------------------------------------------------------
 
     def set_hardware(self, report: HardwareReport) -> None:
+        """The computer as the "Your computer" page read it; the list is sized when the guide is on screen."""
         self._hardware = report
         self.computer_label.setText(describe_computer(report))
-        if self._task is not None and self._task.is_running():
+        if self.isVisible():
+            self._size_the_list()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._hardware is not None and not self.found:
+            self._size_the_list()
+
+    def _size_the_list(self) -> None:
+        report = self._hardware
+        if report is None or (self._task is not None and self._task.is_running()):
             return
         self._task = BackgroundTask(suggestions, report, parent=self, pass_progress=False)
         self._task.finished.connect(self.show_suggestions)
