@@ -170,6 +170,11 @@ class FirstRunView(QWidget):
         if self._hardware is not None and not self.found:
             self._size_the_list()
 
+    def refresh_list(self) -> None:
+        """Size the list again (it was edited, or the computer's free memory changed)."""
+        self.found = []
+        self._size_the_list()
+
     def _size_the_list(self) -> None:
         report = self._hardware
         if report is None or (self._task is not None and self._task.is_running()):

@@ -122,7 +122,6 @@ class PrivacyBar(QWidget):
             self._dialog = NetworkLogDialog(self.window())
         self._dialog.refresh()
         self._dialog.show()
-        self._dialog.raise_()
         return self._dialog
 
     def shutdown(self) -> None:
