@@ -60,6 +60,7 @@ class ConvertView(QWidget):
         intro.setWordWrap(True)
 
         self.folder_edit = QLineEdit(self)
+        self.folder_edit.setAccessibleName(self.tr("Hugging Face model folder"))
         self.folder_edit.setPlaceholderText(self.tr("Model folder"))
         self.folder_edit.textChanged.connect(self._on_folder_edit_text_changed)
         folder_button = QPushButton(self.tr("Choose…"), self)
@@ -68,6 +69,7 @@ class ConvertView(QWidget):
         self.model_label.setWordWrap(True)
 
         self.out_edit = QLineEdit(self)
+        self.out_edit.setAccessibleName(self.tr("GGUF file to write"))
         self.out_edit.setPlaceholderText(self.tr("Where to save the GGUF file"))
         out_button = QPushButton(self.tr("Save as…"), self)
         out_button.clicked.connect(self._on_out_button_clicked)

@@ -28,6 +28,7 @@ from app.core.jobs.queue import JobRecord
 from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
 from app.core.settings import get_setting
 from app.core.units import format_bytes
+from app.ui.accessibility import tab_moves_focus
 from app.ui.chat_view import ChatView
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.show_page(self.tr("Chat") if get_setting("first_run_done") else self.tr("Get started"))
         self.nav.setAccessibleName(self.tr("Pages"))
         self.setAcceptDrops(True)  # a GGUF file dropped anywhere on the window joins the library
+        tab_moves_focus(self)  # Tab leaves text areas and tables: every screen works from the keyboard
         QShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents), self,
                   lambda: self.show_page(self.tr("How it works")))
 

@@ -77,6 +77,7 @@ class ModelInspectPanel(QWidget):
         form.addRow(self.tr("Disk:"), self.disk_label)
 
         self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setAccessibleName(self.tr("Files in this model"))
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -88,6 +89,7 @@ class ModelInspectPanel(QWidget):
 
         self.token_box = QWidget(self)
         self.token_edit = QLineEdit(self.token_box)
+        self.token_edit.setAccessibleName(self.tr("Hugging Face access token"))
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText(self.tr("Hugging Face access token (hf_…)"))
         self.token_button = QPushButton(self.tr("Save token"), self.token_box)

@@ -35,6 +35,7 @@ class ModelLibraryView(QWidget):
         self.bridge = bridge
         title = QLabel(self.tr("<b>Your models</b>"), self)
         self.list = QListWidget(self)
+        self.list.setAccessibleName(self.tr("Your models"))
         self.list.setObjectName("modelList")
         self.list.setWordWrap(True)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -82,6 +82,7 @@ class QuantTableView(QWidget):
         model_row.addWidget(self.show_button)
 
         self.ctx_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.ctx_slider.setAccessibleName(self.tr("Context length"))
         self.ctx_slider.setRange(0, len(CONTEXT_STEPS) - 1)
         self.ctx_slider.setPageStep(1)
         self.ctx_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
@@ -100,6 +101,7 @@ class QuantTableView(QWidget):
         self.sentence.setWordWrap(True)
         self.sentence.setStyleSheet("QLabel#recommendation { font-size: 13pt; padding: 6px; }")
         self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setAccessibleName(self.tr("Quant levels"))
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

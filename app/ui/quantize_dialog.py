@@ -50,6 +50,7 @@ class QuantizeDialog(QDialog):
         browse.clicked.connect(self._on_browse_clicked)
 
         self.types = QListWidget(self)
+        self.types.setAccessibleName(self.tr("Quant types"))
         self.types.setObjectName("typeList")
         for t in QUANT_TYPES:
             note = ""
