@@ -37,7 +37,7 @@ def tab_moves_focus(root: QWidget) -> None:
 
 def keyboard_controls(page: QWidget, window: QWidget) -> list[QWidget]:
     """The controls on `page` a keyboard user must be able to reach: shown, enabled, taking Tab focus."""
-    found = []
+    found: list[QWidget] = []
     for widget in page.findChildren(QWidget):
         if not isinstance(widget, CONTROLS) or not widget.isVisibleTo(window) or not widget.isEnabled():
             continue
