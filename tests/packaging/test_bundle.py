@@ -78,3 +78,18 @@ def test_job_steps_run_in_children_of_the_frozen_app(bundle: Path, bundle_env: d
     (made,) = json.loads(result.stdout)["outputs"]
     assert made["type"] == "Q4_0" and Path(made["expanded_from"]).is_relative_to(bundle)
     assert out.is_file() and out.stat().st_size == made["size_bytes"] and out.read_bytes()[:4] == b"GGUF"
+
+
+def test_the_bundle_runs_with_no_network(bundle: Path, bundle_env: dict[str, str]) -> None:
+    """The window and the engine of the packaged app in a network namespace with no network (`unshare -rn`)."""
+    import shutil
+
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, text=True) if shutil.which(
+        "unshare") else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip(f"`unshare -rn` is not permitted here: {probe.stderr.strip() if probe else 'no unshare(1)'}")
+    env = {**bundle_env, "QUANTDESK_SMOKE": "model"}
+    result = subprocess.run(["unshare", "-rn", str(build_bundle.executable(bundle))], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "quantdesk-smoke model-loaded" in result.stdout
