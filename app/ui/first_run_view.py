@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,6 +42,7 @@ from app.ui.download_panel import DownloadPanel
 from app.ui.job_controller import JobController
 from app.ui.size_ladder import SizeLadder
 
+SIZE_DELAY_MS = 300  # after the window's first paint: sizing the list holds the GIL for half a second
 WHERE = {"gpu": "on the graphics card", "partial": "partly on the graphics card", "cpu": "on the processor"}
 
 
@@ -163,12 +164,12 @@ class FirstRunView(QWidget):
         self._hardware = report
         self.computer_label.setText(describe_computer(report))
         if self.isVisible():
-            self._size_the_list()
+            QTimer.singleShot(SIZE_DELAY_MS, self, self._size_the_list)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._hardware is not None and not self.found:
-            self._size_the_list()
+            QTimer.singleShot(SIZE_DELAY_MS, self, self._size_the_list)
 
     def refresh_list(self) -> None:
         """Size the list again (it was edited, or the computer's free memory changed)."""
@@ -177,7 +178,7 @@ class FirstRunView(QWidget):
 
     def _size_the_list(self) -> None:
         report = self._hardware
-        if report is None or (self._task is not None and self._task.is_running()):
+        if report is None or self.found or (self._task is not None and self._task.is_running()):
             return
         self._task = BackgroundTask(suggestions, report, parent=self, pass_progress=False)
         self._task.finished.connect(self.show_suggestions)
