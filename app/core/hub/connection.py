@@ -38,6 +38,11 @@ from app.core.offline import apply_offline_mode
 
 log = logging.getLogger(__name__)
 network_log.install()  # before any request: every one of them is recorded
+# No telemetry, whatever imported huggingface_hub first: it reads HF_HUB_DISABLE_TELEMETRY once, at import,
+# and with telemetry on its user-agent code fetches an "agent harness" list from huggingface.co on its own
+# (utils/_detect_agent.py), even with HF_ENDPOINT pointing elsewhere. offline.py sets the variable before any
+# entry point imports the library; this holds when something imported it earlier (a tool, a test, a plugin).
+constants.HF_HUB_DISABLE_TELEMETRY = True
 
 # ---- where ---------------------------------------------------------------------------------------------
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from huggingface_hub.utils import get_session
 
@@ -14,6 +19,8 @@ from app.core.hub.search import SearchQuery, search_models
 from app.core.offline import set_offline
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
 from tests.fixtures.hub_fixtures import *  # noqa: F403 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +82,31 @@ def test_listeners_hear_each_request(fake_hub: FakeHub) -> None:
     finally:
         network_log.remove_listener(listener)
     assert len(heard) == sum(u.requests for u in network_log.connections()) >= 1
+
+
+LIBRARY_FIRST = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from huggingface_hub import constants  # read before QuantDesk's door: telemetry on, huggingface.co its endpoint
+from tests.fixtures.fake_hub import FakeHub
+from tests.fixtures.hub_models import gguf_repo
+hub = FakeHub().start()
+hub.add_repo(gguf_repo())
+os.environ["HF_ENDPOINT"] = hub.url
+from app.core.hub import network_log
+from app.core.hub.search import SearchQuery, search_models
+search_models(SearchQuery(text="tiny"))
+print(sorted({u.host for u in network_log.connections()}), [r.request.path for r in hub.requests])
+hub.stop()
+"""
+
+
+def test_no_library_call_of_its_own_whatever_the_import_order(tmp_path: Path) -> None:
+    """huggingface_hub with telemetry on fetches an "agent harness" list from huggingface.co by itself, at the
+    first request, whatever HF_ENDPOINT says: QuantDesk's door turns telemetry off even when it comes second."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_DISABLE_TELEMETRY", "HF_HUB_OFFLINE")}
+    env.update(HF_HOME=str(tmp_path / "hf"), QUANTDESK_CONFIG_DIR=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, "-c", LIBRARY_FIRST, str(ROOT)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "['127.0.0.1'] ['/api/models']"  # no call of the library's own
