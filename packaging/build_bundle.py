@@ -1,6 +1,6 @@
 """Build the Linux one-folder app and measure it: the bundle's size and its cold start to the window.
 
-    .venv/bin/python packaging/build_bundle.py [--runs 7] [--force] [--json]
+    .venv/bin/python packaging/build_bundle.py [--runs 7] [--force] [--json] [--archive DIR]
 
 The build (PyInstaller, packaging/quantdesk.spec, run with `nice`) goes into a cache keyed by everything that
 goes into it: the app's sources, resources/, the specs, the installed packages and their versions, the
@@ -14,6 +14,7 @@ Figures printed (and with --json, as JSON on stdout):
   it is started to the main window's first paint (QUANTDESK_SMOKE=window, app/ui/smoke.py); the median of
   --runs after one launch that warms the OS file cache, and that first launch on its own;
 - to chat-ready: the same, until the starter model is loaded in the engine process (one run).
+--archive DIR also writes DIR/QuantDesk-linux-<machine>.tar.gz, the file a person downloads.
 Goals (issue 12): cold start ≤ 2 s; size ≤ the source install's .venv (663 MiB measured) + the starter model.
 Exits 1 when a goal is missed, 2 when the build or a launch fails.
 """
@@ -117,6 +118,15 @@ def _remove_old_builds(root: Path, keep: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def write_archive(bundle: Path, folder: Path) -> Path:
+    """QuantDesk-linux-x86_64.tar.gz holding the QuantDesk folder (links and permissions kept)."""
+    import platform
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / f"{APP_NAME}-linux-{platform.machine()}"
+    return Path(shutil.make_archive(str(base), "gztar", root_dir=bundle.parent, base_dir=APP_NAME))
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -189,10 +199,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--force", action="store_true", help="rebuild even if the cache has this build")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--archive", type=Path, help="also write the bundle as a .tar.gz into this folder")
     args = parser.parse_args()
     try:
         bundle = build_bundle(force=args.force)
         result = measure(bundle, args.runs)
+        if args.archive:
+            result["archive"] = str(write_archive(bundle, args.archive))
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         print(error, file=sys.stderr)
         return 2
@@ -208,6 +221,9 @@ def main() -> int:
               f"min {cold['min']} s, max {cold['max']} s; first launch {cold['first_launch']} s"
               f"   (goal <= {GOAL_COLD_START_S} s)")
         print(f"  to chat-ready (the starter loaded in the engine process): {result['to_chat_ready_s']} s")
+        if "archive" in result:
+            archive = Path(str(result["archive"]))
+            print(f"  archive {archive} ({archive.stat().st_size / MIB:.1f} MiB)")
         print("  goals met" if result["goals_met"] else "  GOAL MISSED")
     return 0 if result["goals_met"] else 1
 
