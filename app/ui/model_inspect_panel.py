@@ -34,6 +34,7 @@ from app.core.errors import QuantDeskError
 from app.core.hub.connection import has_token, save_token
 from app.core.hub.inspect import RepoInspection
 from app.core.paths import hf_cache_dir
+from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
@@ -254,7 +255,9 @@ class ModelInspectPanel(QWidget):
                 size.setText(self.tr("{size} (too big for the free disk)").format(size=format_bytes(f.size)))
             self.table.setItem(row, 1, size)
             g = ggufs.get(f.path)
-            self.table.setItem(row, 2, QTableWidgetItem(g.quant_from_name or "" if g else ""))
+            quant = QTableWidgetItem(g.quant_from_name or "" if g else "")
+            quant.setToolTip(explain_quant_type(quant.text()))  # bits per weight, K/IQ, importance matrix
+            self.table.setItem(row, 2, quant)
             if g is None:
                 header_text = ""
             elif g.header_error:
