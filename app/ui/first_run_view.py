@@ -42,6 +42,7 @@ from app.ui.download_panel import DownloadPanel
 from app.ui.job_controller import JobController
 from app.ui.size_ladder import SizeLadder
 
+SHUTDOWN_WAIT_S = 2.0
 SIZE_DELAY_MS = 300  # after the window's first paint: sizing the list holds the GIL for half a second
 WHERE = {"gpu": "on the graphics card", "partial": "partly on the graphics card", "cpu": "on the processor"}
 
@@ -180,7 +181,7 @@ class FirstRunView(QWidget):
         report = self._hardware
         if report is None or self.found or (self._task is not None and self._task.is_running()):
             return
-        self._task = BackgroundTask(suggestions, report, parent=self, pass_progress=False)
+        self._task = BackgroundTask(suggestions, report, parent=self)  # cancellable between models
         self._task.finished.connect(self.show_suggestions)
         self._task.failed.connect(self._on_task_failed)
         self._task.start()
@@ -327,5 +328,8 @@ class FirstRunView(QWidget):
         self.chat_requested.emit(path)
 
     def shutdown(self) -> None:
+        """The window closes: stop sizing the list, and let the worker finish (at most one model's sizing,
+        tens of milliseconds) before Python shuts down under it."""
         if self._task is not None:
             self._task.cancel()
+            self._task.wait(SHUTDOWN_WAIT_S)

@@ -24,6 +24,7 @@ from app.core.errors import ModelInfoError
 from app.core.machine.hardware import HardwareReport
 from app.core.models.facts import ModelFacts
 from app.core.paths import config_dir, resources_dir
+from app.core.progress import CancelToken, ProgressCallback, check_cancelled, no_progress
 
 CATALOG_FILE = "popular-models.json"
 GUIDE_CONTEXT = 4096  # tokens: a long conversation, and what the recommendation plans for
@@ -127,10 +128,15 @@ def model_facts(model: CatalogModel) -> ModelFacts:
 
 
 def suggestions(hardware: HardwareReport, models: tuple[CatalogModel, ...] | None = None,
-                n_ctx: int = GUIDE_CONTEXT) -> list[Suggestion]:
-    """Every catalog model with its recommendation on this computer, in the catalog's order."""
+                n_ctx: int = GUIDE_CONTEXT, *, on_progress: ProgressCallback = no_progress,
+                cancel: CancelToken | None = None) -> list[Suggestion]:
+    """Every catalog model with its recommendation on this computer, in the catalog's order (progress per
+    model; Cancelled between models)."""
     found = []
-    for model in models if models is not None else load_catalog():
+    models = models if models is not None else load_catalog()
+    for i, model in enumerate(models):
+        check_cancelled(cancel)
+        on_progress(i, len(models))
         facts = model_facts(model)
         rec = recommend(facts, hardware, min(n_ctx, facts.context_length))
         option = rec.option(rec.recommended) if rec.recommended else None
