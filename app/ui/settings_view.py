@@ -87,7 +87,10 @@ class SettingsView(QWidget):
         layout.addWidget(title)
         layout.addLayout(form)
         if sys.platform.startswith("linux"):
-            layout.addWidget(self.menu_button)
+            menu_row = QHBoxLayout()
+            menu_row.addWidget(self.menu_button)
+            menu_row.addStretch(1)
+            layout.addLayout(menu_row)
             layout.addWidget(self.menu_note)
         else:
             self.menu_button.hide()
