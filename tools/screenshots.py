@@ -7,7 +7,8 @@ Uses a throwaway data and settings folder, the real starter model and the real e
 what a person sees. The network screen searches the fake Hub of the tests (tests/fixtures/fake_hub.py: the
 real huggingface_hub client talking to a server on 127.0.0.1), so its host is 127.0.0.1. The error screen is
 a real full disk: llama.cpp quantizing into /dev/full. The 200 % set is a 1920×1080 screen at 200 %
-(QT_SCALE_FACTOR=2, a 960×540 window): the size where a person at 200 % runs out of room first.
+(QT_SCALE_FACTOR=2, a 960×540 window): the size where a person at 200 % runs out of room first. The chat
+runs llama.cpp on one thread, so the speed shown is one core's, steady on a shared machine.
 
 The Find models, Convert and Jobs screenshots are written by their UI tests, with real content in them:
 `QUANTDESK_SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/ui`.
@@ -145,8 +146,12 @@ def main() -> int:
 
     finished: list[object] = []
     window.chat.reply_finished.connect(finished.append)
+    # One llama.cpp thread for the pictures: on a shared 2-core machine, OpenMP's barriers make two threads
+    # crawl whenever another process takes a core (0.8-10 tokens/s seen), which is no picture of the app.
+    set_setting("threads", 1)
     window.bridge.load_model(starter_model_path(), n_ctx=2048)
     wait_until(lambda: window.bridge.loaded is not None and not window.bridge.busy)
+    set_setting("threads", 0)
     window.library.refresh()
     window.chat.sampling = SamplingSettings(temperature=0.7, seed=11)
     for question in ("What is the capital of France? Answer in one word.",
