@@ -34,6 +34,7 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self.list = QListWidget(self)
         self.list.setObjectName("compareModels")
+        self.list.setAccessibleName(self.tr("Model files to compare"))
         self.list.setMaximumHeight(120)
         self.add_button = QPushButton(self.tr("Add GGUF file…"), self)
         self.levels_button = QPushButton(self.tr("Tick all levels of this model"), self)

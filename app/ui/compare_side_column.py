@@ -42,6 +42,7 @@ class SideColumn(QFrame):
         self.title.setStyleSheet("QLabel#sideTitle { font-size: 15px; font-weight: bold; padding: 2px; }")
         self.transcript = QTextBrowser(self)
         self.transcript.setPlaceholderText(self.tr("The reply appears here."))
+        self.transcript.setTabChangesFocus(True)  # columns come after the window's tab_moves_focus pass
         self.status = QLabel(self)
         self.status.setObjectName("sideStatus")
         self.status.setStyleSheet("color: #555;")
@@ -54,6 +55,7 @@ class SideColumn(QFrame):
 
     def set_title(self, text: str) -> None:
         self.title.setText(text)
+        self.transcript.setAccessibleName(self.tr("Conversation with {side}").format(side=text))
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

@@ -13,6 +13,8 @@ class TallyTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setObjectName("tallyTable")
+        self.setAccessibleName(self.tr("Blind votes per level pair"))
+        self.setTabKeyNavigation(False)
         self.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
