@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QFrame, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from app.core.compare.divergence import split_at
@@ -127,21 +128,26 @@ def parting_html(titles: list[str], replies: list[tuple[GeneratedToken, ...]], i
     """Where the replies part ways: each side's token there and its most likely tokens, as a small table."""
     from app.core.compare.divergence import token_text
 
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("SideColumn", text)
+
     cells = []
     for title, tokens in zip(titles, replies, strict=True):
         if index >= len(tokens):
-            cells.append(f"<td valign='top'><b>{_html(title)}</b><br><i>(the reply stopped before this)</i></td>")
+            cells.append(f"<td valign='top'><b>{_html(title)}</b><br><i>{tr('(the reply stopped before this)')}"
+                         "</i></td>")
             continue
         chosen = tokens[index]
         rows = "".join(
             f"<tr><td>{_quoted(token_text(c))}</td><td align='right'>&nbsp;{100 * c.probability:.1f} %</td></tr>"
             for c in chosen.top)
-        cells.append(f"<td valign='top' style='padding-right:18px'><b>{_html(title)}</b> wrote "
-                     f"<span style='background:{PART_COLOUR}'>{_quoted(token_text(chosen))}</span> "
-                     f"({100 * chosen.probability:.1f} %)<br>its most likely tokens there:"
+        wrote = tr("{side} wrote {token} ({p} %)").format(
+            side=f"<b>{_html(title)}</b>", token=f"<span style='background:{PART_COLOUR}'>"
+            f"{_quoted(token_text(chosen))}</span>", p=f"{100 * chosen.probability:.1f}")
+        cells.append(f"<td valign='top' style='padding-right:18px'>{wrote}<br>{tr('its most likely tokens there:')}"
                      f"<table cellspacing='0'>{rows}</table></td>")
-    return (f"<b>The replies part ways at token {index + 1}.</b> Probabilities are each model's own."
-            f"<table><tr>{''.join(cells)}</tr></table>")
+    head = tr("<b>The replies part ways at token {n}.</b> Probabilities are each model's own; ␣ is a space.")
+    return f"{head.format(n=index + 1)}<table><tr>{''.join(cells)}</tr></table>"
 
 
 def _quoted(text: str) -> str:

@@ -210,10 +210,18 @@ class CompareSidesPanel(QWidget):
         self._update_buttons()
 
     def _on_new_button_clicked(self) -> None:
-        """Forget every side's history; in blind mode, shuffle again."""
-        paths = [Path(s.path) for s in self.specs]
-        if paths:
-            self.start(paths)
+        self.new_conversation()
+
+    def new_conversation(self) -> bool:
+        """Forget every side's history and, in blind mode, shuffle again; the engines stay loaded, so a large
+        model is not read from disk again. With the engines closed, Start loads them anew."""
+        session = self.bridge.session
+        if session is None or self.bridge.busy:
+            return False
+        session.new_conversation()
+        self._new_conversation()
+        self.plan_label.setText(self.plan.reason if self.plan is not None else "")
+        return True
 
     def close_engines(self) -> None:
         """End every side's engine (their memory is freed); the replies stay on screen until Start."""
@@ -357,7 +365,8 @@ class CompareSidesPanel(QWidget):
         self._retitle()
         if self.last_round is not None:
             self._show_parting(self.last_round)
-        names = ", ".join(f"{side_letter(p)} was {self.specs[s].label}" for p, s in enumerate(self.order))
+        names = ", ".join(self.tr("{letter} was {level}").format(letter=side_letter(p), level=self.specs[s].label)
+                          for p, s in enumerate(self.order))
         self.vote_label.setText(" ".join(t for t in (prefix, names + ".", self.tr(
             "New conversation shuffles them again.")) if t))
         self._update_buttons()

@@ -14,13 +14,31 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.core.units import format_bytes
-
 LINE = QColor("#2f6fd0")
 RECOMMENDED = QColor("#d98a00")
 AXIS = QColor("#666666")
 GRID = QColor("#e4e8ee")
 MIN_KLD = 1e-4  # the bottom of the scale; a level that loses less is drawn on it
+UNITS = (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
+
+
+def size_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+    """Round sizes between lo and hi (bytes) to mark on the axis: steps of 1, 2 or 5 × 10ⁿ of one unit, so
+    the axis reads 100 MB, 150 MB, 200 MB rather than 70.2 MB, 120.7 MB."""
+    name, unit = next(((n, u) for n, u in UNITS if hi >= u), ("B", 1))
+    span = max(hi - lo, 1) / unit
+    step = 1.0
+    for power in range(math.floor(math.log10(span / most)), 12):
+        step = next((m * 10.0**power for m in (1, 2, 2.5, 5) if span / (m * 10.0**power) <= most), 0.0)
+        if step:
+            break
+    first = math.ceil(lo / unit / step) * step
+    ticks = []
+    value = first
+    while value * unit <= hi:
+        ticks.append((value * unit, f"{value:g} {name}"))
+        value += step
+    return ticks
 
 
 @dataclass(frozen=True)
@@ -114,13 +132,13 @@ class QualityChart(QWidget):
             painter.setPen(AXIS)
             painter.drawText(QRectF(0, y - 8, rect.left() - 6, 16), Qt.AlignmentFlag.AlignRight
                              | Qt.AlignmentFlag.AlignVCenter, f"{10.0**decade:g}")
-        for i in range(5):
-            size = lo + (hi - lo) * i / 4
+        for size, text in size_ticks(lo, hi):
             x = self._x(int(size), rect, lo, hi)
+            painter.setPen(QPen(GRID, 1))
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
             painter.setPen(AXIS)
             painter.drawLine(QPointF(x, rect.bottom()), QPointF(x, rect.bottom() + 4))
-            painter.drawText(QRectF(x - 50, rect.bottom() + 5, 100, 16), Qt.AlignmentFlag.AlignHCenter,
-                             format_bytes(int(size)))
+            painter.drawText(QRectF(x - 50, rect.bottom() + 5, 100, 16), Qt.AlignmentFlag.AlignHCenter, text)
         painter.setPen(QPen(AXIS, 1))
         painter.drawLine(rect.bottomLeft(), rect.bottomRight())
         painter.drawLine(rect.bottomLeft(), rect.topLeft())
@@ -156,9 +174,14 @@ class QualityChart(QWidget):
         bold.setBold(p.recommended)
         painter.setFont(bold)
         painter.setPen(RECOMMENDED.darker(130) if p.recommended else QColor("#222222"))
-        # labels sit above the point, or below it when the point is near the top edge
-        above = center.y() - rect.top() > 30
-        text_rect = QRectF(center.x() - 90, center.y() + (-30 if above else 12), 180, 18)
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, label)
+        # The line falls from small files (high loss, upper left) to large ones (lower right), so a label
+        # above and to the right of its point crosses neither segment; near the top edge it goes below, and
+        # near the right edge to the left.
+        width = painter.fontMetrics().horizontalAdvance(label) + 4
+        gap = 14 if p.recommended else 8
+        above = center.y() - rect.top() > 24
+        left = center.x() + gap if center.x() + gap + width <= self.width() - 4 else center.x() - gap - width
+        top = center.y() - 20 if above else center.y() + 4
+        painter.drawText(QRectF(left, top, width, 18), Qt.AlignmentFlag.AlignLeft, label)
         bold.setBold(False)
         painter.setFont(bold)

@@ -57,6 +57,23 @@ def test_a_blind_round_hides_names_shows_where_replies_part_and_tallies_the_vote
 
     engines = [c.pid for c in page.bridge.session.clients] if page.bridge.session else []
     assert len(engines) == 2
+
+    # New conversation: the history forgotten and the sides shuffled again, the engines kept loaded
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    assert page.bridge.session is not None and not page.bridge.busy
+    assert all(c.messages == [] for c in page.bridge.session.conversations)
+    assert [c.title.text() for c in page.columns] == ["A", "B"] and all(c.last_turn is None for c in page.columns)
+    page.prompt.setText("What is the capital of France? Answer in one word.")
+    with qtbot.waitSignal(page.bridge.round_finished, timeout=180_000):
+        qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.reveal_button.isEnabled() and page.vote_buttons["tie"].isEnabled(), timeout=5_000)
+    assert all(len(c.messages) == 2 for c in page.bridge.session.conversations)  # this round only
+    labels = [page.specs[s].label for s in page.order]
+    qtbot.mouseClick(page.reveal_button, Qt.MouseButton.LeftButton)  # Reveal without a vote
+    assert [c.title.text() for c in page.columns] == [f"A — {labels[0]}", f"B — {labels[1]}"]
+    assert page.votes.count() == 1 and not page.vote_buttons["tie"].isEnabled()  # no vote after the reveal
+    assert f"B was {labels[1]}" in page.vote_label.text()
+    assert [c.pid for c in page.bridge.session.clients] == engines  # nothing loaded again
     qtbot.mouseClick(page.close_button, Qt.MouseButton.LeftButton)  # their memory back, off the GUI thread
     qtbot.waitUntil(lambda: page.bridge.session is None and not page.bridge.busy, timeout=10_000)
     assert not page.send_button.isEnabled() and "Start again" in page.plan_label.text()

@@ -176,6 +176,11 @@ class ComparisonSession:
         self.rounds.append(result)
         return result
 
+    def new_conversation(self) -> None:
+        """Forget every side's history; the engines stay loaded (not during a round)."""
+        self.conversations = [Conversation(model=s.path) for s in self.sides]
+        self.rounds.clear()
+
     def stop(self) -> None:
         """Safe from any thread: every side stops after its current token; waiting sides don't start."""
         self._stop.set()
