@@ -263,7 +263,7 @@ class QuantTableView(QWidget):
             is_file = option is rec.this_file
             self._fill_row(row, option, is_file, option.type == rec.recommended and not is_file)
         self.sentence.setText(rec.sentence)
-        self.ladder.show_recommendation(rec)
+        self.ladder.show_recommendation(rec, self.measured.percent_worse_by_type() if self.measured else None)
         self.recommendation_changed.emit(rec)
 
     def recommended_row(self) -> int | None:

@@ -122,6 +122,10 @@ def test_numbers_measures_the_ladder_as_jobs_and_feeds_which_quant(
     assert all("measured here" in loss[level] for level in ("F16", "Q8_0", "Q2_K")), loss
     assert "Llama-3-8B" in loss["Q6_K"]
     assert "measured here" in quant.note.text()
+    steps = {s.type: s for s in quant.ladder.steps}  # the size bars speak of the measured figures too
+    q2 = survey.results["Q2_K"]
+    assert steps["Q2_K"].measured and not steps["Q6_K"].measured
+    assert steps["Q2_K"].percent_worse == pytest.approx(100 * (q2.ppl - q2.ppl_reference) / q2.ppl_reference)
 
 
 def test_cancel_on_the_numbers_tab_stops_the_jobs(

@@ -54,6 +54,15 @@ class MeasuredLadder:
     n_ctx: int
     levels: tuple[MeasuredLevel, ...]  # largest file first
 
+    def percent_worse_by_type(self) -> dict[str, float]:
+        """Each measured level's rise in perplexity as a share of the reference's, in percent (the size bars'
+        "% worse", as the published figures are a share of F16's perplexity)."""
+        out = {level.type: 100 * (level.result.ppl - level.result.ppl_reference) / level.result.ppl_reference
+               for level in self.levels if level.result.ppl_reference > 0}
+        if self.reference_type and out:
+            out.setdefault(self.reference_type, 0.0)
+        return out
+
     def quality_by_type(self) -> dict[str, QualityLoss]:
         """Each measured level's loss; the reference's own level counts as measured with no loss."""
         out = {level.type: level.quality for level in self.levels}
