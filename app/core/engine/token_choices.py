@@ -29,7 +29,9 @@ class TokenRecorder:
         self.top_n = max(1, min(top_n, self._n_vocab))
         self.tokens: list[GeneratedToken] = []
 
-    def __call__(self, token: int) -> None:
+    def __call__(self, token: int, ends_turn: bool | None = None) -> None:
+        """`ends_turn`: the engine's own decision that this token ends the reply (an end-of-generation token
+        or a turn marker of the chat format); when not given, llama.cpp's end-of-generation flag decides."""
         L, session = self._L, self._session
         pointer = ctypes.cast(L.llama_get_logits_ith(session.ctx, -1), ctypes.POINTER(ctypes.c_float))
         logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
@@ -39,7 +41,9 @@ class TokenRecorder:
         top = top[np.argsort(-logits[top], kind="stable")]
         choices = tuple(self._choice(int(t), float(exps[t]) / total) for t in top)
         chosen = self._choice(int(token), float(exps[token]) / total)
-        self.tokens.append(GeneratedToken(chosen.token, chosen.piece, chosen.probability, choices, chosen.end))
+        end = chosen.end if ends_turn is None else ends_turn
+        piece = b"" if end else chosen.piece
+        self.tokens.append(GeneratedToken(chosen.token, piece, chosen.probability, choices, end))
 
     def _choice(self, token: int, probability: float) -> TokenChoice:
         end = bool(self._L.llama_vocab_is_eog(self._session.vocab, token))
