@@ -25,12 +25,13 @@ from tests.fixtures.logits import kl_divergence, log_softmax
 
 pytestmark = pytest.mark.slow
 CTX = 64
+THREADS = 1  # two llama.cpp threads wait for each other at every step and crawl on a shared machine
 LADDER = ("Q8_0", "Q6_K", "Q4_K_M", "Q3_K_M", "Q2_K")
 
 
 def measure(ladder: dict[str, Path], level: str, text: Path, stages: list[str] | None = None,
             n_ctx: int = CTX) -> EvaluateJobResult:
-    params = EvaluateJobParams(str(ladder["F16"]), str(ladder[level]), str(text), n_ctx, threads=2)
+    params = EvaluateJobParams(str(ladder["F16"]), str(ladder[level]), str(text), n_ctx, threads=THREADS)
     context = JobContext(on_stage=(stages.append if stages is not None else lambda s: None))
     result: EvaluateJobResult = run_now(EVALUATE, params, context)
     return result
@@ -100,7 +101,7 @@ def test_cancel_stops_the_measurement_and_leaves_no_partial_file(
         if done >= 2:
             cancel.set()
 
-    params = EvaluateJobParams(str(starter_ladder["F16"]), str(starter_ladder["Q2_K"]), str(short_text), CTX, 2)
+    params = EvaluateJobParams(str(starter_ladder["F16"]), str(starter_ladder["Q2_K"]), str(short_text), CTX, THREADS)
     with pytest.raises(Cancelled):
         run_now(EVALUATE, params, JobContext(on_progress=on_progress, cancel=cancel))
     assert list(evaluations_dir().iterdir()) == []  # neither the reference file nor its partial
@@ -114,7 +115,7 @@ def test_definitions_agree_with_an_independent_float64_computation(
     first = CTX // 2
 
     def scored_logits(path: Path, tokens: list[int]) -> np.ndarray:
-        llm = llama_cpp.Llama(str(path), n_ctx=CTX, n_batch=CTX, n_threads=2, logits_all=True, flash_attn=True,
+        llm = llama_cpp.Llama(str(path), n_ctx=CTX, n_batch=CTX, n_threads=THREADS, logits_all=True, flash_attn=True,
                               verbose=False)
         try:
             rows = []
