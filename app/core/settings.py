@@ -26,6 +26,7 @@ FILE_NAME = "settings.json"
 #: Every key with its default. A key missing from the file reads as its default.
 DEFAULTS: dict[str, Any] = {
     "offline": False,  # no network call at all while on (hub.py)
+    "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.
