@@ -80,6 +80,11 @@ def apply_builtin(template: str, messages: Sequence[TemplateMessage]) -> str:
     raise TemplateError("llama.cpp's formatted prompt kept growing")
 
 
+def _stops(markers: tuple[str, ...], eos: str) -> tuple[str, ...]:
+    """The format's turn markers and the model's end-of-sequence text ("</s>" ends a Mistral turn)."""
+    return markers + ((eos,) if eos and eos not in markers and not eos.isalnum() else ())
+
+
 def choose_format(template: str | None, bos: str, eos: str, requested: str = "auto") -> ChatFormat:
     """The format a model's conversations are written in (see the module docstring)."""
     if requested == "text":
@@ -89,12 +94,14 @@ def choose_format(template: str | None, bos: str, eos: str, requested: str = "au
             raise QuantDeskError(f"There is no chat format called {requested!r}.",
                                  "known: " + ", ".join(builtin_names()))
         probe = apply_builtin(requested, _PROBE)
-        return ChatFormat("builtin", requested, f"Chat format chosen by you: {requested}.", turn_markers(probe))
+        return ChatFormat("builtin", requested, f"Chat format chosen by you: {requested}.",
+                          _stops(turn_markers(probe), eos))
     if not template:
         return ChatFormat("text", "", NO_TEMPLATE_NOTE, ())
     try:
         render_chat(template, _PROBE, bos, eos)
-        return ChatFormat("template", template, "Chat format: the model's own template.", turn_markers(template))
+        return ChatFormat("template", template, "Chat format: the model's own template.",
+                          _stops(turn_markers(template), eos))
     except TemplateError as error:
         log.warning("the model's chat template cannot be used (%s); trying llama.cpp's built-in formats", error)
     try:
@@ -104,7 +111,7 @@ def choose_format(template: str | None, bos: str, eos: str, requested: str = "au
                           "mode: write the start of a text and the model writes what comes next.", ())
     return ChatFormat("builtin", template,
                       "Chat format: llama.cpp's built-in version of this model's format (its own template "
-                      "could not be used).", turn_markers(probe))
+                      "could not be used).", _stops(turn_markers(probe), eos))
 
 
 def build_prompt(fmt: ChatFormat, messages: Sequence[ChatMessage], bos: str = "", eos: str = "") -> str:

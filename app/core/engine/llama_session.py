@@ -217,6 +217,12 @@ class LlamaSession:
         if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
             L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
                 L.llama_vocab_n_tokens(self.vocab), s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+        if s.grammar:
+            grammar = L.llama_sampler_init_grammar(self.vocab, s.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                L.llama_sampler_free(chain)
+                raise QuantDeskError("The reply's grammar could not be read.", s.grammar[:500])
+            L.llama_sampler_chain_add(chain, grammar)
         if s.temperature <= 0:
             L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
             return chain

@@ -35,6 +35,7 @@ class SamplingSettings:
     repeat_penalty: float = 1.0  # 1.0: off; above 1 makes recently used tokens less likely
     repeat_last_n: int = 64  # how many recent tokens the repeat penalty looks at
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
+    grammar: str = ""  # a GBNF grammar (llama.cpp's) the reply must follow, e.g. JSON only; empty: none
 
 
 GREEDY = SamplingSettings(temperature=0.0)
