@@ -9,14 +9,13 @@ from __future__ import annotations
 import threading
 import time
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMainWindow,
-    QSplitter,
     QStackedWidget,
     QWidget,
 )
@@ -26,7 +25,7 @@ from app.core.errors import QuantDeskError
 from app.core.jobs.queue import JobRecord
 from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
 from app.core.units import format_bytes
-from app.ui.chat_view import ChatView
+from app.ui.chat_page import ChatPage
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
@@ -35,7 +34,6 @@ from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobsView
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
-from app.ui.model_library_view import ModelLibraryView
 from app.ui.quant_table_view import QuantTableView
 
 READOUT_INTERVAL_MS = 1000
@@ -86,19 +84,16 @@ class MainWindow(QMainWindow):
         self._readout_timer.setInterval(READOUT_INTERVAL_MS)
         self._readout_in_flight = False
         self.readout_ready.connect(self._on_readout_ready)
+        self.readout_ready.connect(self.chat.memory.add_snapshot)
         self._readout_timer.timeout.connect(self._on_readout_timer_timeout)
         self._readout_timer.start()
         self.update_readouts()
         self._restore_state()
 
     def _build_pages(self) -> None:
-        chat_page = QSplitter(Qt.Orientation.Horizontal, self)
-        self.library = ModelLibraryView(self.bridge, chat_page)
-        self.chat = ChatView(self.bridge, self.history, chat_page)
-        chat_page.addWidget(self.library)
-        chat_page.addWidget(self.chat)
-        chat_page.setSizes([300, 860])
-        self.add_page(self.tr("Chat"), chat_page)
+        self.chat_page = ChatPage(self.bridge, self.history, self)
+        self.library, self.chat = self.chat_page.library, self.chat_page.chat
+        self.add_page(self.tr("Chat"), self.chat_page)
         self.computer = ComputerView(self)
         self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
@@ -120,9 +115,7 @@ class MainWindow(QMainWindow):
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""
-        path = self.library.selected_path()
-        if path is not None and not self.bridge.busy:
-            self.bridge.load_model(path)
+        self.library.load_selected()
 
     def add_page(self, title: str, widget: QWidget) -> None:
         """A page in the navigation, above the ones that stay at the bottom (the log)."""
@@ -153,8 +146,7 @@ class MainWindow(QMainWindow):
         if self._readout_in_flight:
             return
         self._readout_in_flight = True
-        loaded = self.bridge.loaded
-        pid, with_vram = self.bridge.engine_pid, loaded is not None and loaded.info.n_gpu_layers != 0
+        pid, with_vram = self.bridge.engine_pid, True  # NVML too: the GPU's total and the engine's VRAM
 
         def sample() -> None:
             try:
@@ -206,6 +198,7 @@ class MainWindow(QMainWindow):
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
         self.model_browser.shutdown()
+        self.chat_page.shutdown()
         self.jobs.shutdown()
         self.job_controller.shutdown()
         self.bridge.shutdown()

@@ -112,6 +112,7 @@ class LoadProgress:
 class ModelLoaded:
     info: ModelInfo
     load_seconds: float
+    rss_before_bytes: int = 0  # the engine's resident memory just before loading: what the model adds is the rest
 
 
 @dataclass(frozen=True)

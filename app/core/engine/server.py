@@ -31,6 +31,8 @@ def serve(conn: Connection) -> None:
     """The engine's main loop. Returns on Shutdown or when the app's end of the pipe closes."""
     import time
 
+    import psutil
+
     from app.core.engine.llama_session import LlamaSession
     from app.core.llama_log import LlamaLogCapture
 
@@ -67,6 +69,7 @@ def serve(conn: Connection) -> None:
                 if session is not None:
                     session.close()
                     session = None
+                rss_before = psutil.Process().memory_info().rss
                 started = time.perf_counter()
                 sent = [-1]
 
@@ -77,7 +80,7 @@ def serve(conn: Connection) -> None:
                         conn.send(LoadProgress(fraction))
 
                 session = LlamaSession(request, log, progress)
-                conn.send(ModelLoaded(session.info, time.perf_counter() - started))
+                conn.send(ModelLoaded(session.info, time.perf_counter() - started, rss_before))
             elif isinstance(request, UnloadModel):
                 if session is not None:
                     session.close()
