@@ -73,6 +73,7 @@ class LoadOptionsView(QWidget):
         self._path: Path | None = None
         self._task: BackgroundTask | None = None
         self.plan: LoadPlan | None = None
+        self._asked: tuple[Path | None, int, str] = (None, 0, "")
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)
@@ -120,6 +121,7 @@ class LoadOptionsView(QWidget):
             self._debounce.start()  # one plan at a time: try again shortly
             return
         self.reason.setText(self.tr("Working out where it fits…"))
+        self._asked = self._question()
         task = BackgroundTask(plan_load, self._path, self.context_length, parent=self, pass_progress=False,
                               choice=self.placement)
         task.finished.connect(self._on_task_finished)
@@ -127,7 +129,13 @@ class LoadOptionsView(QWidget):
         self._task = task
         task.start()
 
+    def _question(self) -> tuple[Path | None, int, str]:
+        return self._path, self.context_length, self.placement
+
     def _on_task_finished(self, plan: LoadPlan) -> None:
+        if self._asked != self._question():  # the choice changed while it was worked out: plan again
+            self._debounce.start()
+            return
         self.plan = plan
         if plan.n_layers:
             self.layers.setMaximum(plan.n_layers + 1)
