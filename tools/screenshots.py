@@ -1,5 +1,8 @@
 """Write screenshots of the chat screens and the log to docs/screenshots/ (offscreen, no display needed).
 
+With --scale 2 it draws the chat at 200 % (QT_SCALE_FACTOR=2) in a 960x540 window, the logical size of a
+1920x1080 screen at 200 %, as docs/screenshots/chat-200.png.
+
 The other pages' screenshots are written by their UI tests with real content in them (a fake Hub, a
 running job): `QUANTDESK_SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/ui`.
 
@@ -19,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+SCALE = "--scale" in sys.argv and sys.argv[sys.argv.index("--scale") + 1] == "2"
+if SCALE:
+    os.environ["QT_SCALE_FACTOR"] = "2"
 os.environ["QUANTDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="quantdesk-shots-")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,8 +56,34 @@ def shoot(window: MainWindow, name: str) -> None:
     print(f"wrote {path.relative_to(ROOT)}")
 
 
+def ask(window: MainWindow, finished: list[object], question: str) -> None:
+    count = len(finished)
+    window.chat.send(question)
+    wait_until(lambda: len(finished) > count, timeout=180)
+
+
+def scaled() -> int:
+    create_application()
+    window = MainWindow()
+    window.resize(960, 540)
+    window.show()
+    finished: list[object] = []
+    window.chat.reply_finished.connect(finished.append)
+    window.load_default_model()
+    wait_until(lambda: window.bridge.loaded is not None and not window.bridge.busy)
+    window.chat.sampling = SamplingSettings(temperature=0.0)
+    ask(window, finished, "Give me three tips for staying focused while studying.")
+    shoot(window, "chat-200")
+    window.chat.settings_button.setChecked(False)
+    shoot(window, "chat-200-panel-folded")
+    window.close()
+    return 0
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    if SCALE:
+        return scaled()
     create_application()
     window = MainWindow()
     window.resize(1180, 760)
@@ -61,17 +93,24 @@ def main() -> int:
 
     finished: list[object] = []
     window.chat.reply_finished.connect(finished.append)
-    window.bridge.load_model(starter_model_path(), n_ctx=2048)
+    window.load_default_model()
     wait_until(lambda: window.bridge.loaded is not None and not window.bridge.busy)
     window.chat.sampling = SamplingSettings(temperature=0.7, seed=11)
-    for question in ("What is the capital of France? Answer in one word.",
-                     "Give me three tips for staying focused while studying."):
-        count = len(finished)
-        window.chat.send(question)
-        wait_until(lambda count=count: len(finished) > count)
+    shoot(window, "chat-ready")
+    ask(window, finished, "What is the capital of France? Answer in one word.")
+    window.chat.sampling = SamplingSettings(temperature=0.0)
+    ask(window, finished, "Write a Python function that adds two numbers, with a short explanation.")
+    window.chat.conversations.refresh()
     window.update_readouts()
     window.chat.input.setPlainText("What is the capital of Germany?")
     shoot(window, "chat")
+    for _ in range(4):  # a few readouts for the timeline
+        window._readout_timer.timeout.emit()
+        wait_until(lambda: not window._readout_in_flight)
+        time.sleep(0.3)
+    window.chat.side.setCurrentIndex(1)
+    shoot(window, "chat-memory")
+    window.chat.side.setCurrentIndex(0)
 
     window.bridge.client.kill()
     window.chat.send("What is the capital of Germany? Answer in one word.")

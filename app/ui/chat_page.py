@@ -35,7 +35,7 @@ class ChatPage(QSplitter):
         self.setStretchFactor(0, 0)
         self.setStretchFactor(1, 1)
         char = self.fontMetrics().averageCharWidth()
-        self.setSizes([char * 34, char * 136])  # the chat gets most of the width
+        self.setSizes([char * 30, char * 140])  # the chat gets most of the width
         self.setChildrenCollapsible(False)
         self.library.options.options_changed.connect(self._on_library_options_changed)
 

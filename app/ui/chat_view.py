@@ -90,7 +90,8 @@ class ChatView(QWidget):
         self.context_bar.setObjectName("contextBar")
         self.context_bar.setRange(0, 1)
         self.context_bar.setValue(0)
-        self.context_bar.setFormat(self.tr("Context: %v of %m tokens"))
+        self.context_bar.setFormat(self.tr("context %v / %m"))
+        self.context_bar.setMinimumWidth(self.fontMetrics().horizontalAdvance("context 00000 / 00000") + 16)
         self.context_bar.setToolTip(self.tr("How much of the model's context this conversation fills. When it "
                                             "is full, the oldest messages are left out (you are told)."))
         self.settings_button = QPushButton(self.tr("Settings && memory"), self)
@@ -149,6 +150,8 @@ class ChatView(QWidget):
         self.send_button.clicked.connect(self._on_input_send_requested)
         self.stop_button.clicked.connect(self.stop)
         self.settings_button.toggled.connect(self.side.setVisible)
+        self.settings_button.clicked.connect(lambda: setattr(self, "_side_chosen", True))
+        self._side_chosen = False  # the person opened or folded the side panel: the width no longer decides
         self.banner.restart_requested.connect(self._on_banner_restart_requested)
         self.settings.preferences_changed.connect(self._on_settings_preferences_changed)
         self.settings.system_prompt_changed.connect(self.conversation_system_prompt_changed)
@@ -172,6 +175,12 @@ class ChatView(QWidget):
         bridge.busy_changed.connect(lambda _busy: self._refresh_state())
         self.restore_latest()
         self._refresh_state()
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        # A narrow chat (a small screen, 200 % scaling) folds the side panel away to give the transcript room.
+        if not self._side_chosen:
+            self.settings_button.setChecked(self.width() >= self.fontMetrics().averageCharWidth() * 90)
 
     def _scrolling(self, widget: QWidget) -> QScrollArea:
         area = QScrollArea(self)

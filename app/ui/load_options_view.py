@@ -42,10 +42,11 @@ class LoadOptionsView(QWidget):
         self.context.setToolTip(self.tr("How much text the model keeps in view: your messages and its replies. "
                                         "Longer takes more memory."))
         self.where = QComboBox(self)
-        self.where.addItem(self.tr("Automatic (from the estimate)"), "auto")
-        self.where.addItem(self.tr("Graphics card, whole model"), "gpu")
-        self.where.addItem(self.tr("Graphics card, some layers"), "layers")
-        self.where.addItem(self.tr("Processor only"), "cpu")
+        self.where.addItem(self.tr("Automatic"), "auto")
+        self.where.addItem(self.tr("Graphics card"), "gpu")
+        self.where.addItem(self.tr("Some layers on the graphics card"), "layers")
+        self.where.addItem(self.tr("Processor"), "cpu")
+        self.where.setToolTip(self.tr("Automatic: where the memory estimate says the model fits"))
         self.layers = QSpinBox(self)
         self.layers.setRange(0, 999)
         self.layers.setSuffix(self.tr(" layers"))
@@ -100,14 +101,14 @@ class LoadOptionsView(QWidget):
             self.layers.setValue(int(placement))
         else:
             self.where.setCurrentIndex(max(self.where.findData(placement), 0))
-        self.layers.setEnabled(self.where.currentData() == "layers")
+        self.layers.setVisible(self.where.currentData() == "layers")
 
     def set_model(self, path: Path | None) -> None:
         self._path = path
         self._on_changed()
 
     def _on_changed(self, *_: object) -> None:
-        self.layers.setEnabled(self.where.currentData() == "layers")
+        self.layers.setVisible(self.where.currentData() == "layers")
         self.options_changed.emit()
         self._debounce.start()
 

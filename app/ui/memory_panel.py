@@ -76,6 +76,8 @@ class MemoryPanel(QWidget):
         self.engine_ram = QLabel("–", self)
         self.engine_vram = QLabel("–", self)
         self.gpu_total = QLabel("–", self)
+        for label in (self.system, self.engine_ram, self.engine_vram, self.gpu_total):
+            label.setWordWrap(True)
         self.estimate = QLabel(self.tr("Load a model to see its estimate."), self)
         self.estimate.setWordWrap(True)
         self.comparison = QLabel(self)
