@@ -64,6 +64,9 @@ class ChatSettingsPanel(QWidget):
         self.prompt_format.addItem(self.tr("Text continuation (for base models)"), "text")
         for name in NAMED_FORMATS:
             self.prompt_format.addItem(name, name)
+        for combo in (self.preset, self.prompt_format):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         self.system_prompt = QPlainTextEdit(self)
         self.system_prompt.setPlaceholderText(self.tr("Optional: how the model should behave in this chat"))
         self.system_prompt.setMinimumHeight(self.fontMetrics().lineSpacing() * 3)

@@ -46,6 +46,8 @@ class LoadOptionsView(QWidget):
         self.where.addItem(self.tr("Graphics card"), "gpu")
         self.where.addItem(self.tr("Some layers on the graphics card"), "layers")
         self.where.addItem(self.tr("Processor"), "cpu")
+        self.where.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.where.setMinimumContentsLength(10)  # its width follows the column, not its longest entry
         self.where.setToolTip(self.tr("Automatic: where the memory estimate says the model fits"))
         self.layers = QSpinBox(self)
         self.layers.setRange(0, 999)
