@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.core.engine.protocol import SamplingSettings  # noqa: E402
-from app.core.models.library import starter_model_path  # noqa: E402
 from app.ui.application import create_application  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 

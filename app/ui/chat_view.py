@@ -1,29 +1,24 @@
-"""The chat panel: the model it talks to and how full its context is, the transcript, an input where Enter
-sends, Stop, the settings and live memory beside it, and a crash banner.
+"""The chat panel: header, transcript, input, Stop, settings and memory beside it, a crash banner.
 
-Tokens arrive faster than a person reads, so deltas are buffered and handled on a short timer: each tick
-appends the new text to the reply in SQLite first and draws it second, so whatever is on screen is already
-on disk (a killed app loses nothing shown). A long reply is redrawn less often (never more than a quarter of
-the time goes to drawing); its text is still written every tick. The conversation itself is core's
-(app/core/chat/conversation.py).
+Tokens are buffered and handled on a short timer: each tick appends the new text to the reply in SQLite
+first and draws it second, so whatever is on screen is already on disk (a killed app loses nothing shown).
+A long reply is redrawn less often (at most a quarter of the time goes to drawing), its text still written
+every tick. The conversation itself is core's (app/core/chat/conversation.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
-    QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,30 +29,17 @@ from app.core.chat.store import ConversationStore, ReplyFigures
 from app.core.engine.protocol import ChatMessage, GenerationDone, ModelLoaded, PromptReady, SamplingSettings
 from app.core.errors import QuantDeskError
 from app.ui.chat_banner import CrashBanner
-from app.ui.chat_settings_panel import ChatSettingsPanel
+from app.ui.chat_header import ChatHeader
+from app.ui.chat_input import ChatInput
+from app.ui.chat_side_panel import ChatSidePanel
 from app.ui.conversation_list_view import ConversationListView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
-from app.ui.memory_panel import MemoryPanel
 from app.ui.message_view import EditDialog
 from app.ui.transcript_view import TranscriptView
 
 FLUSH_INTERVAL_MS = 50
 DRAW_SHARE = 0.25  # at most this share of the GUI thread's time goes to redrawing a streaming reply
-
-
-class ChatInput(QPlainTextEdit):
-    """Enter sends; Shift+Enter starts a new line."""
-
-    send_requested = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        ):
-            self.send_requested.emit()
-            return
-        super().keyPressEvent(event)
 
 
 class ChatView(QWidget):
@@ -83,33 +65,18 @@ class ChatView(QWidget):
         self._load_fraction = 0.0
 
         self.banner = CrashBanner(self)
-        self.model_line = QLabel(self)
-        self.model_line.setObjectName("modelLine")
-        self.model_line.setWordWrap(True)
-        self.context_bar = QProgressBar(self)
-        self.context_bar.setObjectName("contextBar")
-        self.context_bar.setRange(0, 1)
-        self.context_bar.setValue(0)
-        self.context_bar.setFormat(self.tr("context %v / %m"))
-        self.context_bar.setMinimumWidth(self.fontMetrics().horizontalAdvance("context 00000 / 00000") + 16)
-        self.context_bar.setToolTip(self.tr("How much of the model's context this conversation fills. When it "
-                                            "is full, the oldest messages are left out (you are told)."))
-        self.settings_button = QPushButton(self.tr("Settings && memory"), self)
-        self.settings_button.setCheckable(True)
-        self.settings_button.setChecked(True)
+        self.header = ChatHeader(self)
+        self.model_line, self.context_bar = self.header.model_line, self.header.context_bar
+        self.settings_button = self.header.settings_button
         self.transcript = TranscriptView(self)
-        self.settings = ChatSettingsPanel(self.prefs, self)
-        self.memory = MemoryPanel(self)
-        self.side = QTabWidget(self)
-        self.side.addTab(self._scrolling(self.settings), self.tr("Settings"))
-        self.side.addTab(self._scrolling(self.memory), self.tr("Memory"))
+        self.side = ChatSidePanel(self.prefs, self)
+        self.settings, self.memory = self.side.settings, self.side.memory
         self.body = QSplitter(Qt.Orientation.Horizontal, self)
         self.body.addWidget(self.transcript)
         self.body.addWidget(self.side)
         self.body.setStretchFactor(0, 3)
         self.body.setStretchFactor(1, 1)
         self.body.setChildrenCollapsible(False)
-        self.side.setMinimumWidth(self.fontMetrics().averageCharWidth() * 24)
         self.body.setSizes([self.fontMetrics().averageCharWidth() * 80, self.fontMetrics().averageCharWidth() * 42])
         self.input = ChatInput(self)
         self.input.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 12)
@@ -121,10 +88,6 @@ class ChatView(QWidget):
         self.status.setWordWrap(True)
         self.conversations = ConversationListView(history)  # placed by the chat page, beside the models
 
-        header = QHBoxLayout()
-        header.addWidget(self.model_line, 3)
-        header.addWidget(self.context_bar, 2)
-        header.addWidget(self.settings_button)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
@@ -134,7 +97,7 @@ class ChatView(QWidget):
         entry.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
-        layout.addLayout(header)
+        layout.addWidget(self.header)
         layout.addWidget(self.body, 1)
         layout.addLayout(entry)
         layout.addWidget(self.status)
@@ -153,9 +116,9 @@ class ChatView(QWidget):
         self.settings_button.clicked.connect(lambda: setattr(self, "_side_chosen", True))
         self._side_chosen = False  # the person opened or folded the side panel: the width no longer decides
         self.banner.restart_requested.connect(self._on_banner_restart_requested)
-        self.settings.preferences_changed.connect(self._on_settings_preferences_changed)
-        self.settings.system_prompt_changed.connect(self.conversation_system_prompt_changed)
-        self.transcript.copy_requested.connect(self.copy_message)
+        self.settings.preferences_changed.connect(self._set_preferences)
+        self.settings.system_prompt_changed.connect(lambda text: self.conversation.set_system_prompt(text))
+        self.transcript.copy_requested.connect(lambda _m: self.status.setText(self.tr("Copied to the clipboard.")))
         self.transcript.edit_requested.connect(self._on_transcript_edit_requested)
         self.transcript.regenerate_requested.connect(lambda _m: self.regenerate())
         self.conversations.open_requested.connect(self.open_conversation)
@@ -182,12 +145,6 @@ class ChatView(QWidget):
         if not self._side_chosen:
             self.settings_button.setChecked(self.width() >= self.fontMetrics().averageCharWidth() * 90)
 
-    def _scrolling(self, widget: QWidget) -> QScrollArea:
-        area = QScrollArea(self)
-        area.setWidget(widget)
-        area.setWidgetResizable(True)
-        return area
-
     # ---- settings the tests and the window use ------------------------------------------------------------
 
     @property
@@ -196,8 +153,7 @@ class ChatView(QWidget):
 
     @sampling.setter
     def sampling(self, value: SamplingSettings) -> None:
-        self._set_preferences(ChatPreferences(value, self.prefs.max_tokens, self.prefs.context_length,
-                                              self.prefs.placement, self.prefs.prompt_format), save=False)
+        self._set_preferences(dataclasses.replace(self.prefs, sampling=value), save=False)
 
     @property
     def system_prompt(self) -> str:
@@ -214,17 +170,11 @@ class ChatView(QWidget):
         if save and self._persist:
             save_preferences(prefs)
 
-    def _on_settings_preferences_changed(self, prefs: ChatPreferences) -> None:
-        self._set_preferences(prefs)
-
-    def conversation_system_prompt_changed(self, text: str) -> None:
-        self.conversation.set_system_prompt(text)
 
     # ---- conversation state -------------------------------------------------------------------------
 
     def restore_latest(self) -> None:
         self._show(Conversation.latest(self.history))
-
     def open_conversation(self, conversation_id: int) -> bool:
         if self._generating:
             return False
@@ -251,7 +201,6 @@ class ChatView(QWidget):
     def _on_conversations_renamed(self, conversation_id: int, title: str) -> None:
         if conversation_id == self.conversation.id:
             self.conversation.title = title
-
     def messages_for_model(self) -> list[ChatMessage]:
         return self.conversation.for_model()
 
@@ -301,10 +250,6 @@ class ChatView(QWidget):
         self.conversation.edit_user_message(message, text)
         self.transcript.show_conversation(self.conversation, self._empty_text())
         return self._start_reply()
-
-    def copy_message(self, message: Message) -> None:
-        QGuiApplication.clipboard().setText(message.content)
-        self.status.setText(self.tr("Copied to the clipboard."))
 
     def _on_transcript_edit_requested(self, message: Message) -> None:
         dialog = EditDialog(message.content, self)
@@ -379,19 +324,10 @@ class ChatView(QWidget):
         s = done.stats
         self._finish_reply(done.stop_reason == "end_of_text", ReplyFigures(
             done.stop_reason, s.generated_tokens, s.tokens_per_second, s.first_token_seconds, s.dropped_messages))
-        note = {"stopped": self.tr(" (stopped)"), "max_tokens": self.tr(" (length limit)"),
-                "context_full": self.tr(" (context full)")}.get(done.stop_reason, "")
-        status = self.tr("{n} tokens at {rate:.1f} tokens/s, {ttft:.2f} s to first token{note}").format(
-            n=s.generated_tokens, rate=s.tokens_per_second, ttft=s.first_token_seconds, note=note)
-        if self.bridge.loaded is not None:
-            used = s.prompt_tokens + s.generated_tokens
-            status += self.tr(" · context: {used} of {total} tokens used").format(
-                used=used, total=self.bridge.loaded.info.n_ctx)
-            self._update_context_bar(used)
-        if s.dropped_messages:
-            status += self.tr(" · the {k} oldest messages no longer fit and were left out").format(
-                k=s.dropped_messages)
-        self.status.setText(status)
+        n_ctx = self.bridge.loaded.info.n_ctx if self.bridge.loaded is not None else None
+        self.status.setText(self.header.reply_summary(done, n_ctx))
+        if n_ctx is not None:
+            self._update_context_bar(s.prompt_tokens + s.generated_tokens)
         self.tokens_per_second_changed.emit(s.tokens_per_second)
         self.reply_finished.emit(done)
         self.focus_input()
@@ -433,8 +369,7 @@ class ChatView(QWidget):
     def _update_context_bar(self, used: int, n_ctx: int | None = None) -> None:
         if n_ctx is None:
             n_ctx = self.bridge.loaded.info.n_ctx if self.bridge.loaded is not None else 1
-        self.context_bar.setRange(0, max(n_ctx, 1))
-        self.context_bar.setValue(min(used, n_ctx))
+        self.header.show_context(used, n_ctx)
 
     def _empty_text(self) -> str:
         loading = self.bridge.loading
@@ -451,14 +386,10 @@ class ChatView(QWidget):
     def _refresh_state(self) -> None:
         loaded = self.bridge.loaded
         self.transcript.set_empty_text(self._empty_text())
+        self.header.show_model(loaded)
         if loaded is None:
-            self.model_line.setText(self.tr("No model loaded."))
             self.input.setPlaceholderText(self.tr("Load a model on the left first."))
         else:
-            colour = "#a15c00" if loaded.info.chat_format == "text" else "#3d4752"
-            self.model_line.setText(
-                f"<b>{Path(loaded.info.path).name}</b><br>"
-                f'<span style="color:{colour}">{loaded.info.chat_format_note}</span>')
             self.input.setPlaceholderText(
                 self.tr("Write the start of a text — Enter sends") if loaded.info.chat_format == "text"
                 else self.tr("Message the model — Enter sends, Shift+Enter for a new line"))

@@ -8,6 +8,7 @@ the first screen never asks for something that is already done.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.core.chat.conversation import Conversation, Message
@@ -15,7 +16,7 @@ from app.ui.message_view import MessageView
 
 
 class TranscriptView(QScrollArea):
-    copy_requested = Signal(object)  # Message
+    copy_requested = Signal(object)  # Message, already on the clipboard
     edit_requested = Signal(object)
     regenerate_requested = Signal(object)
 
@@ -60,8 +61,9 @@ class TranscriptView(QScrollArea):
         for message in conversation.messages:
             self.add_message(message, streaming=message is conversation.reply_in_progress)
         self.set_empty_text(empty_text)
+        # the last reply says how many of the oldest messages the model no longer saw
         dropped = next((m.figures.dropped_messages for m in reversed(conversation.messages)
-                        if m.role == "assistant" and m.complete is not None), 0)
+                        if m.role == "assistant"), 0)
         self.mark_unseen(dropped)
         self._update_regenerate()
         self._follow = True
@@ -69,7 +71,7 @@ class TranscriptView(QScrollArea):
 
     def add_message(self, message: Message, streaming: bool = False) -> MessageView:
         view = MessageView(message, self._inner)
-        view.copy_requested.connect(self.copy_requested)
+        view.copy_requested.connect(self._on_view_copy_requested)
         view.edit_requested.connect(self.edit_requested)
         view.regenerate_requested.connect(self.regenerate_requested)
         if streaming:
@@ -79,6 +81,10 @@ class TranscriptView(QScrollArea):
         self.empty_label.hide()
         self._update_regenerate()
         return view
+
+    def _on_view_copy_requested(self, message: Message) -> None:
+        QGuiApplication.clipboard().setText(message.content)
+        self.copy_requested.emit(message)
 
     def set_empty_text(self, text: str) -> None:
         self.empty_label.setText(text)

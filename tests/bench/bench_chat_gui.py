@@ -30,14 +30,14 @@ os.environ["QUANTDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="quantdesk-bench-")
 os.environ["QUANTDESK_CONFIG_DIR"] = os.path.join(os.environ["QUANTDESK_DATA_DIR"], "config")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
-from app.core.engine.client import EngineClient  # noqa: E402
-from app.core.engine.protocol import ChatMessage, LoadModel, SamplingSettings  # noqa: E402
-from app.core.models.library import starter_model_path  # noqa: E402
-from app.ui.application import create_application  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
+from app.core.engine.client import EngineClient
+from app.core.engine.protocol import ChatMessage, LoadModel, SamplingSettings
+from app.core.models.library import starter_model_path
+from app.ui.application import create_application
+from app.ui.main_window import MainWindow
 
 PROMPT = ("Write a long guide to baking bread at home, with headings, bullet lists, bold words and a short "
           "Python snippet that converts grams to cups.")
