@@ -11,7 +11,7 @@ import dataclasses
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QWidget
 
-from app.core.chat.preferences import ChatPreferences, load_preferences, save_preferences
+from app.core.chat.preferences import ChatPreferences, load_preferences
 from app.core.chat.store import ConversationStore
 from app.ui.chat_view import ChatView
 from app.ui.engine_bridge import EngineBridge
@@ -41,10 +41,9 @@ class ChatPage(QSplitter):
 
     def _on_library_options_changed(self) -> None:
         options = self.library.options
-        prefs = dataclasses.replace(self.chat.prefs, context_length=options.context_length,
-                                    placement=options.placement)
-        self.chat.prefs = prefs
-        save_preferences(prefs)
+        # through the chat, so its settings panel holds the new values too and a later change keeps them
+        self.chat.set_preferences(dataclasses.replace(self.chat.prefs, context_length=options.context_length,
+                                                       placement=options.placement))
 
     def shutdown(self) -> None:
         self.library.shutdown()

@@ -116,7 +116,7 @@ class ChatView(QWidget):
         self.settings_button.clicked.connect(lambda: setattr(self, "_side_chosen", True))
         self._side_chosen = False  # the person opened or folded the side panel: the width no longer decides
         self.banner.restart_requested.connect(self._on_banner_restart_requested)
-        self.settings.preferences_changed.connect(self._set_preferences)
+        self.settings.preferences_changed.connect(self.set_preferences)
         self.settings.system_prompt_changed.connect(lambda text: self.conversation.set_system_prompt(text))
         self.transcript.copy_requested.connect(lambda _m: self.status.setText(self.tr("Copied to the clipboard.")))
         self.transcript.edit_requested.connect(self._on_transcript_edit_requested)
@@ -153,7 +153,7 @@ class ChatView(QWidget):
 
     @sampling.setter
     def sampling(self, value: SamplingSettings) -> None:
-        self._set_preferences(dataclasses.replace(self.prefs, sampling=value), save=False)
+        self.set_preferences(dataclasses.replace(self.prefs, sampling=value), save=False)
 
     @property
     def system_prompt(self) -> str:
@@ -164,7 +164,7 @@ class ChatView(QWidget):
         self.conversation.set_system_prompt(text)
         self.settings.set_system_prompt(text)
 
-    def _set_preferences(self, prefs: ChatPreferences, save: bool = True) -> None:
+    def set_preferences(self, prefs: ChatPreferences, save: bool = True) -> None:
         self.prefs = prefs
         self.settings.set_preferences(prefs)
         if save and self._persist:

@@ -242,3 +242,14 @@ def test_usable_at_200_percent_scaling(window: MainWindow) -> None:
     chat.settings_button.setChecked(False)
     assert not chat.side.isVisible()
 
+
+
+def test_load_options_and_reply_settings_are_kept_together(window: MainWindow) -> None:
+    from app.core.chat.preferences import load_preferences
+
+    window.library.options.context.setValue(8192)
+    window.library.options.set_placement("cpu")
+    window.library.options.where.currentIndexChanged.emit(window.library.options.where.currentIndex())
+    window.chat.settings.temperature.setValue(0.3)  # a later change of a reply setting keeps the load options
+    saved = load_preferences()
+    assert (saved.context_length, saved.placement, saved.sampling.temperature) == (8192, "cpu", 0.3)
