@@ -79,6 +79,7 @@ class ChatView(QWidget):
         self.body.setChildrenCollapsible(False)
         self.body.setSizes([self.fontMetrics().averageCharWidth() * 80, self.fontMetrics().averageCharWidth() * 42])
         self.input = ChatInput(self)
+        self.input.setAccessibleName(self.tr("Your message"))
         self.input.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 12)
         self.send_button = QPushButton(self.tr("Send"), self)
         self.stop_button = QPushButton(self.tr("Stop"), self)

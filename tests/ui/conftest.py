@@ -37,6 +37,7 @@ def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     create_application()
     history = ConversationStore(tmp_path / "conversations.sqlite3")
     win = MainWindow(bridge=EngineBridge(), history=history, jobs=JobController(JobQueue(tmp_path / "jobs.json")))
+    win.show_page("Chat")  # a first start opens on the guide (tests/ui/test_first_run.py); these tests chat
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -12,7 +12,7 @@ from app.core.convert.llama import LlamaFamily
 from app.core.convert.phi3 import Phi3Family
 from app.core.convert.qwen2 import Qwen2Family
 from app.core.convert.qwen3 import Qwen3Family
-from app.core.errors import UnsupportedArchitectureError
+from app.core.errors import InvalidModelFolderError, UnsupportedArchitectureError
 
 FAMILIES: tuple[type[ArchFamily], ...] = (
     LlamaFamily,
@@ -30,16 +30,30 @@ SUPPORTED_TITLES = "Llama (Llama 2/3, Mistral, SmolLM), Qwen2/2.5, Qwen3, Gemma 
 CONVERTIBLE_ARCHITECTURES: dict[str, str] = {arch: f.title for f in FAMILIES for arch in f.hf_architectures}
 
 
+def architecture(config: dict[str, Any]) -> str:
+    """config.json's architecture ("LlamaForCausalLM"), else its model_type; InvalidModelFolderError in plain
+    words when they are not names."""
+    archs, model_type = config.get("architectures"), config.get("model_type", "unknown")
+    if archs and isinstance(archs, list) and isinstance(archs[0], str):
+        return archs[0]
+    if not archs and isinstance(model_type, str):
+        return model_type
+    raise InvalidModelFolderError(
+        "The model's config.json is damaged: it does not name the model's architecture.",
+        f"config.json architectures={str(archs)[:100]} model_type={str(model_type)[:100]}",
+    )
+
+
 def family_for(config: dict[str, Any]) -> type[ArchFamily]:
     """The converter for this config.json's architecture, or UnsupportedArchitectureError naming it."""
-    archs = config.get("architectures") or []
-    arch = str(archs[0]) if archs else str(config.get("model_type", "unknown"))
+    arch = architecture(config)
     for family in FAMILIES:
         if arch in family.hf_architectures:
             return family
-    readable = arch.removesuffix("ForCausalLM").removesuffix("ForConditionalGeneration") or arch
+    readable = (arch.removesuffix("ForCausalLM").removesuffix("ForConditionalGeneration") or arch)[:60]
     raise UnsupportedArchitectureError(
         f"This model's architecture, {readable}, can't be converted yet. Supported: {SUPPORTED_TITLES}.",
-        f"config.json architectures={config.get('architectures')!r} model_type={config.get('model_type')!r}; "
+        f"config.json architectures={str(config.get('architectures'))[:100]} "
+        f"model_type={str(config.get('model_type'))[:100]}; "
         "supported: " + ", ".join(a for f in FAMILIES for a in f.hf_architectures),
     )

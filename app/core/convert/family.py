@@ -8,6 +8,7 @@ any data is read: the writer needs every name, shape and type up front for the G
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -15,12 +16,15 @@ from typing import Any, ClassVar
 import gguf
 import numpy as np
 
+from app.core.convert.config_values import check_settings
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.errors import ConversionError, InvalidModelFolderError
 from app.core.models.hf_folder import HfFolder, SourceTensor
 
 #: Tensors a checkpoint may carry that llama.cpp has no use for.
 _IGNORED_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
+#: A decoder layer's index in a checkpoint tensor name ("model.layers.12.mlp.up_proj.weight").
+_LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 #: Parts of multimodal checkpoints (image/audio encoders) that a text GGUF leaves out.
 _MULTIMODAL_MARKERS = (
     "vision_",
@@ -88,12 +92,34 @@ class ArchFamily:
     def __init__(self, folder: HfFolder) -> None:
         self.folder = folder
         config = dict(folder.config)
+        check_settings(config)
         if isinstance(config.get("text_config"), dict):  # multimodal wrappers keep the LM's settings here
+            check_settings(config["text_config"])
             config = {**config, **config["text_config"]}
         self.hparams = {**self.defaults(config), **config}
-        self.block_count = int(self.find(["n_layers", "num_hidden_layers", "n_layer", "num_layers"]))
-        self.tensor_map = gguf.get_tensor_name_map(self.gguf_arch, self.block_count)
+        self.block_count: int = self.find(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
+        # gguf's name map costs 2 ms and 45 kB per layer: built for the layers the weights hold, never for a
+        # count config.json claims (a damaged 4,096 would take 15 s); layers past block_count stay unknown
+        self.tensor_map = gguf.get_tensor_name_map(self.gguf_arch, min(self.block_count, self._layers_held()))
+        self._check_vocab_size()
         self.rope = self._rope_parameters()
+
+    def _layers_held(self) -> int:
+        """1 + the highest layer index among the checkpoint's tensors (0 without layer tensors)."""
+        found = (_LAYER_INDEX.search(t.name) for t in self.folder.tensors if not self.skip(t.name))
+        return max((int(m.group(1)) + 1 for m in found if m), default=0)
+
+    def _check_vocab_size(self) -> None:
+        """The vocabulary is padded to config.json's vocab_size: it must fit the embedding's rows, or a damaged
+        number would make millions of padding tokens (and a file llama.cpp refuses)."""
+        vocab = self.hparams.get("vocab_size")
+        embedding = next((t for t in self.folder.tensors if t.name.endswith("embed_tokens.weight")), None)
+        if vocab and embedding is not None and embedding.shape and vocab > embedding.shape[0]:
+            raise InvalidModelFolderError(
+                f"The model's config.json says it knows {vocab} tokens, but its weights have room for "
+                f"{embedding.shape[0]}.",
+                f"config.json vocab_size = {vocab}; {embedding.name} has shape {embedding.shape}",
+            )
 
     def defaults(self, config: dict[str, Any]) -> dict[str, Any]:
         return dict(self.config_defaults)
@@ -105,8 +131,9 @@ class ArchFamily:
     # ---- hyperparameters ----------------------------------------------------------------------------
 
     def find(self, keys: list[str], optional: bool = False) -> Any:
+        """The first of `keys` config.json sets (null counts as unset); InvalidModelFolderError if none is."""
         for key in keys:
-            if key in self.hparams:
+            if self.hparams.get(key) is not None:
                 return self.hparams[key]
         if optional:
             return None
@@ -114,6 +141,11 @@ class ArchFamily:
             "The model's config.json is missing a setting the conversion needs.",
             f"none of {keys} in config.json",
         )
+
+    def setting(self, key: str, default: Any) -> Any:
+        """config.json's `key`, or `default` where it is absent or null."""
+        value = self.hparams.get(key)
+        return default if value is None else value
 
     def _rope_parameters(self) -> dict[str, Any]:
         # Newer transformers keep rope settings in "rope_parameters", older ones in "rope_scaling" plus

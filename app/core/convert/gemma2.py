@@ -38,19 +38,20 @@ class Gemma2Family(ArchFamily):
 
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         hp = self.hparams
-        w.add_context_length(hp["max_position_embeddings"])
-        w.add_embedding_length(hp["hidden_size"])
+        n_head = self.find(["num_attention_heads"])
+        w.add_context_length(self.find(["max_position_embeddings"]))
+        w.add_embedding_length(self.find(["hidden_size"]))
         w.add_block_count(self.block_count)
-        w.add_feed_forward_length(hp["intermediate_size"])
-        w.add_head_count(hp["num_attention_heads"])
-        w.add_head_count_kv(hp.get("num_key_value_heads", hp["num_attention_heads"]))
-        w.add_layer_norm_rms_eps(hp["rms_norm_eps"])
-        w.add_key_length(hp["head_dim"])
-        w.add_value_length(hp["head_dim"])
+        w.add_feed_forward_length(self.find(["intermediate_size"]))
+        w.add_head_count(n_head)
+        w.add_head_count_kv(hp.get("num_key_value_heads") or n_head)
+        w.add_layer_norm_rms_eps(self.find(["rms_norm_eps"]))
+        w.add_key_length(self.find(["head_dim"]))
+        w.add_value_length(self.find(["head_dim"]))
         w.add_file_type(file_type)
-        w.add_attn_logit_softcapping(hp["attn_logit_softcapping"])
-        w.add_final_logit_softcapping(hp["final_logit_softcapping"])
-        w.add_sliding_window(hp["sliding_window"])
+        w.add_attn_logit_softcapping(self.find(["attn_logit_softcapping"]))
+        w.add_final_logit_softcapping(self.find(["final_logit_softcapping"]))
+        w.add_sliding_window(self.find(["sliding_window"]))
 
     def check_tokenizer(self) -> None:
         self.require_sentencepiece()

@@ -38,11 +38,11 @@ class Gemma3Family(ArchFamily):
         hp = self.hparams
         # llama.cpp's converter writes these again with Gemma 3's defaults; the later value wins
         replace = {
-            gguf.Keys.LLM.CONTEXT_LENGTH: hp.get("max_position_embeddings", 131072),
-            gguf.Keys.Attention.HEAD_COUNT: hp.get("num_attention_heads", 8),
-            gguf.Keys.Attention.LAYERNORM_RMS_EPS: hp.get("rms_norm_eps", 1e-6),
-            gguf.Keys.Attention.KEY_LENGTH: hp.get("head_dim", 256),
-            gguf.Keys.Attention.VALUE_LENGTH: hp.get("head_dim", 256),
+            gguf.Keys.LLM.CONTEXT_LENGTH: self.setting("max_position_embeddings", 131072),
+            gguf.Keys.Attention.HEAD_COUNT: self.setting("num_attention_heads", 8),
+            gguf.Keys.Attention.LAYERNORM_RMS_EPS: self.setting("rms_norm_eps", 1e-6),
+            gguf.Keys.Attention.KEY_LENGTH: self.setting("head_dim", 256),
+            gguf.Keys.Attention.VALUE_LENGTH: self.setting("head_dim", 256),
             gguf.Keys.Rope.FREQ_BASE: self.full_rope.get("rope_theta", 1_000_000.0),
         }
         for key in replace:
@@ -56,9 +56,9 @@ class Gemma3Family(ArchFamily):
         if final_softcap := hp.get("final_logit_softcapping"):
             w.add_final_logit_softcapping(final_softcap)
         if hp.get("sliding_window_pattern") != 1:
-            w.add_sliding_window(hp["sliding_window"])
+            w.add_sliding_window(self.find(["sliding_window"]))
         w.kv_data[0].pop(gguf.Keys.Attention.HEAD_COUNT_KV.format(arch=self.arch_name), None)
-        w.add_head_count_kv(hp.get("num_key_value_heads", 4))
+        w.add_head_count_kv(self.setting("num_key_value_heads", 4))
 
     def check_tokenizer(self) -> None:
         if not self.folder.has_file("tokenizer.model"):

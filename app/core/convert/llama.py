@@ -16,6 +16,7 @@ import numpy as np
 from app.core.convert.family import ArchFamily, OutTensor, constant, whole
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.convert.tokenizer_spm import write_spm_vocab
+from app.core.errors import InvalidModelFolderError
 from app.core.models.hf_folder import SourceTensor
 
 #: SmolLM2 and Granite's small models share this vocabulary size; llama.cpp turns BOS off for them.
@@ -61,17 +62,24 @@ class LlamaFamily(ArchFamily):
             "max_position_embeddings": 2048,
             "vocab_size": 32000,
         }
-        if "hidden_size" in config and "num_attention_heads" in config:
+        if config.get("hidden_size") and config.get("num_attention_heads"):  # checked whole numbers, or null
             values["head_dim"] = config["hidden_size"] // config["num_attention_heads"]  # LlamaConfig's rule
         return values
 
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         super().write_parameters(w, file_type)
-        w.add_vocab_size(self.hparams["vocab_size"])
-        head_dim = (
-            self.hparams.get("head_dim") or self.hparams["hidden_size"] // self.hparams["num_attention_heads"]
-        )
-        w.add_rope_dimension_count(head_dim)
+        w.add_vocab_size(self.find(["vocab_size"]))
+        w.add_rope_dimension_count(self._head_dim)
+
+    @property
+    def _head_dim(self) -> int:
+        head_dim: int = self.hparams.get("head_dim") or self.find(["hidden_size"]) // self._n_head
+        return head_dim
+
+    @property
+    def _n_head(self) -> int:
+        n_head: int = self.find(["num_attention_heads"])
+        return n_head
 
     def check_tokenizer(self) -> None:
         if not self.folder.has_file("tokenizer.model"):
@@ -90,8 +98,17 @@ class LlamaFamily(ArchFamily):
             w.add_add_bos_token(False)
 
     def out_tensors(self, tensor: SourceTensor) -> list[OutTensor]:
-        n_head = self.hparams["num_attention_heads"]
-        n_kv = self.hparams.get("num_key_value_heads", n_head)
+        n_head = self._n_head
+        n_kv = self.hparams.get("num_key_value_heads") or n_head
+        for suffix, heads in (("q_proj", n_head), ("k_proj", n_kv)):
+            if tensor.name.endswith((f"{suffix}.weight", f"{suffix}.bias")) and tensor.shape[:1] and (
+                tensor.shape[0] % (2 * heads)
+            ):
+                raise InvalidModelFolderError(
+                    "The model's config.json does not match its weights: their rows can't be split into "
+                    f"{heads} attention heads.",
+                    f"{tensor.name} has shape {tensor.shape}; config.json says {heads} heads",
+                )
         if tensor.name.endswith(("q_proj.weight", "q_proj.bias")):
             return [whole(tensor, self.gguf_name(tensor.name), lambda a: permute_rows(a, n_head))]
         if tensor.name.endswith(("k_proj.weight", "k_proj.bias")):
@@ -103,9 +120,7 @@ class LlamaFamily(ArchFamily):
         if str(rope.get("rope_type", "")).lower() != "llama3":
             return []
         base = rope.get("rope_theta", 10000.0)
-        dim = (
-            self.hparams.get("head_dim") or self.hparams["hidden_size"] // self.hparams["num_attention_heads"]
-        )
+        dim = self._head_dim
         factor = rope.get("factor", 8.0)
         low, high = rope.get("low_freq_factor", 1.0), rope.get("high_freq_factor", 4.0)
         old_ctx = rope.get("original_max_position_embeddings", 8192)

@@ -48,7 +48,22 @@ class Phi3Family(ArchFamily):
                 "The model's config.json is missing a setting the conversion needs.",
                 "Phi-3: original_max_position_embeddings not in config.json",
             )
-        return int(self.rope["original_max_position_embeddings"])
+        context = int(self.rope["original_max_position_embeddings"])
+        if context < 2:  # the long-context scale is a logarithm to this base
+            raise InvalidModelFolderError(
+                "The model's long-context settings in config.json don't match its shape.",
+                f"Phi-3: original_max_position_embeddings = {context}",
+            )
+        return context
+
+    @property
+    def _rope_theta(self) -> float:
+        theta: float | None = self.full_rope.get("rope_theta")
+        if theta is None:
+            raise InvalidModelFolderError(
+                "The model's config.json is missing a setting the conversion needs.", "Phi-3: no rope_theta"
+            )
+        return theta
 
     def write_parameters(self, w: gguf.GGUFWriter, file_type: int) -> None:
         w.add_context_length(self.find(["n_positions", "max_position_embeddings"]))
@@ -60,7 +75,7 @@ class Phi3Family(ArchFamily):
         w.add_head_count_kv(self.find(["num_key_value_heads", "n_head_kv"]))
         w.add_layer_norm_rms_eps(self.find(["rms_norm_eps"]))
         w.add_rope_dimension_count(self._rope_dims)
-        w.add_rope_freq_base(self.full_rope["rope_theta"])
+        w.add_rope_freq_base(self._rope_theta)
         w.add_file_type(file_type)
         # a window of 0 is how llama.cpp tells Phi-4 (no sliding window) from Phi-3
         w.add_sliding_window(self.hparams.get("sliding_window") or 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 import gguf
 
-from app.core.convert.families import SUPPORTED_TITLES, family_for
+from app.core.convert.families import SUPPORTED_TITLES, architecture, family_for
 from app.core.convert.family import ArchFamily
 from app.core.convert.writer import OUTTYPES, plan_tensors
 from app.core.errors import ModelInfoError, UnsupportedArchitectureError
@@ -45,9 +45,8 @@ def _family(config: dict[str, Any]) -> type[ArchFamily]:
     try:
         return family_for(config)
     except UnsupportedArchitectureError as error:
-        archs = config.get("architectures") or [config.get("model_type", "unknown")]
         raise ModelInfoError(
-            f"This model's architecture, {archs[0]}, is not one QuantDesk can size yet "
+            f"This model's architecture, {architecture(config)[:60]}, is not one QuantDesk can size yet "
             f"(it sizes what it can convert: {SUPPORTED_TITLES}).", error.detail) from None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import gguf
@@ -70,7 +71,7 @@ def pre_tokenizer_name(folder: HfFolder, tokenizer: Any) -> str:
     digest = hashlib.sha256(str(ids).encode()).hexdigest()
     if digest in PRE_TOKENIZER_BY_HASH:
         return PRE_TOKENIZER_BY_HASH[digest]
-    definition = json.loads((folder.path / "tokenizer.json").read_text(encoding="utf-8")).get("pre_tokenizer")
+    definition = folder.read_json("tokenizer.json").get("pre_tokenizer")
     rule = _rule(definition)
     if rule in _PRE_TOKENIZER_BY_RULE:
         log.info("pre-tokenizer hash %s unknown; identified %s by its definition", digest, rule)
@@ -88,10 +89,12 @@ def _rule(definition: Any) -> tuple[str, ...]:
         return ()
     steps = definition.get("pretokenizers", []) if definition.get("type") == "Sequence" else [definition]
     rule: list[str] = []
-    for step in steps:
+    for step in steps if isinstance(steps, list) else [steps]:
+        if not isinstance(step, dict):
+            return ()
         kind = step.get("type")
         if kind == "Split":
-            pattern = step.get("pattern", {})
+            pattern = _table(step.get("pattern"))
             rule.append("split:" + str(pattern.get("Regex", pattern.get("String", ""))))
         elif kind == "Digits":
             rule.append("digits:individual" if step.get("individual_digits") else "digits")
@@ -107,12 +110,12 @@ def _require_byte_level(folder: HfFolder) -> None:
     (Llama 2's, with byte fallback) needs the original tokenizer.model, as llama.cpp's converter
     would otherwise need transformers to rebuild it."""
     data = folder.read_json("tokenizer.json")
-    model, decoder = data.get("model") or {}, data.get("decoder") or {}
+    model, decoder = _table(data.get("model")), _table(data.get("decoder"))
     steps = decoder.get("decoders", [decoder]) if decoder.get("type") == "Sequence" else [decoder]
     if (
         model.get("type") != "BPE"
         or model.get("byte_fallback")
-        or all(d.get("type") != "ByteLevel" for d in steps)
+        or all(_table(d).get("type") != "ByteLevel" for d in (steps if isinstance(steps, list) else [steps]))
     ):
         raise InvalidModelFolderError(
             "This model's tokenizer is the SentencePiece kind, and its tokenizer.model file is missing. "
@@ -121,6 +124,12 @@ def _require_byte_level(folder: HfFolder) -> None:
             f"byte_fallback {model.get('byte_fallback')!r}, decoder {decoder.get('type')!r}; "
             f"no tokenizer.model in {folder.path}",
         )
+
+
+def _table(value: Any) -> dict[str, Any]:
+    """A JSON object of a tokenizer file, or {} for anything else: what a tokenizer lacks is then reported
+    the way a missing part is."""
+    return value if isinstance(value, dict) else {}
 
 
 def bpe_vocab(folder: HfFolder, vocab_size: int | None) -> tuple[list[str], list[int], str]:
@@ -168,16 +177,33 @@ def write_bpe_vocab(w: gguf.GGUFWriter, folder: HfFolder, vocab_size: int | None
     w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
     w.add_token_types(types)
-    special = gguf.SpecialVocab(folder.path, load_merges=True)
-    byte_level_defaults(special, folder)
-    special.add_to_gguf(w, quiet=True)
+    add_special_tokens(w, folder, byte_level_defaults, load_merges=True)
+
+
+def add_special_tokens(w: gguf.GGUFWriter, folder: HfFolder,
+                       adjust: Callable[[gguf.SpecialVocab, HfFolder], None] | None = None, **options: Any) -> None:
+    """Merges, special token ids, add_bos/add_eos and the chat template, read by gguf's SpecialVocab from the
+    folder's tokenizer files and config.json. SpecialVocab takes those files as they come (a list where a
+    table belongs is an AttributeError there, a negative token id a ValueError): any such failure of its is
+    the folder's damage, said in plain words. `adjust` amends what it read before it is written."""
+    try:
+        special = gguf.SpecialVocab(folder.path, **options)
+        if adjust is not None:
+            adjust(special, folder)
+        special.add_to_gguf(w, quiet=True)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as error:
+        raise InvalidModelFolderError(
+            "The model's tokenizer settings (tokenizer_config.json, tokenizer.json or config.json) are damaged.",
+            f"{folder.path}: gguf SpecialVocab: {error!r}"[:500],
+        ) from None
 
 
 def byte_level_defaults(special: gguf.SpecialVocab, folder: HfFolder) -> None:
     """A ByteLevel post-processor adds no BOS/EOS: say so (newer gguf-py's SpecialVocab does the same,
     and llama.cpp's own default for some vocabularies would otherwise add a BOS)."""
-    processor = folder.read_json("tokenizer.json").get("post_processor") or {}
-    for step in processor.get("processors", [processor]):
+    processor = _table(folder.read_json("tokenizer.json").get("post_processor"))
+    steps = processor.get("processors", [processor])
+    for step in steps if isinstance(steps, list) else []:
         if isinstance(step, dict) and step.get("type") == "ByteLevel":
             special.add_special_token.setdefault("bos", False)
             special.add_special_token.setdefault("eos", False)

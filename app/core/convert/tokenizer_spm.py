@@ -8,9 +8,11 @@ leaves empty up to the model's vocab_size become unused [PADn] tokens.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gguf
 
-from app.core.convert.tokenizer_bpe import _looks_special
+from app.core.convert.tokenizer_bpe import _looks_special, add_special_tokens
 from app.core.errors import InvalidModelFolderError
 from app.core.models.hf_folder import HfFolder
 
@@ -68,21 +70,55 @@ def spm_vocab(
         if 0 <= token_id < size:
             tokens[token_id], scores[token_id], types[token_id] = text.encode("utf-8"), -1000.0, kind
 
-    for text, token_id in folder.read_json("added_tokens.json").items():
-        put(int(token_id), text, USER_DEFINED)
-    decoder = folder.read_json("tokenizer_config.json").get("added_tokens_decoder", {})
-    for key, data in decoder.items():
-        text = str(data["content"])
+    for text, token_id in _whole_numbers(folder, "added_tokens.json", folder.read_json("added_tokens.json")):
+        put(token_id, text, USER_DEFINED)
+    decoder = folder.read_json("tokenizer_config.json").get("added_tokens_decoder") or {}
+    for token_id, text, special in added_tokens(folder, "tokenizer_config.json", _entries(decoder)):
         if phi3_rules:
-            put(int(key), text, CONTROL if data.get("special") else USER_DEFINED)
-        elif data.get("special") or _looks_special(text):
-            put(int(key), text, CONTROL)
+            put(token_id, text, CONTROL if special else USER_DEFINED)
+        elif special or _looks_special(text):
+            put(token_id, text, CONTROL)
         else:
-            put(int(key), text.replace("\u2581", " "), USER_DEFINED)
+            put(token_id, text.replace("\u2581", " "), USER_DEFINED)
     if phi3_rules:
-        for data in folder.read_json("tokenizer.json").get("added_tokens", []):
-            put(int(data["id"]), str(data["content"]), CONTROL if data.get("special") else USER_DEFINED)
+        listed = folder.read_json("tokenizer.json").get("added_tokens") or []
+        for token_id, text, special in added_tokens(folder, "tokenizer.json", listed):
+            put(token_id, text, CONTROL if special else USER_DEFINED)
     return tokens, scores, types
+
+
+def _damaged(folder: HfFolder, name: str, what: object) -> InvalidModelFolderError:
+    return InvalidModelFolderError(
+        f"The model's tokenizer file {name} is damaged: its added tokens make no sense.",
+        f"{folder.path / name}: {str(what)[:200]}",
+    )
+
+
+def _whole_numbers(folder: HfFolder, name: str, table: dict[str, Any]) -> list[tuple[str, int]]:
+    """(text, id) pairs of a table of token ids, all of them whole numbers."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in table.values()):
+        raise _damaged(folder, name, table)
+    return list(table.items())
+
+
+def _entries(decoder: Any) -> list[Any]:
+    """tokenizer_config.json's added_tokens_decoder ({"id": {"content": ...}}) as added_tokens entries."""
+    if not isinstance(decoder, dict):
+        return [decoder]
+    return [{**entry, "id": key} if isinstance(entry, dict) else entry for key, entry in decoder.items()]
+
+
+def added_tokens(folder: HfFolder, name: str, entries: Any) -> list[tuple[int, str, bool]]:
+    """(id, text, special) of each {"id": ..., "content": ..., "special": ...} entry, checked."""
+    out = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        token_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(token_id, str) and token_id.isdecimal():
+            token_id = int(token_id)
+        if not isinstance(token_id, int) or isinstance(token_id, bool) or not isinstance(entry.get("content"), str):
+            raise _damaged(folder, name, entry)
+        out.append((token_id, entry["content"], bool(entry.get("special"))))
+    return out
 
 
 def write_spm_vocab(
@@ -95,5 +131,5 @@ def write_spm_vocab(
     w.add_token_list(tokens)
     w.add_token_scores(scores)
     w.add_token_types(types)
-    gguf.SpecialVocab(folder.path, n_vocab=len(tokens)).add_to_gguf(w, quiet=True)
+    add_special_tokens(w, folder, n_vocab=len(tokens))
     return len(tokens)

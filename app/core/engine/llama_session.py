@@ -35,14 +35,18 @@ from app.core.engine.protocol import (
 from app.core.engine.stop_text import StopScanner
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
+from app.core.settings import configured_threads
 
 _backend_ready = False
 
 
 def default_threads() -> int:
-    """One thread per physical core, as llama.cpp's own tools choose (hyper-threads slow the matmuls)."""
+    """The threads chosen in Settings; else one thread per physical core, as llama.cpp's own tools choose
+    (hyper-threads slow the matmuls)."""
     import psutil
 
+    if (chosen := configured_threads()) is not None:
+        return chosen
     return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 

@@ -21,7 +21,14 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from app.core.errors import HubError
 from app.core.hub.connection import hub_endpoint, hub_errors, require_online
-from app.core.models.gguf_header import ArrayLength, HeaderFormatError, NeedMoreBytes, RawHeader, parse_header
+from app.core.models.gguf_header import (
+    ArrayLength,
+    HeaderFormatError,
+    NeedMoreBytes,
+    RawHeader,
+    TextLength,
+    parse_header,
+)
 
 FIRST_READ = 256 * 1024
 MAX_HEADER = 64 * 1024 * 1024  # a tokenizer of 250k entries is ~10 MB; past this it is not a sane header
@@ -94,7 +101,7 @@ def fetch_raw_header(fetch: Callable[[int, int], bytes], total_size: int | None 
 
 def summarize_header(raw: RawHeader, file_size: int | None = None) -> GgufHeader:
     """What a person is shown of a header: architecture, type, parameters (scalar metadata only)."""
-    metadata = {k: v for k, v in raw.fields.items() if not isinstance(v, (list, ArrayLength))}
+    metadata = {k: v for k, v in raw.fields.items() if not isinstance(v, (list, ArrayLength, TextLength))}
     weights_by_type: Counter[int] = Counter()
     parameters = 0
     for tensor in raw.tensors:
@@ -132,7 +139,7 @@ def parse_gguf_header(fetch: Callable[[int, int], bytes], total_size: int | None
 def read_remote_gguf_header(repo_id: str, filename: str, revision: str | None = None,
                             size: int | None = None) -> GgufHeader:
     """The header of a GGUF file in a Hub repo, read with Range requests through huggingface_hub's session."""
-    require_online()
+    require_online(f"read the header of {filename}")
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=hub_endpoint())
     headers = build_hf_headers()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ class ModelFacts:
     def n_params(self) -> int:
         return sum(t.n_elements for t in self.tensors)
 
-    @property
+    @cached_property  # asked once per tensor when predicting a quant mix: a scan each time is quadratic
     def has_output_tensor(self) -> bool:
         return any(t.name == "output.weight" for t in self.tensors)
 
@@ -150,6 +151,12 @@ def facts_from_gguf_fields(
         return _count(source, full, value, low, high)
 
     n_layers = count("block_count", 1, MAX_LAYERS)
+    # Every layer has weights: a count past those the tensor table describes is damage, and sizing it would
+    # loop over thousands of layers that are not there.
+    held = max((t.layer + 1 for t in tensors if t.layer is not None), default=0)
+    if held and n_layers > held:
+        raise ModelInfoError("This model file is damaged: its description of the model makes no sense.",
+                             f"{source}: {arch}.block_count = {n_layers}, but its tensors are for {held} layers")
     n_embd = count("embedding_length", 1, MAX_WIDTH)
     n_head = count("attention.head_count", 0, MAX_HEADS)
     if n_head <= 0:
@@ -165,7 +172,7 @@ def facts_from_gguf_fields(
         tokens = fields.get("tokenizer.ggml.tokens")
         vocab = len(tokens) if isinstance(tokens, (list, ArrayLength)) else None
     if vocab is None:
-        embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
+        embd = next((t for t in tensors if t.name == "token_embd.weight" and t.shape), None)
         if embd is None:
             raise ModelInfoError(
                 "This model file does not say how many words (tokens) it knows.",

@@ -7,6 +7,10 @@ file read by HTTP range) and raises NeedMoreBytes with how much more to fetch; `
 local file that way and also checks that every tensor's data lies inside it, so a truncated download is
 caught before llama.cpp sees it. The layout is the GGUF specification's (ggml docs/gguf.md): little-endian,
 version 2 or 3.
+
+Every length and count in a header comes from outside. None is trusted past the file's size or llama.cpp's
+own limits, and what the parsed header keeps in memory is budgeted, so a damaged file costs no more than its
+size to read and fails as HeaderFormatError (InvalidModelFileError for a local file), never as a MemoryError.
 """
 
 from __future__ import annotations
@@ -14,18 +18,29 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.core.errors import InvalidModelFileError
 
 GGUF_MAGIC = b"GGUF"
 # Arrays longer than this are only counted: a vocabulary's 150,000 strings are not needed, their number is.
 MAX_KEPT_ARRAY = 4096
+# A string value longer than this is only measured (the longest real ones, chat templates, are ~10 kB).
+MAX_KEPT_TEXT = 1 << 20
 DEFAULT_ALIGNMENT = 32
 FIRST_READ_BYTES = 4 * 1024 * 1024  # holds the header of most models; larger vocabularies read again
 # A real header is a few MB (a 256k-token vocabulary is about 6 MB); one that claims more is damaged, and
 # reading it would hold that much memory for nothing.
 MAX_HEADER_BYTES = 256 * 1024 * 1024
+# What the parsed header may hold in memory besides the bytes read (keys, kept values, the tensor table):
+# real headers hold well under 1 MB. Past it a value is only measured, and a key or tensor is damage.
+MAX_HEADER_MEMORY = 8 * 1024 * 1024
+# Limits of the GGUF specification and llama.cpp (ggml/src/gguf.cpp, ggml.h): a file past them does not load.
+MAX_KEY_BYTES = (1 << 16) - 1  # the specification's
+MAX_TENSOR_NAME_BYTES = 63  # GGML_MAX_NAME (64) with its terminating zero
+MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_ELEMENTS = (1 << 63) - 1  # a tensor's element count must fit an int64
+MAX_COUNT = 1 << 20  # keys or tensors; real models have ~50 keys and at most a few thousand tensors
 
 
 class NeedMoreBytes(Exception):
@@ -52,6 +67,13 @@ class ArrayLength:
 
     def __len__(self) -> int:
         return self.length
+
+
+@dataclass(frozen=True)
+class TextLength:
+    """A string value too long to be real metadata, of which only the length was kept."""
+
+    length: int
 
 
 @dataclass(frozen=True)
@@ -93,70 +115,123 @@ class RawHeader:
 
 
 _SCALARS = {
-    0: "<B",
-    1: "<b",
-    2: "<H",
-    3: "<h",
-    4: "<I",
-    5: "<i",
-    6: "<f",
-    7: "<?",
-    10: "<Q",
-    11: "<q",
-    12: "<d",
+    type_id: struct.Struct(fmt)
+    for type_id, fmt in {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
+                         11: "<q", 12: "<d"}.items()
 }
+_U32, _U64 = _SCALARS[4], _SCALARS[10]
 _STRING, _ARRAY = 8, 9
+_ITEM_MEMORY = 64  # bytes a kept value costs beyond its text: the object and the list's pointer to it
 
 
 class _Cursor:
+    """Reads the header's values in order; never reads, or keeps, more than the file and the budget allow."""
+
     def __init__(self, buf: bytes, limit: int | None) -> None:
         self.buf = memoryview(buf)
         self.pos = 0
         self.limit = min(limit, MAX_HEADER_BYTES) if limit is not None else MAX_HEADER_BYTES
+        self.memory_left = MAX_HEADER_MEMORY
+
+    def short(self, needed: int) -> NoReturn:
+        """The buffer ends before byte `needed`: fetch more, or the file itself ends too early."""
+        if needed > self.limit:  # never read (or fetch) more than the file has to find out
+            raise HeaderPastEnd(f"the header needs byte {needed} (at byte {self.pos}); the file has at most "
+                                f"{self.limit}")
+        raise NeedMoreBytes(needed)
 
     def take(self, n: int) -> memoryview:
         end = self.pos + n
         if end > len(self.buf):
-            if end > self.limit:  # never read (or fetch) more than the file has to find out
-                raise HeaderPastEnd(f"the header needs byte {end} (at byte {self.pos}); the file has at most "
-                                    f"{self.limit}")
-            raise NeedMoreBytes(end)
+            self.short(end)
         view = self.buf[self.pos : end]
         self.pos = end
         return view
 
-    def unpack(self, fmt: str) -> Any:
-        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+    def scalar(self, kind: struct.Struct) -> Any:
+        if self.pos + kind.size > len(self.buf):
+            self.short(self.pos + kind.size)
+        value = kind.unpack_from(self.buf, self.pos)[0]
+        self.pos += kind.size
+        return value
 
-    def string(self) -> str:
-        n = self.unpack("<Q")
-        if n > 1 << 30:
-            raise HeaderFormatError(f"implausible string length {n} at byte {self.pos}")
-        return bytes(self.take(n)).decode("utf-8", errors="replace")
+    def spend(self, cost: int) -> bool:
+        """Charge `cost` bytes of memory to the header's budget; False (nothing charged) when it is spent."""
+        if cost > self.memory_left:
+            return False
+        self.memory_left -= cost
+        return True
+
+    def name(self, max_bytes: int, what: str) -> str:
+        """A key or tensor name: damage when longer than llama.cpp allows or past the memory budget."""
+        n = self.scalar(_U64)
+        if n > max_bytes:
+            raise HeaderFormatError(f"a {what} of {n} bytes at byte {self.pos - 8} (at most {max_bytes})")
+        if not self.spend(_ITEM_MEMORY + 4 * n):
+            raise HeaderFormatError(f"more keys and tensors than any model has (at byte {self.pos})")
+        return str(self.take(n), "utf-8", "replace")
 
     def value(self, type_id: int) -> Any:
         if type_id in _SCALARS:
-            return self.unpack(_SCALARS[type_id])
+            return self.scalar(_SCALARS[type_id])
         if type_id == _STRING:
-            return self.string()
+            n = self.scalar(_U64)
+            text = self.take(n)
+            if n > MAX_KEPT_TEXT or not self.spend(_ITEM_MEMORY + 4 * n):
+                return TextLength(n)
+            return str(text, "utf-8", "replace")
         if type_id == _ARRAY:
-            item_type = self.unpack("<I")
-            count = self.unpack("<Q")
-            if count > MAX_KEPT_ARRAY:
-                self.skip_array(item_type, count)
-                return ArrayLength(count)
-            return [self.value(item_type) for _ in range(count)]
+            return self.array()
         raise HeaderFormatError(f"unknown metadata value type {type_id} at byte {self.pos}")
 
-    def skip_array(self, item_type: int, count: int) -> None:
+    def array(self) -> list[Any] | ArrayLength:
+        item_type, count = self.scalar(_U32), self.scalar(_U64)
+        if item_type not in _SCALARS and item_type != _STRING:  # llama.cpp reads no arrays of arrays either
+            raise HeaderFormatError(f"arrays of metadata type {item_type} are not GGUF (at byte {self.pos})")
+        item_size = _SCALARS[item_type].size if item_type in _SCALARS else 8
+        if self.pos + count * item_size > self.limit:  # even its smallest form runs past the end of the file
+            raise HeaderPastEnd(f"an array of {count} items at byte {self.pos}; the file has {self.limit} bytes")
+        start = self.pos
+        self.skip_items(item_type, count)
+        if count > MAX_KEPT_ARRAY or not self.spend(4 * (self.pos - start) + _ITEM_MEMORY * count):
+            return ArrayLength(count)
         if item_type in _SCALARS:
-            self.take(struct.calcsize(_SCALARS[item_type]) * count)
-        elif item_type == _STRING:
-            for _ in range(count):
-                self.take(self.unpack("<Q"))
-        else:
-            for _ in range(count):
-                self.value(item_type)
+            return [v for (v,) in _SCALARS[item_type].iter_unpack(self.buf[start : self.pos])]
+        items, at = [], start
+        for _ in range(count):
+            n = _U64.unpack_from(self.buf, at)[0]
+            items.append(str(self.buf[at + 8 : at + 8 + n], "utf-8", "replace"))
+            at += 8 + n
+        return items
+
+    def skip_items(self, item_type: int, count: int) -> None:
+        if item_type in _SCALARS:
+            self.take(_SCALARS[item_type].size * count)
+            return
+        # A vocabulary is 100,000+ strings: this loop is most of the time a header takes to read.
+        buf, pos, end, read_length = self.buf, self.pos, len(self.buf), _U64.unpack_from
+        for _ in range(count):
+            if pos + 8 > end:
+                self.short(pos + 8)
+            pos += 8 + read_length(buf, pos)[0]
+        if pos > end:
+            self.short(pos)
+        self.pos = pos
+
+    def tensor(self) -> RawTensor:
+        name = self.name(MAX_TENSOR_NAME_BYTES, "tensor name")
+        n_dims = self.scalar(_U32)
+        if n_dims > MAX_DIMS:
+            raise HeaderFormatError(f"tensor {name!r} claims {n_dims} dimensions (at most {MAX_DIMS})")
+        shape = tuple(self.scalar(_U64) for _ in range(n_dims))
+        elements = 1
+        for d in shape:
+            elements *= d
+        if elements > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in shape):
+            raise HeaderFormatError(f"tensor {name!r} has the impossible shape {shape}")
+        if not self.spend(4 * _ITEM_MEMORY):
+            raise HeaderFormatError(f"more keys and tensors than any model has (at byte {self.pos})")
+        return RawTensor(name, shape, self.scalar(_U32), self.scalar(_U64))
 
 
 def parse_header(buf: bytes, file_size: int | None = None) -> RawHeader:
@@ -169,29 +244,22 @@ def parse_header(buf: bytes, file_size: int | None = None) -> RawHeader:
     magic = bytes(cur.take(4))
     if magic != GGUF_MAGIC:
         raise HeaderFormatError(f"not a GGUF file (starts with {magic!r}, expected {GGUF_MAGIC!r})")
-    version = cur.unpack("<I")
+    version = cur.scalar(_U32)
     if version not in (2, 3):
         raise HeaderFormatError(f"GGUF version {version} is not supported (2 and 3 are)")
-    n_tensors = cur.unpack("<Q")
-    n_kv = cur.unpack("<Q")
-    if n_tensors > 1_000_000 or n_kv > 1_000_000:
+    n_tensors, n_kv = cur.scalar(_U64), cur.scalar(_U64)
+    if n_tensors > MAX_COUNT or n_kv > MAX_COUNT:
         raise HeaderFormatError(f"implausible counts: {n_tensors} tensors, {n_kv} metadata keys")
     fields: dict[str, Any] = {}
     for _ in range(n_kv):
-        key = cur.string()
-        fields[key] = cur.value(cur.unpack("<I"))
-    tensors = []
-    for _ in range(n_tensors):
-        name = cur.string()
-        n_dims = cur.unpack("<I")
-        if n_dims > 8:
-            raise HeaderFormatError(f"tensor {name!r} claims {n_dims} dimensions")
-        shape = tuple(cur.unpack("<Q") for _ in range(n_dims))
-        tensors.append(RawTensor(name, shape, cur.unpack("<I"), cur.unpack("<Q")))
+        key = cur.name(MAX_KEY_BYTES, "metadata key")
+        fields[key] = cur.value(cur.scalar(_U32))
+    tensors = tuple(cur.tensor() for _ in range(n_tensors))
     alignment = fields.get("general.alignment", DEFAULT_ALIGNMENT)
-    if not isinstance(alignment, int) or isinstance(alignment, bool) or not 1 <= alignment <= 1 << 20:
+    if (not isinstance(alignment, int) or isinstance(alignment, bool) or not 1 <= alignment <= 1 << 20
+            or alignment & (alignment - 1)):
         raise HeaderFormatError(f"general.alignment is {alignment!r}")
-    return RawHeader(version, fields, tuple(tensors), cur.pos)
+    return RawHeader(version, fields, tensors, cur.pos)
 
 
 def read_gguf_header(path: Path) -> RawHeader:

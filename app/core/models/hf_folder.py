@@ -4,17 +4,20 @@ Tensor data stays on disk until it is asked for, a range of rows at a time, so c
 holds more than the tensor being written. The safetensors header is parsed here (8-byte length, JSON,
 then raw little-endian data) rather than through safetensors' numpy loader: numpy has no bfloat16, and
 reading rows straight from the file keeps memory flat. Sharded checkpoints are found through
-model.safetensors.index.json.
+model.safetensors.index.json. Every file here comes from outside: JSON that is not JSON (or nests too deep to
+parse), a header entry without a whole-number shape and offsets, an index naming files outside the folder,
+all end as InvalidModelFolderError in plain words.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -47,6 +50,20 @@ _OTHER_WIDTHS = {
 }
 
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
+_MAX_OFFSET = (1 << 63) - 1  # a dimension or byte offset past this is no real file's
+
+
+def load_json(data: str | bytes, what: str, where: Path) -> Any:
+    """JSON from a file of the folder; InvalidModelFolderError naming `what` when it is not JSON at all (bad
+    syntax, bytes that are not text, nesting too deep for the parser)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidModelFolderError(f"The model's {what} could not be read.", f"{where}: {error!r}"[:500]) from None
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_OFFSET
 
 
 def bf16_to_f32(raw: np.ndarray) -> np.ndarray:
@@ -66,7 +83,7 @@ class SourceTensor:
 
     @property
     def n_elements(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(self.shape)  # Python integers: a damaged shape can't overflow
 
     @property
     def nbytes(self) -> int:
@@ -87,7 +104,7 @@ class SourceTensor:
 
     @property
     def row_elements(self) -> int:
-        return int(np.prod(self.shape[1:], dtype=np.int64)) if len(self.shape) > 1 else 1
+        return math.prod(self.shape[1:])
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) along the first axis, as float32/float16 (BF16 widened to float32)."""
@@ -137,11 +154,10 @@ class HfFolder:
         if not file.is_file():
             return {}
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidModelFolderError(
-                f"The model's {name} could not be read.", f"{file}: {error}"
-            ) from None
+            text = file.read_bytes()
+        except OSError as error:
+            raise InvalidModelFolderError(f"The model's {name} could not be read.", f"{file}: {error}") from None
+        data = load_json(text, name, file)
         return data if isinstance(data, dict) else {}
 
 
@@ -157,11 +173,10 @@ def read_config(path: Path) -> dict[str, Any]:
             f"missing {config_file}",
         )
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidModelFolderError(
-            "The model's config.json could not be read.", f"{config_file}: {error}"
-        ) from None
+        text = config_file.read_bytes()
+    except OSError as error:
+        raise InvalidModelFolderError("The model's config.json could not be read.", f"{config_file}: {error}") from None
+    config = load_json(text, "config.json", config_file)
     if not isinstance(config, dict):
         raise InvalidModelFolderError("The model's config.json is not a settings file.", f"{config_file}")
     return config
@@ -177,17 +192,29 @@ def open_hf_folder(path: Path, config: dict[str, Any] | None = None) -> HfFolder
     return HfFolder(path, config, tensors)
 
 
+def _weight_files(index: Path) -> list[str]:
+    """The weight files model.safetensors.index.json lists, in order, each once: names inside the folder."""
+    what = "list of weight files (model.safetensors.index.json)"
+    try:
+        text = index.read_bytes()
+    except OSError as error:
+        raise InvalidModelFolderError(f"The model's {what} could not be read.", f"{index}: {error}") from None
+    data = load_json(text, what, index)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    names = list(weight_map.values()) if isinstance(weight_map, dict) else [None]
+    bad = [n for n in names if not isinstance(n, str) or PurePosixPath(n).is_absolute() or ".." in Path(n).parts]
+    if bad or not names:
+        raise InvalidModelFolderError(
+            f"The model's {what} is damaged: it does not name weight files in the model's folder.",
+            f"{index}: weight_map is {str(weight_map)[:200]}",
+        )
+    return list(dict.fromkeys(str(n) for n in names))  # shard order as listed, no repeats
+
+
 def _safetensors_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-            raise InvalidModelFolderError(
-                "The model's list of weight files (model.safetensors.index.json) could not be read.",
-                f"{index}: {error!r}",
-            ) from None
-        names = list(dict.fromkeys(weight_map.values()))  # shard order as listed, no repeats
+        names = _weight_files(index)
         missing = [n for n in names if not (folder / n).is_file()]
         if missing:
             raise InvalidModelFolderError(
@@ -221,33 +248,47 @@ def _read_header(file: Path) -> Iterator[SourceTensor]:
             if n > min(_MAX_HEADER_BYTES, size - 8):
                 raise ValueError(f"header length {n} is larger than the file allows ({size} bytes)")
             header = json.loads(f.read(n))
-    except (ValueError, UnicodeDecodeError, OSError) as error:
+    except (ValueError, RecursionError, OSError) as error:
         raise InvalidModelFolderError(
-            f"The model file {file.name} is damaged or not a safetensors file.", f"{file}: {error}"
+            f"The model file {file.name} is damaged or not a safetensors file.", f"{file}: {error!r}"[:500]
         ) from None
-    data_start = 8 + n
+    if not isinstance(header, dict):
+        raise InvalidModelFolderError(
+            f"The model file {file.name} is damaged or not a safetensors file.", f"{file}: header is not a table"
+        )
     for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
-        if dtype not in _DTYPES and dtype not in _OTHER_WIDTHS:
-            raise InvalidModelFolderError(
-                f"The model file {file.name} is damaged or from a newer format QuantDesk doesn't know.",
-                f"{file.name}: tensor {name} has unknown dtype {dtype!r}",
-            )
-        tensor = SourceTensor(name, dtype, shape, file, data_start + int(begin))
-        if end - begin != tensor.nbytes:
-            raise InvalidModelFolderError(
-                f"The model file {file.name} is damaged.",
-                f"tensor {name}: {end - begin} bytes for shape {shape} of {dtype}",
-            )
-        if data_start + int(end) > size:
-            raise InvalidModelFolderError(
-                f"The model file {file.name} is incomplete (it ends too early): "
-                "was the download interrupted?",
-                f"tensor {name} ends at byte {data_start + int(end)} but the file has {size} bytes",
-            )
-        yield tensor
+        if name != "__metadata__":
+            yield _source_tensor(file, name, info, 8 + n, size)
+
+
+def _source_tensor(file: Path, name: str, info: Any, data_start: int, size: int) -> SourceTensor:
+    """One entry of a safetensors header, checked: a known dtype, a shape and data offsets that are whole
+    numbers, as many bytes as the shape needs, all inside the file."""
+    entry = info if isinstance(info, dict) else {}
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if not (isinstance(shape, list) and all(map(_is_whole, shape))
+            and isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_whole, offsets))):
+        raise InvalidModelFolderError(
+            f"The model file {file.name} is damaged.", f"{file.name}: tensor {name}: {str(info)[:200]}"
+        )
+    begin, end = offsets
+    if not isinstance(dtype, str) or (dtype not in _DTYPES and dtype not in _OTHER_WIDTHS):
+        raise InvalidModelFolderError(
+            f"The model file {file.name} is damaged or from a newer format QuantDesk doesn't know.",
+            f"{file.name}: tensor {name} has unknown dtype {str(dtype)[:40]!r}",
+        )
+    tensor = SourceTensor(name, dtype, tuple(shape), file, data_start + begin)
+    if end - begin != tensor.nbytes:
+        raise InvalidModelFolderError(
+            f"The model file {file.name} is damaged.",
+            f"tensor {name}: {end - begin} bytes for shape {tuple(shape)} of {dtype}"[:300],
+        )
+    if data_start + end > size:
+        raise InvalidModelFolderError(
+            f"The model file {file.name} is incomplete (it ends too early): was the download interrupted?",
+            f"tensor {name} ends at byte {data_start + end} but the file has {size} bytes",
+        )
+    return tensor
 
 
 def folder_size(folder: HfFolder) -> int:

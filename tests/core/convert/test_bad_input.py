@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import threading
 from pathlib import Path
 
@@ -217,3 +218,33 @@ def test_weights_in_an_unsupported_number_format(tmp_path: Path) -> None:
         convert_model(folder, tmp_path / "out.gguf")
     assert "F8_E4M3" in caught.value.message
     assert "q_proj" in caught.value.detail
+
+
+# Found by the fuzz (tests/fuzz/test_hf_folders.py): each of these once escaped as a Python error.
+
+
+def test_config_json_nested_too_deep_to_parse(qwen: Path, tmp_path: Path) -> None:
+    (qwen / "config.json").write_text("[" * 100_000 + "]" * 100_000)  # once a RecursionError
+    with pytest.raises(InvalidModelFolderError, match=r"config\.json could not be read"):
+        convert_model(qwen, tmp_path / "out.gguf")
+
+
+def test_a_config_setting_of_the_wrong_type_is_named(qwen: Path, tmp_path: Path) -> None:
+    config = json.loads((qwen / "config.json").read_text())
+    (qwen / "config.json").write_text(json.dumps({**config, "num_attention_heads": "4"}))  # once a TypeError
+    with pytest.raises(InvalidModelFolderError) as info:
+        convert_model(qwen, tmp_path / "out.gguf")
+    assert "'num_attention_heads' is '4'" in info.value.message and "whole number" in info.value.message
+
+
+def test_a_safetensors_entry_without_a_dtype(qwen: Path, tmp_path: Path) -> None:
+    weights = qwen / "model.safetensors"
+    raw = weights.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    del header["model.norm.weight"]["dtype"]  # once a KeyError
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    weights.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n :])
+    with pytest.raises(InvalidModelFolderError, match=r"model\.safetensors is damaged"):
+        convert_model(qwen, tmp_path / "out.gguf")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,14 @@ def test_invalid_token_is_refused_and_not_stored(fake_hub: FakeHub, tmp_path: Pa
     assert not (tmp_path / "hf_home" / "token").exists()
     with pytest.raises(InvalidTokenError):
         save_token("   ")
+
+
+def test_the_setting_wins_over_hf_hub_offline_0(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HF_HUB_OFFLINE=0 in a person's environment is only the library's default spelled out. With offline mode
+    on, the environment (which child processes inherit) says offline too; switched off, the person's value is
+    back."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert set_offline(True)
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and constants.HF_HUB_OFFLINE
+    assert not set_offline(False)
+    assert os.environ["HF_HUB_OFFLINE"] == "0" and not constants.HF_HUB_OFFLINE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ from gguf import GGUFWriter
 
 from app.core.advice.sources import read_model_facts
 from app.core.errors import ModelInfoError
-from app.core.models.facts import read_gguf_facts
-from app.core.models.gguf_header import NeedMoreBytes, parse_header
+from app.core.models.facts import facts_from_gguf_fields, read_gguf_facts, tensors_from_raw
+from app.core.models.gguf_header import HeaderFormatError, NeedMoreBytes, parse_header
 from app.core.models.library import starter_model_path
 
 
@@ -112,3 +113,39 @@ def test_read_model_facts_dispatches_and_explains_nonsense() -> None:
     with pytest.raises(ModelInfoError) as info:
         read_model_facts("/no/such/model.gguf")
     assert "no model file" in info.value.message
+
+
+def _starter_with(tmp_path: Path, offset: int, value: bytes) -> Path:
+    """A copy of the starter with `value` written over its bytes at `offset` (same length)."""
+    data = bytearray(starter_model_path().read_bytes())
+    data[offset : offset + len(value)] = value
+    path = tmp_path / "damaged.gguf"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_length_that_asks_for_the_whole_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    # the first key's length (at byte 24) claims all the rest of the file: found by the fuzz (tests/fuzz),
+    # where it was a MemoryError and took 15 s to decode when memory allowed
+    size = starter_model_path().stat().st_size
+    damaged = _starter_with(tmp_path, 24, (size - 32).to_bytes(8, "little"))
+    with pytest.raises(ModelInfoError) as info:
+        read_gguf_facts(damaged)
+    assert "damaged.gguf" in info.value.message and "metadata key of" in info.value.detail
+
+
+def test_arrays_of_arrays_are_not_gguf() -> None:
+    # an array whose items are arrays, nested a thousand deep, once a RecursionError
+    nested = (struct.pack("<IQ", 9, 1)) * 1000
+    key = b"general.tags"
+    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + struct.pack("<I", 9) + nested
+    with pytest.raises(HeaderFormatError, match="arrays of metadata type 9"):
+        parse_header(data, len(data))
+
+
+def test_a_block_count_past_the_weights_is_damage(tmp_path: Path) -> None:
+    header = parse_header(starter_model_path().read_bytes()[: 4 << 20])
+    fields = {**header.fields, "llama.block_count": 4096}
+    with pytest.raises(ModelInfoError) as info:
+        facts_from_gguf_fields(fields, tensors_from_raw(header.tensors, "x"), "x", "gguf")
+    assert "block_count = 4096, but its tensors are for 30 layers" in info.value.detail
