@@ -253,3 +253,20 @@ def test_load_options_and_reply_settings_are_kept_together(window: MainWindow) -
     window.chat.settings.temperature.setValue(0.3)  # a later change of a reply setting keeps the load options
     saved = load_preferences()
     assert (saved.context_length, saved.placement, saved.sampling.temperature) == (8192, "cpu", 0.3)
+
+
+def test_a_base_model_is_named_as_such_and_continues_text(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    # the case: a GGUF without a chat template (a base model) must not get a chat it cannot follow
+    from tests.fixtures.family_models import FAMILIES, make_family_model
+
+    base = make_family_model(FAMILIES["base"], tmp_path / "base.gguf")
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=60_000):
+        assert window.bridge.load_model(base, n_ctx=256)
+    chat = window.chat
+    assert "base model" in chat.model_line.text() and "text mode" in chat.model_line.text()
+    assert "continues text" in chat.transcript.empty_label.text()
+    assert chat.input.placeholderText().startswith("Write the start of a text")
+    chat.prefs = dataclasses.replace(chat.prefs, sampling=GREEDY, max_tokens=8)
+    ask(window, qtbot, "Once upon a time")
+    assert chat.conversation.messages[-1].figures.generated_tokens is not None
+    assert "<start_of_turn>" not in chat.transcript_text() and "<|im_start|>" not in chat.transcript_text()
