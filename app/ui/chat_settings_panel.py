@@ -62,8 +62,10 @@ class ChatSettingsPanel(QWidget):
         seed_row.addWidget(self.seed, 1)
 
         self.prompt_format = QComboBox(self)
-        self.prompt_format.addItem(self.tr("The model's own (recommended)"), "auto")
-        self.prompt_format.addItem(self.tr("Text continuation (for base models)"), "text")
+        self.prompt_format.addItem(self.tr("The model's own"), "auto")
+        self.prompt_format.addItem(self.tr("Text continuation"), "text")
+        self.prompt_format.setItemData(0, self.tr("Recommended: the chat template inside the model's file"), 3)
+        self.prompt_format.setItemData(1, self.tr("For base models: the model continues what you write"), 3)
         for name in NAMED_FORMATS:
             self.prompt_format.addItem(name, name)
         for combo in (self.preset, self.prompt_format):

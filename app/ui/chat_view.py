@@ -365,11 +365,12 @@ class ChatView(QWidget):
 
     def _on_bridge_model_unloaded(self) -> None:
         self.memory.clear_estimate()
+        self._update_context_bar(0)
         self._refresh_state()
 
     def _update_context_bar(self, used: int, n_ctx: int | None = None) -> None:
         if n_ctx is None:
-            n_ctx = self.bridge.loaded.info.n_ctx if self.bridge.loaded is not None else 1
+            n_ctx = self.bridge.loaded.info.n_ctx if self.bridge.loaded is not None else None
         self.header.show_context(used, n_ctx)
 
     def _empty_text(self) -> str:

@@ -57,7 +57,7 @@ class MessageText(QTextBrowser):
         return None
 
     def set_markdown(self, text: str) -> None:
-        rendered = render_markdown(text)
+        rendered = render_markdown(text, dark=self.palette().base().color().lightness() < 128)
         self.code_blocks = rendered.code_blocks
         self.setHtml(rendered.html)
 

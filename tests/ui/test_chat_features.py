@@ -33,6 +33,7 @@ def test_the_input_has_the_focus_once_the_starter_is_ready(window: MainWindow, q
     window.activateWindow()
     qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5_000)
     assert "Load a model on the left" in chat.transcript.empty_label.text()
+    assert chat.context_bar.text() == "context: no model"  # not "0 / 1"
     window.library.list.setFocus()  # where the focus was left after choosing a model
     fractions: list[float] = []
     window.bridge.load_progress.connect(fractions.append)
@@ -46,6 +47,7 @@ def test_the_input_has_the_focus_once_the_starter_is_ready(window: MainWindow, q
     assert "is ready. Type a message below." in empty and "Load a model" not in empty
     assert "the model's own template" in chat.model_line.text()
     assert chat.context_bar.maximum() == 4096  # the context length chosen below the model list
+    assert chat.context_bar.text() == "context 0 / 4096"
 
 
 def test_conversations_listed_renamed_searched_exported_and_deleted(
