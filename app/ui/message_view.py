@@ -57,7 +57,8 @@ class MessageText(QTextBrowser):
         return None
 
     def set_markdown(self, text: str) -> None:
-        rendered = render_markdown(text, dark=self.palette().base().color().lightness() < 128)
+        # the application's palette (the theme): this widget's own Base is transparent (its style sheet)
+        rendered = render_markdown(text, dark=QGuiApplication.palette().base().color().lightness() < 128)
         self.code_blocks = rendered.code_blocks
         self.setHtml(rendered.html)
 

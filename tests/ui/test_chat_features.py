@@ -272,3 +272,31 @@ def test_a_base_model_is_named_as_such_and_continues_text(window: MainWindow, qt
     ask(window, qtbot, "Once upon a time")
     assert chat.conversation.messages[-1].figures.generated_tokens is not None
     assert "<start_of_turn>" not in chat.transcript_text() and "<|im_start|>" not in chat.transcript_text()
+
+
+def test_replies_read_in_both_themes(window: MainWindow) -> None:
+    # under the dark theme the text is light: code boxes, cards and notes must be dark too, or nothing reads
+    from app.ui.markdown_html import DARK_CODE, LIGHT_CODE
+    from app.ui.theme import apply_theme
+
+    chat = window.chat
+    c = Conversation(chat.history)
+    c.add_user_message("Code please")
+    c.start_reply()
+    c.append_to_reply("Use `x`:\n\n```python\nx = 1\n```\n")
+    c.finish_reply(True, ReplyFigures("end_of_text", 9, 50.0, 0.2))
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        for theme, code in (("light", LIGHT_CODE), ("dark", DARK_CODE)):
+            apply_theme(app, theme)
+            assert chat.open_conversation(c.id or 0)
+            view = chat.transcript.views[-1]
+            QApplication.processEvents()  # shown and styled, as a streaming reply is when it is drawn again
+            view.refresh(streaming=False)
+            assert code.background in view.text.toHtml(), theme
+            card = view.grab().toImage().pixelColor(view.width() // 2, 3)  # inside the card's top border
+            text_light = app.palette().text().color().lightness() > 128
+            assert (card.lightness() < 128) == text_light, (theme, card.name())
+    finally:
+        apply_theme(app, "light")
