@@ -82,6 +82,7 @@ class ChatSettingsPanel(QWidget):
         sampling = QGroupBox(self.tr("Replies"), self)
         form = QFormLayout(sampling)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.form = form
         form.addRow(self.tr("Preset"), self.preset)
         form.addRow(self.preset_note)
         form.addRow(self.tr("Temperature"), self.temperature)
@@ -129,6 +130,12 @@ class ChatSettingsPanel(QWidget):
         box.setToolTip(tip)
         box.setMinimumWidth(self.fontMetrics().averageCharWidth() * 9)
         return box
+
+    def set_compact(self, compact: bool) -> None:
+        """Labels above their fields: a narrow panel (200 % scaling) then fits without scrolling sideways."""
+        policy = QFormLayout.RowWrapPolicy.WrapAllRows if compact else QFormLayout.RowWrapPolicy.WrapLongRows
+        if self.form.rowWrapPolicy() != policy:
+            self.form.setRowWrapPolicy(policy)
 
     # ---- state -----------------------------------------------------------------------------------------
 

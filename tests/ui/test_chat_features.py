@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QTextImageFormat
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from app.core.chat.conversation import Conversation
@@ -243,6 +243,13 @@ def test_usable_at_200_percent_scaling(window: MainWindow) -> None:
     # the side panel can be put away to give the transcript the room
     chat.settings_button.setChecked(False)
     assert not chat.side.isVisible()
+    # opened in that narrow window, its settings fit its width (labels above the fields): no sideways scrolling
+    chat.settings_button.setChecked(True)
+    QApplication.processEvents()
+    area = chat.side.currentWidget()
+    assert isinstance(area, QScrollArea)
+    assert not area.horizontalScrollBar().isVisible()
+    assert chat.settings.temperature.isVisibleTo(window)
 
 
 
