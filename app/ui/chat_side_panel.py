@@ -17,18 +17,19 @@ class ChatSidePanel(QTabWidget):
         self.memory = MemoryPanel(self)
         self.addTab(self._scrolling(self.settings), self.tr("Settings"))
         self.addTab(self._scrolling(self.memory), self.tr("Memory"))
-        # never narrower than the settings laid out compactly (labels above fields) beside a scroll bar, so the
-        # panel never scrolls sideways
-        self.settings.set_compact(True)
+        # Labels beside their fields when the panel is wide enough for that, above them when not; never
+        # narrower than the compact layout beside a scroll bar, so the panel never scrolls sideways.
         metric = self.style().pixelMetric
-        need = (self.settings.minimumSizeHint().width() + metric(QStyle.PixelMetric.PM_ScrollBarExtent)
-                + 4 * metric(QStyle.PixelMetric.PM_DefaultFrameWidth) + 8)
+        extra = metric(QStyle.PixelMetric.PM_ScrollBarExtent) + 4 * metric(QStyle.PixelMetric.PM_DefaultFrameWidth) + 8
+        self._wide_width = self.settings.minimumSizeHint().width() + extra
+        self.settings.set_compact(True)
+        self.setMinimumWidth(max(self.fontMetrics().averageCharWidth() * 24, self.settings.minimumSizeHint().width()
+                                 + extra))
         self.settings.set_compact(False)
-        self.setMinimumWidth(max(self.fontMetrics().averageCharWidth() * 24, need))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self.settings.set_compact(self.width() < self.fontMetrics().averageCharWidth() * 44)
+        self.settings.set_compact(self.width() < self._wide_width)
 
     def _scrolling(self, widget: QWidget) -> QScrollArea:
         area = QScrollArea(self)
