@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "theme": "system",  # one of THEMES
     "first_run_done": False,  # the first-run guide was finished or skipped
     "added_models": [],  # GGUF files a person added or dropped on the window (read in place)
+    "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -52,6 +53,7 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "theme": lambda v: v in THEMES,
     "first_run_done": lambda v: isinstance(v, bool),
     "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
+    "chat": lambda v: isinstance(v, dict),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.

@@ -3,6 +3,11 @@
 Generation decodes and samples through llama.cpp's own sampler chain with one small Python step per
 token, so it stays close to native speed (the bindings' high-level loop runs 9–18 % behind on a fast
 GPU). The KV cache is kept between turns: a follow-up message only evaluates the tokens that changed.
+The prompt is written in the model's chat format (chat_format.py); a reply ends at an end-of-generation
+token, at a turn marker of that format (as a control token or spelled out: stop_text.py), at the length
+limit or when the context is full. A conversation that outgrows the context loses its oldest turns. Text is
+evaluated in batches of the context's own n_batch, which llama.cpp caps at n_ctx (a bigger batch aborts
+the process in GGML_ASSERT(n_tokens_all <= cparams.n_batch)).
 This module runs inside the engine process only.
 """
 
@@ -17,14 +22,17 @@ from pathlib import Path
 
 import llama_cpp as L
 
+from app.core.engine.chat_format import ChatFormat, build_prompt, choose_format
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationStats,
     LoadModel,
     ModelInfo,
+    PromptReady,
     SamplingSettings,
     StopReason,
 )
+from app.core.engine.stop_text import StopScanner
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
 from app.core.settings import configured_threads
@@ -52,7 +60,8 @@ def _ensure_backend() -> None:
 class LlamaSession:
     """A model, its context and the tokens currently in the KV cache."""
 
-    def __init__(self, request: LoadModel, log: LlamaLogCapture) -> None:
+    def __init__(self, request: LoadModel, log: LlamaLogCapture,
+                 on_progress: Callable[[float], None] | None = None) -> None:
         _ensure_backend()
         path = Path(request.path)
         mark = log.mark()
@@ -60,6 +69,13 @@ class LlamaSession:
             raise ModelLoadError(f"There is no model file at {path}.", f"not a file: {path}")
         model_params = L.llama_model_default_params()
         model_params.n_gpu_layers = request.n_gpu_layers
+        if on_progress is not None:
+            def progress(fraction: float, _user_data: object) -> bool:
+                on_progress(float(fraction))
+                return True  # go on loading
+
+            callback = L.llama_progress_callback(progress)  # kept alive by this frame for the whole load
+            model_params.progress_callback = callback
         model = L.llama_model_load_from_file(os.fsencode(path), model_params)
         if not model:
             reason = log.problems_since(mark)
@@ -87,10 +103,16 @@ class LlamaSession:
         self.ctx = ctx
         self.vocab = L.llama_model_get_vocab(model)
         self.path = path
-        self.n_batch = request.n_batch
+        # the context's own batch size: llama.cpp lowers it to n_ctx when the context is smaller
+        self.n_batch = int(L.llama_n_batch(ctx))
         self.cached: list[int] = []
         template = L.llama_model_chat_template(model, None)
         self.chat_template: str | None = template.decode("utf-8", errors="replace") if template else None
+        self.add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
+        self.bos_text = self._special_text(L.llama_vocab_bos(self.vocab))
+        self.eos_text = self._special_text(L.llama_vocab_eos(self.vocab))
+        self.format = choose_format(self.chat_template, self.bos_text, self.eos_text)
+        self._formats: dict[str, ChatFormat] = {}
         desc = ctypes.create_string_buffer(256)
         L.llama_model_desc(model, desc, len(desc))
         self.info = ModelInfo(
@@ -103,6 +125,11 @@ class LlamaSession:
             n_gpu_layers=request.n_gpu_layers,
             chat_template=self.chat_template,
             n_threads=int(L.llama_n_threads(ctx)),
+            n_batch=self.n_batch,
+            chat_format=self.format.kind,
+            chat_format_note=self.format.note,
+            bos_token=self.bos_text,
+            eos_token=self.eos_text,
         )
         self._one = (L.llama_token * 1)()
         self._piece = ctypes.create_string_buffer(256)
@@ -117,28 +144,28 @@ class LlamaSession:
 
     # ---- text <-> tokens ----------------------------------------------------------------------------
 
-    def format_chat(self, messages: Sequence[ChatMessage]) -> str:
-        """The model's own chat template applied by llama.cpp, ready for the assistant's turn."""
-        array = (L.llama_chat_message * len(messages))()
-        keep = []  # the bytes must outlive the call
-        for i, m in enumerate(messages):
-            role, content = m.role.encode(), m.content.encode("utf-8")
-            keep.extend([role, content])
-            array[i].role = role
-            array[i].content = content
-        template = self.chat_template.encode("utf-8") if self.chat_template else b"chatml"
-        size = 4096 + sum(len(m.content) * 2 for m in messages)
-        for _ in range(2):
-            buf = ctypes.create_string_buffer(size)
-            n = L.llama_chat_apply_template(template, array, len(messages), True, buf, size)
-            if n < 0:
-                # a template llama.cpp does not recognise: fall back to ChatML, the most common format
-                template = b"chatml"
-                continue
-            if n <= size:
-                return buf.raw[:n].decode("utf-8", errors="replace")
-            size = n + 1
-        raise QuantDeskError("This model's chat format could not be applied.", f"template: {template[:200]!r}")
+    def format_chat(self, messages: Sequence[ChatMessage], prompt_format: str = "auto") -> str:
+        """The prompt text for `messages` in the model's chat format (or the one asked for), ready for the
+        assistant's turn; in text mode, the texts as written."""
+        fmt = self.format if prompt_format in ("auto", "") else self._requested_format(prompt_format)
+        return build_prompt(fmt, messages, self.bos_text, self.eos_text)
+
+    def _requested_format(self, name: str) -> ChatFormat:
+        if name not in self._formats:
+            self._formats[name] = choose_format(self.chat_template, self.bos_text, self.eos_text, name)
+        return self._formats[name]
+
+    def _special_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return (L.llama_vocab_get_text(self.vocab, token) or b"").decode("utf-8", errors="replace")
+
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        """Tokens of a prompt, with the model's BOS once: templates that write it themselves (Llama 3,
+        Gemma, Mistral) would otherwise get it twice, as llama.cpp's tokenizer adds it too."""
+        if self.add_bos and self.bos_text and prompt.startswith(self.bos_text):
+            prompt = prompt[len(self.bos_text):]
+        return self.tokenize(prompt, add_special=self.add_bos)
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         data = text.encode("utf-8")
@@ -185,6 +212,21 @@ class LlamaSession:
 
     def _make_sampler(self, s: SamplingSettings) -> L.llama_sampler_p:
         chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+        if s.logit_bias:
+            biases = (L.llama_logit_bias * len(s.logit_bias))()
+            for i, (token, bias) in enumerate(s.logit_bias):
+                biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
+            n_vocab = L.llama_vocab_n_tokens(self.vocab)
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
+        if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
+                L.llama_vocab_n_tokens(self.vocab), s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+        if s.grammar:
+            grammar = L.llama_sampler_init_grammar(self.vocab, s.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                L.llama_sampler_free(chain)
+                raise QuantDeskError("The reply's grammar could not be read.", s.grammar[:500])
+            L.llama_sampler_chain_add(chain, grammar)
         if s.temperature <= 0:
             L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
             return chain
@@ -195,6 +237,40 @@ class LlamaSession:
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed))
         return chain
 
+    def fit_prompt(self, messages: Sequence[ChatMessage], fmt: ChatFormat, reserve: int) -> tuple[list[int], int]:
+        """The prompt's tokens with room for `reserve` reply tokens, and how many of the oldest messages were
+        left out to make that room (the system prompt always stays; a chat still starts with a person's turn).
+        """
+        n_ctx = int(L.llama_n_ctx(self.ctx))
+        system = [m for m in messages if m.role == "system"]
+        turns = [m for m in messages if m.role != "system"]
+        dropped = 0
+        while True:
+            tokens = self.tokenize_prompt(build_prompt(fmt, system + turns[dropped:], self.bos_text, self.eos_text))
+            if len(tokens) + reserve <= n_ctx or dropped >= len(turns) - 1:
+                break
+            dropped += 1
+            while fmt.kind != "text" and dropped < len(turns) - 1 and turns[dropped].role != "user":
+                dropped += 1
+        room = n_ctx - 1  # at least one token of reply
+        if len(tokens) <= room:
+            return tokens, dropped
+        if fmt.kind == "text":  # a text to continue: its end is what matters
+            return tokens[len(tokens) - (n_ctx - reserve):], dropped
+        raise ContextFullError(
+            f"Your message is {len(tokens)} tokens long, and this model was loaded with a context of {n_ctx} "
+            "tokens, which must hold the message and the reply. Shorten the message, or load the model with "
+            "a longer context.",
+            f"prompt tokens {len(tokens)}, n_ctx {n_ctx}, messages dropped {dropped}",
+        )
+
+    def _ends_turn(self, token: int, fmt: ChatFormat) -> bool:
+        """An end-of-generation token, or a control token that is one of the format's turn markers."""
+        if L.llama_vocab_is_eog(self.vocab, token):
+            return True
+        return bool(fmt.stops) and bool(L.llama_vocab_is_control(self.vocab, token)) and \
+            self._special_text(token) in fmt.stops
+
     def generate(
         self,
         messages: Sequence[ChatMessage],
@@ -202,28 +278,32 @@ class LlamaSession:
         sampling: SamplingSettings,
         on_text: Callable[[str, int], None],
         should_stop: Callable[[], bool],
-        on_token: Callable[[int], None] | None = None,
-    ) -> tuple[str, StopReason, GenerationStats]:
+        prompt_format: str = "auto",
+        on_prompt: Callable[[PromptReady], None] | None = None,
+        request_id: int = 0,
+        on_token: Callable[[int, bool], None] | None = None,
+    ) -> tuple[str, StopReason, GenerationStats, str]:
         """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token.
-        on_token(token) sees each sampled token while its logits are still readable (token_choices.py)."""
-        prompt = self.format_chat(messages)
-        add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
-        tokens = self.tokenize(prompt, add_special=add_bos)
-        n_ctx = L.llama_n_ctx(self.ctx)
-        if len(tokens) >= n_ctx - 1:
-            raise ContextFullError(
-                f"This conversation ({len(tokens)} tokens) no longer fits in the model's context of "
-                f"{n_ctx} tokens. Start a new chat, or load the model with a longer context.",
-                f"prompt tokens {len(tokens)}, n_ctx {n_ctx}",
-            )
+        Returns the reply, why it ended, its figures and the token or stop text it ended at.
+        on_token(token, ends_turn) sees each sampled token while its logits are still readable
+        (token_choices.py)."""
+        t_start = time.perf_counter()
+        fmt = self.format if prompt_format in ("auto", "") else self._requested_format(prompt_format)
+        n_ctx = int(L.llama_n_ctx(self.ctx))
+        tokens, dropped = self.fit_prompt(messages, fmt, max(1, min(max_tokens, n_ctx // 4)))
         t0 = time.perf_counter()
         reused = self._prepare_prompt(tokens)
         t1 = time.perf_counter()
+        if on_prompt is not None:
+            on_prompt(PromptReady(request_id, len(tokens), reused, dropped, n_ctx))
         sampler = self._make_sampler(sampling)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        scanner = StopScanner(fmt.stops)
         pieces: list[str] = []
         reason: StopReason = "max_tokens"
+        end_token = ""
         generated = 0
+        first_token_at = 0.0
         one = self._one
         try:
             while generated < max_tokens:
@@ -231,16 +311,22 @@ class LlamaSession:
                     reason = "stopped"
                     break
                 token = L.llama_sampler_sample(sampler, self.ctx, -1)
+                if not first_token_at:
+                    first_token_at = time.perf_counter()
+                ends = self._ends_turn(token, fmt)
                 if on_token is not None:
-                    on_token(token)
-                if L.llama_vocab_is_eog(self.vocab, token):
-                    reason = "end_of_text"
+                    on_token(token, ends)
+                if ends:
+                    reason, end_token = "end_of_text", self._special_text(token)
                     break
                 generated += 1
-                text = decoder.decode(self.token_bytes(token))
+                text = scanner.feed(decoder.decode(self.token_bytes(token)))
                 if text:
                     pieces.append(text)
                     on_text(text, generated)
+                if scanner.matched is not None:
+                    reason, end_token = "end_of_text", scanner.matched
+                    break
                 if len(self.cached) >= n_ctx:
                     reason = "context_full"
                     break
@@ -251,7 +337,7 @@ class LlamaSession:
                 self.cached.append(token)
         finally:
             L.llama_sampler_free(sampler)
-        tail = decoder.decode(b"", final=True)
+        tail = scanner.feed(decoder.decode(b"", final=True)) + scanner.flush()
         if tail:
             pieces.append(tail)
             on_text(tail, generated)
@@ -262,8 +348,10 @@ class LlamaSession:
             prompt_seconds=t1 - t0,
             generated_tokens=generated,
             generation_seconds=t2 - t1,
+            first_token_seconds=(first_token_at or t2) - t_start,
+            dropped_messages=dropped,
         )
-        return "".join(pieces), reason, stats
+        return "".join(pieces), reason, stats, end_token
 
 
 # llama.cpp's words → what they mean for a person. Matched as substrings of its error lines.

@@ -13,6 +13,7 @@ from app.core.engine.protocol import (
     Generate,
     GenerationDone,
     LoadModel,
+    LoadProgress,
     ModelLoaded,
     ModelUnloaded,
     Request,
@@ -29,6 +30,8 @@ from app.core.process.runner import ErrorReport
 def serve(conn: Connection) -> None:
     """The engine's main loop. Returns on Shutdown or when the app's end of the pipe closes."""
     import time
+
+    import psutil
 
     from app.core.engine.llama_session import LlamaSession
     from app.core.engine.token_choices import TokenRecorder
@@ -67,9 +70,18 @@ def serve(conn: Connection) -> None:
                 if session is not None:
                     session.close()
                     session = None
+                rss_before = psutil.Process().memory_info().rss
                 started = time.perf_counter()
-                session = LlamaSession(request, log)
-                conn.send(ModelLoaded(session.info, time.perf_counter() - started))
+                sent = [-1]
+
+                def progress(fraction: float, sent: list[int] = sent) -> None:
+                    percent = int(fraction * 100)
+                    if percent != sent[0]:  # llama.cpp reports per tensor: send each whole percent once
+                        sent[0] = percent
+                        conn.send(LoadProgress(fraction))
+
+                session = LlamaSession(request, log, progress)
+                conn.send(ModelLoaded(session.info, time.perf_counter() - started, rss_before))
             elif isinstance(request, UnloadModel):
                 if session is not None:
                     session.close()
@@ -80,15 +92,19 @@ def serve(conn: Connection) -> None:
                     raise EngineNotReadyError("Load a model before chatting.", "Generate before LoadModel")
                 rid = request.request_id
                 recorder = TokenRecorder(session, request.top_logprobs) if request.top_logprobs > 0 else None
-                text, reason, stats = session.generate(
+                text, reason, stats, end_token = session.generate(
                     request.messages,
                     request.max_tokens,
                     request.sampling,
                     lambda delta, n, rid=rid: conn.send(TextDelta(rid, delta, n)),  # type: ignore[misc]
                     stop_requested,
+                    prompt_format=request.prompt_format,
+                    on_prompt=conn.send,
+                    request_id=rid,
                     on_token=recorder,
                 )
-                conn.send(GenerationDone(rid, text, reason, stats, tokens=tuple(recorder.tokens) if recorder else ()))
+                conn.send(GenerationDone(rid, text, reason, stats, end_token,
+                                         tokens=tuple(recorder.tokens) if recorder else ()))
             elif isinstance(request, StopGeneration):
                 pass  # nothing is generating: a late Stop is harmless
         except (EOFError, BrokenPipeError):
