@@ -301,7 +301,7 @@ class QuantTableView(QWidget):
             return "–"
         if q.source.startswith("measured here") and self.measured is not None \
                 and o.type == self.measured.reference_type:
-            return self.tr("the reference the others were measured against")
+            return self.tr("the reference of the figures measured here")
         if q.source.startswith("measured here"):
             return self.tr("{d:+.3g} perplexity, KL divergence {k:.4f} — measured here").format(
                 d=q.delta_perplexity, k=q.mean_kld or 0.0)

@@ -120,6 +120,7 @@ def test_numbers_measures_the_ladder_as_jobs_and_feeds_which_quant(
     assert quant.recommendation is not None
     loss = {o.type: quant.table.item(row, 5).text() for row, o in enumerate(quant.recommendation.options)}
     assert all("measured here" in loss[level] for level in ("F16", "Q8_0", "Q2_K")), loss
+    assert loss["F16"].startswith("the reference")  # no loss of its own to show
     assert "Llama-3-8B" in loss["Q6_K"]
     assert "measured here" in quant.note.text()
     steps = {s.type: s for s in quant.ladder.steps}  # the size bars speak of the measured figures too
