@@ -17,6 +17,8 @@ from pathlib import Path
 
 import llama_cpp as L
 
+from app.core.context_settings import context_settings
+from app.core.engine.context_setup import context_params
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationStats,
@@ -25,17 +27,12 @@ from app.core.engine.protocol import (
     SamplingSettings,
     StopReason,
 )
+from app.core.engine.reply_loop import run_reply
+from app.core.engine.sampling import ContextSampler
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
 
 _backend_ready = False
-
-
-def default_threads() -> int:
-    """One thread per physical core, as llama.cpp's own tools choose (hyper-threads slow the matmuls)."""
-    import psutil
-
-    return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 
 def _ensure_backend() -> None:
@@ -64,13 +61,9 @@ class LlamaSession:
                 + (_plain_reason(reason) or "llama.cpp did not accept the file."),
                 "\n".join([f"file: {path}", *reason]) or f"file: {path}",
             )
-        ctx_params = L.llama_context_default_params()
-        ctx_params.n_ctx = request.n_ctx
-        ctx_params.n_batch = request.n_batch
-        # llama.cpp's default is a fixed 4 threads: too many on a 2-core laptop, too few on a workstation.
-        threads = request.n_threads or default_threads()
-        ctx_params.n_threads = threads
-        ctx_params.n_threads_batch = threads
+        # every context parameter comes from the one place the memory estimate also reads
+        self.settings = context_settings(request.n_ctx, request.n_batch, request.n_threads)
+        ctx_params = context_params(self.settings)
         ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:
             reason = log.problems_since(mark)
@@ -99,12 +92,17 @@ class LlamaSession:
             n_gpu_layers=request.n_gpu_layers,
             chat_template=self.chat_template,
             n_threads=int(L.llama_n_threads(ctx)),
+            context=self.settings,
         )
         self._one = (L.llama_token * 1)()
+        self._batch_one = L.llama_batch_get_one(self._one, 1)  # reused: it points at self._one
         self._piece = ctypes.create_string_buffer(256)
+        self._pieces: dict[int, bytes] = {}
+        self.sampler = ContextSampler(ctx, self.settings.backend_sampling)
 
     def close(self) -> None:
         if self.ctx:
+            self.sampler.release()
             L.llama_free(self.ctx)
             self.ctx = None
         if self.model:
@@ -154,6 +152,12 @@ class LlamaSession:
             n = L.llama_token_to_piece(self.vocab, token, self._piece, len(self._piece), 0, False)
         return self._piece.raw[:n]
 
+    def cached_piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = self.token_bytes(token)
+        return piece
+
     # ---- evaluation ---------------------------------------------------------------------------------
 
     def _decode(self, tokens: Sequence[int]) -> None:
@@ -177,19 +181,8 @@ class LlamaSession:
         L.llama_memory_seq_rm(memory, 0, common, -1)
         self.cached = self.cached[:common]
         self._decode(tokens[common:])
+        L.llama_synchronize(self.ctx)  # llama_decode only queues work on a GPU: time the prompt to its end
         return common
-
-    def _make_sampler(self, s: SamplingSettings) -> L.llama_sampler_p:
-        chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
-        if s.temperature <= 0:
-            L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
-            return chain
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(s.top_k))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed))
-        return chain
 
     def generate(
         self,
@@ -210,39 +203,24 @@ class LlamaSession:
                 f"{n_ctx} tokens. Start a new chat, or load the model with a longer context.",
                 f"prompt tokens {len(tokens)}, n_ctx {n_ctx}",
             )
+        sampler = self.sampler.prepare(sampling)  # before the prompt: its last token is sampled in the graph
         t0 = time.perf_counter()
         reused = self._prepare_prompt(tokens)
         t1 = time.perf_counter()
-        sampler = self._make_sampler(sampling)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
-        reason: StopReason = "max_tokens"
-        generated = 0
-        one = self._one
-        try:
-            while generated < max_tokens:
-                if should_stop():
-                    reason = "stopped"
-                    break
-                token = L.llama_sampler_sample(sampler, self.ctx, -1)
-                if L.llama_vocab_is_eog(self.vocab, token):
-                    reason = "end_of_text"
-                    break
-                generated += 1
-                text = decoder.decode(self.token_bytes(token))
-                if text:
-                    pieces.append(text)
-                    on_text(text, generated)
-                if len(self.cached) >= n_ctx:
-                    reason = "context_full"
-                    break
-                one[0] = token
-                rc = L.llama_decode(self.ctx, L.llama_batch_get_one(one, 1))
-                if rc != 0:
-                    raise QuantDeskError("llama.cpp stopped evaluating.", f"llama_decode returned {rc}")
-                self.cached.append(token)
-        finally:
-            L.llama_sampler_free(sampler)
+
+        def on_token(token: int, generated: int) -> bool:
+            text = decoder.decode(self.cached_piece(token))
+            if text:
+                pieces.append(text)
+                on_text(text, generated)
+            return False
+
+        reason, generated = run_reply(
+            self.ctx, sampler, self._one, self._batch_one, self.cached, n_ctx, max_tokens,
+            lambda token: bool(L.llama_vocab_is_eog(self.vocab, token)), on_token, should_stop,
+        )
         tail = decoder.decode(b"", final=True)
         if tail:
             pieces.append(tail)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.context_settings import ContextSettings
 from app.core.process.runner import ErrorReport
 
 
@@ -84,6 +85,7 @@ class ModelInfo:
     n_gpu_layers: int
     chat_template: str | None
     n_threads: int = 0
+    context: ContextSettings | None = None  # what the engine asked of llama.cpp (flash attention, batches...)
 
 
 @dataclass(frozen=True)
