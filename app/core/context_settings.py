@@ -16,8 +16,10 @@ from off to "auto"; n_batch is 2048 there, 512 in llama-cpp-python's Llama):
 - F16 K and V cache; the full-size cache on sliding-window layers (swa_full), so a follow-up turn can reuse
   the cached prefix however long the conversation is.
 - threads: one per physical core, for generation and for prompts (hyper-threads slow the matrix products).
-- backend sampling: the sampler chain runs inside llama.cpp's graph, on the GPU when the model is there, so
-  the logits are not copied back to the processor for every token.
+- backend sampling when the output layer is on a GPU: the sampler chain runs inside llama.cpp's graph there,
+  so the logits are not copied back to the processor for every token. On the processor the chain runs as
+  llama_sampler_sample's own loop (nothing to copy; llama.cpp's tools do the same). QUANTDESK_BACKEND_SAMPLING
+  = on / off overrides this, for benchmarks.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class ContextSettings:
     swa_full: bool = True
     n_outputs_max: int = 1
     offload_kqv: bool = True
-    backend_sampling: bool = True
+    backend_sampling: bool = False
 
     @property
     def kv_bytes_per_value(self) -> float:
@@ -66,12 +68,17 @@ class ContextSettings:
                 "-t", str(self.n_threads), "-ctk", self.kv_type.lower(), "-ctv", self.kv_type.lower()]
 
 
-def context_settings(n_ctx: int, n_batch: int = DEFAULT_BATCH, n_threads: int | None = None) -> ContextSettings:
-    """The settings for a model loaded with context `n_ctx` (and the request's batch and threads, if set)."""
+def context_settings(
+    n_ctx: int, n_batch: int = DEFAULT_BATCH, n_threads: int | None = None, output_on_gpu: bool = False
+) -> ContextSettings:
+    """The settings for a model loaded with context `n_ctx` (and the request's batch and threads, if set);
+    `output_on_gpu`: the model's output layer runs on a GPU (all its layers are offloaded)."""
     batch = max(1, n_batch)
+    backend = {"on": True, "off": False}.get(os.environ.get("QUANTDESK_BACKEND_SAMPLING", ""), output_on_gpu)
     return ContextSettings(
         n_ctx=n_ctx,
         n_batch=batch,
         n_ubatch=min(batch, DEFAULT_BATCH),
         n_threads=n_threads if n_threads and n_threads > 0 else physical_cores(),
+        backend_sampling=backend,
     )

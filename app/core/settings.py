@@ -26,6 +26,9 @@ FILE_NAME = "settings.json"
 #: Every key with its default. A key missing from the file reads as its default.
 DEFAULTS: dict[str, Any] = {
     "offline": False,  # no network call at all while on (hub.py)
+    # graphics memory QuantDesk may plan to use, in GB (0: all that is free); also a way to try what a
+    # smaller card would do (machine/hardware.py applies it, advice/recommend.py plans within it)
+    "gpu_memory_limit_gb": 0,
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.

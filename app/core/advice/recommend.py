@@ -60,7 +60,7 @@ def ram_budget(available: int, total: int) -> int:
 
 
 def gpu_budget(gpu: GpuInfo) -> int:
-    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.total_bytes * GPU_RESERVE_SHARE))
+    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.planned_total_bytes * GPU_RESERVE_SHARE))
 
 
 def budget_for(hardware: HardwareReport) -> Budget:
@@ -165,10 +165,20 @@ def place(
         full = make(-1)
         if fits(full):
             return "gpu", full, budget.gpu - full.gpu.total
-        for layers in range(facts.n_layers, 0, -1):
-            est = make(layers)
-            if fits(est):
-                return "partial", est, budget.gpu - est.gpu.total
+        # VRAM need grows with every layer given to the GPU, so the most layers whose VRAM fits are found by
+        # bisection: a header that claims thousands of layers costs a dozen estimates, not thousands. RAM need
+        # shrinks as layers move to the GPU, so if that many do not fit the RAM, fewer do not either.
+        low, high = 0, facts.n_layers  # the answer lies in [low, high]; 0 means none
+        found: dict[int, MemoryEstimate] = {}
+        while low < high:
+            mid = (low + high + 1) // 2
+            found[mid] = make(mid)
+            if found[mid].gpu.total <= budget.gpu:
+                low = mid
+            else:
+                high = mid - 1
+        if low > 0 and fits(found[low]):
+            return "partial", found[low], budget.gpu - found[low].gpu.total
     cpu = make(0)
     if cpu.cpu.total <= budget.ram:
         return "cpu", cpu, budget.ram - cpu.cpu.total

@@ -62,7 +62,9 @@ class LlamaSession:
                 "\n".join([f"file: {path}", *reason]) or f"file: {path}",
             )
         # every context parameter comes from the one place the memory estimate also reads
-        self.settings = context_settings(request.n_ctx, request.n_batch, request.n_threads)
+        n_layers = int(L.llama_model_n_layer(model))
+        output_on_gpu = bool(L.llama_supports_gpu_offload()) and not 0 <= request.n_gpu_layers <= n_layers
+        self.settings = context_settings(request.n_ctx, request.n_batch, request.n_threads, output_on_gpu)
         ctx_params = context_params(self.settings)
         ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:

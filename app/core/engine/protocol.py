@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.core.context_settings import ContextSettings
+from app.core.machine.llama_build import BackendInfo
 from app.core.process.runner import ErrorReport
 
 
@@ -68,7 +69,12 @@ class Shutdown:
     pass
 
 
-Request = LoadModel | Generate | StopGeneration | UnloadModel | Shutdown
+@dataclass(frozen=True)
+class DescribeBuild:
+    """What llama.cpp build this engine runs (answered with BuildDescribed, at once when idle)."""
+
+
+Request = LoadModel | Generate | StopGeneration | UnloadModel | Shutdown | DescribeBuild
 
 
 # ---- events -------------------------------------------------------------------------------------------
@@ -147,4 +153,9 @@ class RequestFailed:
     error: ErrorReport  # the client raises the same QuantDeskError type from it
 
 
-Event = ModelLoaded | TextDelta | GenerationDone | ModelUnloaded | RequestFailed
+@dataclass(frozen=True)
+class BuildDescribed:
+    backend: BackendInfo | None  # None: llama-cpp-python is missing
+
+
+Event = ModelLoaded | TextDelta | GenerationDone | ModelUnloaded | RequestFailed | BuildDescribed

@@ -11,6 +11,8 @@ import time
 from multiprocessing.connection import Connection
 
 from app.core.engine.protocol import (
+    BuildDescribed,
+    DescribeBuild,
     Generate,
     GenerationDone,
     LoadModel,
@@ -110,6 +112,10 @@ def serve(conn: Connection) -> None:
                 )
                 deltas.flush()
                 conn.send(GenerationDone(rid, text, reason, stats))
+            elif isinstance(request, DescribeBuild):
+                from app.core.machine.llama_build import read_backend_here
+
+                conn.send(BuildDescribed(read_backend_here()))
             elif isinstance(request, StopGeneration):
                 pass  # nothing is generating: a late Stop is harmless
         except (EOFError, BrokenPipeError):

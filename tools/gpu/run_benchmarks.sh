@@ -1,0 +1,46 @@
+#!/bin/bash
+# On the device machine, from the main checkout's root: QuantDesk's benchmarks against llama.cpp's own tools.
+#   bash .device/speed/repo/tools/gpu/run_benchmarks.sh STEP...
+# Steps: models (write the random-weight models), speed-gpu, speed-cpu (the GPU hidden), memory, caps, app.
+# Results (JSON and logs) go to $OUT; models to $M (/tmp/m).
+set -u
+source .device/speed/repo/tools/gpu/env.sh
+M=${M:-/tmp/m}; mkdir -p $M
+cd $SPEED/repo
+T=$SPEED/tokenizer.gguf
+model() {  # shape type
+  [ -f $M/$1-$2.gguf ] || python3 tests/bench/random_model.py --shape $1 --type $2 --tokenizer-from $T --out $M/$1-$2.gguf
+}
+for step in "$@"; do
+  start=$(date +%s)
+  echo "=== $step"
+  case $step in
+    check)
+      python3 -c "import llama_cpp as L; print('offload', L.llama_supports_gpu_offload()); print(L.llama_print_system_info().decode())"
+      nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm,clocks.mem --format=csv,noheader
+      df -h /tmp $M | tail -2; free -g | head -2; nproc; ldd $LLAMA_CPP_LIB_PATH/libggml-cuda.so | grep -E "cuda|cublas" ;;
+    models)
+      for s in llama-3.2-1b llama-3-8b; do for t in Q4_K_M Q8_0 F16; do model $s $t; done; done ;;
+    models-held)
+      for s in qwen2.5-7b gemma-2-9b mistral-7b; do model $s Q4_K_M; done ;;
+    speed-gpu)
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 3 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json 2>&1 | tee $OUT/speed-gpu.md ;;
+    speed-cpu)
+      CUDA_VISIBLE_DEVICES= python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,F16}.gguf \
+        --gpu-layers 0 --rounds 2 --no-interleave --json $OUT/speed-cpu.json 2>&1 | tee $OUT/speed-cpu.md
+      CUDA_VISIBLE_DEVICES= QUANTDESK_BACKEND_SAMPLING=on python3 tests/bench/bench_engine_speed.py \
+        $M/llama-3.2-1b-Q4_K_M.gguf --gpu-layers 0 --rounds 2 --no-interleave --json $OUT/speed-cpu-backend.json \
+        2>&1 | tee $OUT/speed-cpu-backend.md ;;
+    memory)
+      python3 tests/bench/bench_estimate_accuracy.py --device gpu --models $M --tokenizer $T \
+        --json $OUT/memory-gpu.json 2>&1 | tee $OUT/memory-gpu.md ;;
+    caps)
+      python3 tests/bench/bench_vram_cap.py --models $M --tokenizer $T --json $OUT/caps.json 2>&1 | tee $OUT/caps.md ;;
+    app)
+      python3 main.py hardware --json | head -c 3000; echo
+      python3 main.py chat $M/llama-3.2-1b-F16.gguf --prompt "Hello there" --max-tokens 48 --temperature 0 --json \
+        2>&1 | tail -c 1500 ;;
+  esac
+  echo "=== $step: $(( $(date +%s) - start )) s"
+done
