@@ -57,6 +57,7 @@ class ModelResult:
     engine_tg_chain: list[float] = field(default_factory=list)
     prompt_tokens_evaluated: list[int] = field(default_factory=list)
     generated: list[int] = field(default_factory=list)
+    session_tg_greedy: list[float] = field(default_factory=list)  # --diagnose: in-process, no Pipe
     rss_bytes: int | None = None
     vram_bytes: int | None = None
     bytes_per_token: int = 0
@@ -144,6 +145,27 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
     return result
 
 
+def session_rates(path: str, gpu_layers: int, threads: int | None, rounds: int) -> list[float]:
+    """The engine's LlamaSession driven in this process (no engine process, no Pipe): what the loop itself
+    reaches, to tell its cost from the process boundary's."""
+    from app.core.engine.llama_session import LlamaSession
+    from app.core.llama_log import LlamaLogCapture
+
+    log = LlamaLogCapture(echo=False)
+    log.install()
+    session = LlamaSession(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads), log)
+    try:
+        rates = []
+        for i in range(rounds + 1):
+            _, _, stats = session.generate([ChatMessage("user", STORY)], GEN_TOKENS, GREEDY,
+                                           lambda _t, _n: None, lambda: False)
+            if i:  # the first is a warm-up
+                rates.append(stats.tokens_per_second)
+        return rates
+    finally:
+        session.close()
+
+
 def fmt(values: list[float]) -> str:
     return f"{statistics.median(values):,.1f}"
 
@@ -159,12 +181,15 @@ def main() -> int:
     parser.add_argument("--no-interleave", action="store_true",
                         help="run llama-bench once per model with all rounds (a quiet machine)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--diagnose", action="store_true", help="also time the session loop in this process")
     args = parser.parse_args()
     models = args.models or [str(starter_model_path())]
     started = time.perf_counter()
     results = []
     for model in models:
         result = measure(model, args.gpu_layers, args.threads, args.rounds, not args.no_interleave)
+        if args.diagnose:
+            result.session_tg_greedy = session_rates(model, args.gpu_layers, args.threads, args.rounds)
         results.append(result)
         print(f"measured {result.model}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         if args.json:  # after each model: a run cut short still leaves what it measured
@@ -190,6 +215,9 @@ def main() -> int:
         print(f"\n{r.model}: prompt tokens evaluated {r.prompt_tokens_evaluated}, generated {r.generated}, "
               f"engine RSS {(r.rss_bytes or 0) / 2**20:.0f} MiB, VRAM "
               f"{'–' if r.vram_bytes is None else f'{r.vram_bytes / 2**20:.0f} MiB'}\n  {r.command}")
+        if r.session_tg_greedy:
+            print(f"  in-process session tg128 greedy: {fmt(r.session_tg_greedy)} "
+                  f"({r.ratio(r.session_tg_greedy, r.bench_tg):.3f} of llama-bench)")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     for line in missed:
         print("MISSED", line)

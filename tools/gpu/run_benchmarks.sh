@@ -25,7 +25,7 @@ for step in "$@"; do
       for s in qwen2.5-7b gemma-2-9b mistral-7b; do model $s Q4_K_M; done ;;
     speed-gpu)
       python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
-        --gpu-layers -1 --rounds 3 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json 2>&1 | tee $OUT/speed-gpu.md ;;
+        --gpu-layers -1 --rounds 3 --no-interleave --diagnose --bandwidth 4800 --json $OUT/speed-gpu.json 2>&1 | tee $OUT/speed-gpu.md ;;
     speed-cpu)
       CUDA_VISIBLE_DEVICES= python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,F16}.gguf \
         --gpu-layers 0 --rounds 2 --no-interleave --json $OUT/speed-cpu.json 2>&1 | tee $OUT/speed-cpu.md
