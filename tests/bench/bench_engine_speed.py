@@ -7,7 +7,9 @@ For each model (default: the starter), round by round (so a noisy machine hurts 
   llama-bench  pp512 and tg128, with the engine's context settings (app/core/context_settings.py: flash
                attention, n_batch/n_ubatch, threads, F16 cache) and the same GPU layers (tests/bench/llama_tools.py
                finds the binary built from the same llama.cpp as the bindings)
-  engine pp    QuantDesk's engine process evaluating a 512-token prompt (its own prompt time, to the GPU's end)
+  engine pp    QuantDesk's engine process evaluating 512-token prompts back to back, as pp512 does (its own
+               prompt time, to the GPU's end); also a prompt right after a reply, as in a chat (llama.cpp then
+               rebuilds its graph for the batch, which llama-bench's repeated pp512 runs never do)
   engine tg    128 generated tokens, greedy and with the default sampler chain (top-k 40, top-p 0.95, min-p 0.05,
                temperature 0.7): sampling included, which llama-bench leaves out; the engine's own figure, which
                counts the per-token Python work and the messages to the app
@@ -27,6 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+# llama.cpp's libraries before numpy's (gguf imports numpy): in the other order a CUDA build segfaults once a
+# model is offloaded (app/core/process/bootstrap.py); --diagnose loads a model in this process.
+import llama_cpp  # noqa: F401
 
 from app.core.context_settings import context_settings
 from app.core.engine.client import EngineClient
@@ -52,7 +58,8 @@ class ModelResult:
     n_gpu_layers: int
     bench_pp: list[float] = field(default_factory=list)
     bench_tg: list[float] = field(default_factory=list)
-    engine_pp: list[float] = field(default_factory=list)
+    engine_pp: list[float] = field(default_factory=list)  # prompts back to back, as llama-bench's pp runs
+    engine_pp_after_reply: list[float] = field(default_factory=list)  # a prompt right after a reply: as in a chat
     engine_tg_greedy: list[float] = field(default_factory=list)
     engine_tg_chain: list[float] = field(default_factory=list)
     prompt_tokens_evaluated: list[int] = field(default_factory=list)
@@ -87,20 +94,22 @@ def prompt_message(round_no: int, n_words: int) -> list[ChatMessage]:
     return [ChatMessage("user", f"{round_no} " + " ".join(words))]
 
 
-def engine_prompt_rate(client: EngineClient, round_no: int, n_words: int) -> tuple[float, int]:
-    done = client.complete(prompt_message(round_no, n_words), 1, GREEDY)
+def engine_prompt(client: EngineClient, round_no: int, n_words: int) -> tuple[float, int, int]:
+    """Evaluate a prompt and generate nothing: (its tokens/s, tokens evaluated, tokens in the prompt)."""
+    done = client.complete(prompt_message(round_no, n_words), 0, GREEDY)
     evaluated = done.stats.prompt_tokens - done.stats.prompt_tokens_reused
-    return done.stats.prompt_tokens_per_second, evaluated
+    return done.stats.prompt_tokens_per_second, evaluated, done.stats.prompt_tokens
 
 
 def calibrate_words(client: EngineClient) -> int:
-    """How many words make the evaluated part of the prompt PROMPT_TOKENS tokens (one batch, as pp512)."""
+    """How many words make a PROMPT_TOKENS-token prompt: the cache then spans 512 cells, as in pp512 (the
+    template's first few tokens are reused from the last prompt, the rest is evaluated in one batch)."""
     n = PROMPT_TOKENS - 40
     for attempt in range(4):
-        _, evaluated = engine_prompt_rate(client, 1000 + attempt, n)
-        if evaluated == PROMPT_TOKENS:
+        _, _, total = engine_prompt(client, 1000 + attempt, n)
+        if total == PROMPT_TOKENS:
             break
-        n += PROMPT_TOKENS - evaluated
+        n += PROMPT_TOKENS - total
     return n
 
 
@@ -128,12 +137,14 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
                 bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, GEN_TOKENS, repetitions=1)
                 result.bench_pp.append(bench[f"pp{PROMPT_TOKENS}"].tokens_per_second)
                 result.bench_tg.append(bench[f"tg{GEN_TOKENS}"].tokens_per_second)
-            rate, evaluated = engine_prompt_rate(client, r, n_words)
+            rate, evaluated, _ = engine_prompt(client, r, n_words)
             result.engine_pp.append(rate)
             result.prompt_tokens_evaluated.append(evaluated)
+        for r in range(rounds):
             done = engine_generation(client, GREEDY)
             result.engine_tg_greedy.append(done.stats.tokens_per_second)
             result.generated.append(done.stats.generated_tokens)
+            result.engine_pp_after_reply.append(engine_prompt(client, 100 + r, n_words)[0])
         engine_generation(client, DEFAULT_CHAIN)  # warm-up of the other chain (llama.cpp re-plans its graph once)
         for _ in range(rounds):
             done = engine_generation(client, DEFAULT_CHAIN)
@@ -195,9 +206,9 @@ def main() -> int:
         if args.json:  # after each model: a run cut short still leaves what it measured
             args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
     missed = []
-    print("| model | type | llama-bench pp512 | engine pp512 | ratio | llama-bench tg128 | engine tg128 greedy "
-          "| ratio | engine tg128 default chain | ratio | bandwidth share llama-bench / engine |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | type | llama-bench pp512 | engine pp512 | ratio | engine pp512 after a reply | llama-bench tg128 "
+          "| engine tg128 greedy | ratio | engine tg128 default chain | ratio | bandwidth share llama-bench / engine |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         pp, greedy, chain = (r.ratio(r.engine_pp, r.bench_pp), r.ratio(r.engine_tg_greedy, r.bench_tg),
                              r.ratio(r.engine_tg_chain, r.bench_tg))
@@ -206,7 +217,9 @@ def main() -> int:
             ceiling = args.bandwidth * 1e9 / r.bytes_per_token
             share = (f"{statistics.median(r.bench_tg) / ceiling:.0%} / "
                      f"{statistics.median(r.engine_tg_greedy) / ceiling:.0%} (≤ {ceiling:,.0f} tok/s)")
-        print(f"| {r.model} | {r.file_type} | {fmt(r.bench_pp)} | {fmt(r.engine_pp)} | {pp:.3f} | {fmt(r.bench_tg)} "
+        print(f"| {r.model} | {r.file_type} | {fmt(r.bench_pp)} | {fmt(r.engine_pp)} | {pp:.3f} "
+              f"| {fmt(r.engine_pp_after_reply)} ({r.ratio(r.engine_pp_after_reply, r.bench_pp):.2f}) "
+              f"| {fmt(r.bench_tg)} "
               f"| {fmt(r.engine_tg_greedy)} | {greedy:.3f} | {fmt(r.engine_tg_chain)} | {chain:.3f} | {share} |")
         for name, value in (("prompt", pp), ("greedy generation", greedy), ("default-chain generation", chain)):
             if value < args.goal:

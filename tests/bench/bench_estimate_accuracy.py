@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.core.advice.estimate import MemoryEstimate, estimate_file, repacked_types
 from app.core.machine.hardware import read_cpu
-from app.core.models.facts import read_gguf_facts
+from app.core.models.facts import ModelFacts, read_gguf_facts
 from tests.bench.measure_memory import Measured, measure
 
 LIMIT = 0.05
@@ -82,6 +82,34 @@ def model_file(case: Case, folder: Path, tokenizer: Path | None) -> Path:
         tokenizer = starter_model_path()
     write_model(SHAPES[case.model], read_tokenizer(tokenizer), path, case.file_type)
     return path
+
+
+def case_facts(case: Case, folder: Path | None) -> ModelFacts:
+    """The header facts of a case's file: read from the file where it is still there, else rebuilt from its
+    shape (random_model.shape_facts: the same tensors and types, without writing the file)."""
+    path = folder / f"{case.model}-{case.file_type}.gguf" if folder else None
+    if path is not None and path.exists():
+        return read_gguf_facts(path)
+    from tests.bench.random_model import SHAPES, shape_facts
+
+    return shape_facts(SHAPES[case.model], case.file_type)
+
+
+def rescore(rows: list[dict[str, object]], folder: Path | None, device: str) -> list[dict[str, object]]:
+    """The rows of an earlier run (its measurements) with the estimate recomputed by the current code."""
+    repack = repacked_types(("AVX2",))
+    out = []
+    for r in rows:
+        case = Case(str(r["model"]), str(r["type"]), int(r["n_ctx"]), bool(r["fitted"]))  # type: ignore[call-overload]
+        est = estimate_file(case_facts(case, folder), case.n_ctx, -1 if device == "gpu" else 0, repack=repack)
+        new = dict(r, est_cpu=est.cpu.total, est_gpu=est.gpu.total,
+                   est_terms_cpu=[est.cpu.weights, est.cpu.kv_cache, est.cpu.compute, est.cpu.overhead],
+                   est_terms_gpu=[est.gpu.weights, est.gpu.kv_cache, est.gpu.compute, est.gpu.overhead])
+        measured = r["vram_process"] if device == "gpu" else r["rss_growth"]
+        new["error"] = error(est.gpu.total if device == "gpu" else est.cpu.total, measured)  # type: ignore[arg-type]
+        new["rss_error"] = error(est.cpu.total, r["rss_growth"])  # type: ignore[arg-type]
+        out.append(new)
+    return out
 
 
 def error(est: int, measured: int | None) -> float | None:
@@ -142,7 +170,15 @@ def main() -> int:
     parser.add_argument("--only", default="", help="run only cases whose model name contains this")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--delete", action="store_true", help="delete each model file after its last case")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="print an earlier run's measurements against the current estimate (measures nothing)")
     args = parser.parse_args()
+    if args.from_json:
+        rows = rescore(json.loads(args.from_json.read_text()), args.models, args.device)
+        print_tables(rows, args.device)
+        worst = max((abs(r["error"]) for r in rows if isinstance(r["error"], float)), default=0.0)
+        print(f"\nworst |error| {worst:.2%} (limit {LIMIT:.0%})")
+        return 0 if worst <= LIMIT else 1
     folder = args.models or Path(tempfile.mkdtemp(prefix="quantdesk-estimate-"))
     folder.mkdir(parents=True, exist_ok=True)
     repack = repacked_types(read_cpu().features)

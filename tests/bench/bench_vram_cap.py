@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.core.advice.placement import plan_load
+from app.core.advice.recommend import file_option
 from app.core.context_settings import context_settings
 from app.core.machine.hardware import read_hardware
 from app.core.models.facts import read_gguf_facts
@@ -37,8 +38,7 @@ GB = 1e9
 MIB = 1024 * 1024
 FIT_DEFAULT_MARGIN_MIB = 1024  # llama.cpp's default --fit-target
 CASES = (
-    ("llama-3-8b", "Q4_K_M", 4), ("llama-3-8b", "Q8_0", 4), ("llama-3-8b", "Q8_0", 8),
-    ("llama-3-8b", "F16", 8), ("llama-3-8b", "F16", 12),
+    ("llama-3-8b", "Q4_K_M", 4), ("llama-3-8b", "F16", 8), ("llama-3-8b", "F16", 12),
     ("qwen2.5-7b", "Q4_K_M", 4), ("gemma-2-9b", "Q4_K_M", 4), ("gemma-2-9b", "Q4_K_M", 8),
 )
 
@@ -69,7 +69,9 @@ def main() -> int:
         try:
             m = measure(str(path), N_CTX, None, plan.n_gpu_layers)
             row.update(vram=m.vram_process, vram_growth=m.vram_growth, rss=m.rss_growth, loaded=True,
-                       context_tokens=m.context_tokens)
+                       context_tokens=m.context_tokens, estimate_gpu=file_option(facts, capped, N_CTX).memory.gpu.total,
+                       logged={"model": m.model_buffers, "kv": m.kv_buffers, "compute": m.compute_buffers,
+                               "output": m.output_buffers})
         except Exception as error:  # a failed load is the result to report, not a crash of the benchmark
             row["error"] = f"{type(error).__name__}: {error}"[:500]
         ours = plan.n_gpu_layers if plan.n_gpu_layers >= 0 else facts.n_layers + 1

@@ -19,6 +19,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import gguf
 
 from tests.bench.random_blocks import RandomData
+
+if TYPE_CHECKING:
+    from app.core.models.facts import ModelFacts
 
 
 @dataclass(frozen=True)
@@ -129,20 +133,30 @@ def tensor_list(shape: Shape) -> list[tuple[str, tuple[int, int] | tuple[int]]]:
     return out
 
 
-def tensor_types(shape: Shape, file_type: str) -> dict[str, str]:
-    """The ggml type of every tensor at `file_type`, as llama.cpp's quantizer chooses it."""
+def shape_facts(shape: Shape, file_type: str = "F16") -> ModelFacts:
+    """The facts of the file write_model writes (tensor types as llama.cpp's quantizer chooses them), without
+    writing it: what the estimate sees in its header."""
+    from dataclasses import replace
+
     from app.core.advice.quant_mix import predict_tensors
-    from app.core.models.facts import ModelFacts, TensorFacts
+    from app.core.models.facts import ModelFacts, TensorFacts, swa_layout
     from app.core.quants import quant_type, tensor_bytes
 
     tensors = tuple(
         TensorFacts(name, tuple(reversed(dims)), "F16" if len(dims) == 2 else "F32",
                     tensor_bytes("F16" if len(dims) == 2 else "F32", int(np.prod(dims))))
         for name, dims in tensor_list(shape))
+    window = shape.sliding_window or None
     facts = ModelFacts("random", "gguf", "random", shape.arch, shape.n_layer, shape.n_embd, shape.n_ff,
                        shape.n_head, shape.n_head_kv, shape.head_size, shape.head_size, shape.n_ctx_train,
-                       shape.n_vocab, shape.sliding_window or None, (False,) * shape.n_layer, None, tensors)
-    return {t.name: t.ggml_type for t in predict_tensors(facts, quant_type(file_type))}
+                       shape.n_vocab, window, swa_layout(shape.arch, shape.n_layer, window, None), None, tensors)
+    level = quant_type(file_type)
+    return replace(facts, tensors=predict_tensors(facts, level), file_type=level.name)
+
+
+def tensor_types(shape: Shape, file_type: str) -> dict[str, str]:
+    """The ggml type of every tensor at `file_type`, as llama.cpp's quantizer chooses it."""
+    return {t.name: t.ggml_type for t in shape_facts(shape, file_type).tensors}
 
 
 def _write_parameters(w: gguf.GGUFWriter, shape: Shape, file_type: str) -> None:

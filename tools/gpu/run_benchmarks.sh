@@ -21,6 +21,14 @@ for step in "$@"; do
       df -h /tmp $M | tail -2; free -g | head -2; nproc; ldd $LLAMA_CPP_LIB_PATH/libggml-cuda.so | grep -E "cuda|cublas" ;;
     models)
       for s in llama-3.2-1b llama-3-8b; do for t in Q4_K_M Q8_0 F16; do model $s $t; done; done ;;
+    models-final)
+      for t in Q4_K_M Q8_0 F16; do model llama-3.2-1b $t; done
+      for m in llama-3-8b:Q4_K_M llama-3-8b:F16 qwen2.5-7b:Q4_K_M gemma-2-9b:Q4_K_M; do model ${m%:*} ${m#*:}; done ;;
+    speed-gpu-final)
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-F16.gguf \
+        --gpu-layers -1 --rounds 3 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json 2>&1 | tee $OUT/speed-gpu.md
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-Q4_K_M.gguf --threads 1 \
+        --gpu-layers -1 --rounds 3 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-t1.json 2>&1 | tail -4 ;;
     models-held)
       for s in qwen2.5-7b gemma-2-9b mistral-7b; do model $s Q4_K_M; done ;;
     speed-gpu)

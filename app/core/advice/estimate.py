@@ -45,6 +45,15 @@ F16 = 2
 # fitted shapes); Qwen2.5-0.5B, Gemma-2-2B and a 1024-wide llama, not used to find it, agree within 0.5 MiB.
 COMPUTE_FF_ROWS = 3  # gate, up and their product
 COMPUTE_EMBD_ROWS = 4  # the residual stream, its norm, the attention output and the feed-forward output
+# On a CUDA GPU llama.cpp's buffer for the same graph is larger: n_ubatch × 6 (n_ff + n_embd) floats, read off
+# the Llama-3.2-1B and Llama-3-8B shapes' logged CUDA0 sizes (Qwen2.5-7B and Gemma-2-9B, held out, agree within
+# 1 %). Its mask part is logged at 4 bytes per cell and token, but the VRAM measured at 2k-32k grows by 2:
+# the figure used. Beside it sits a pinned host buffer for the graph's inputs: 4 rows of n_embd per token and
+# the mask (logged likewise at 4 bytes, resident memory growing by 2).
+GPU_COMPUTE_ROWS = 6
+GPU_MASK_BYTES = 2
+HOST_EMBD_ROWS = 4
+HOST_MASK_BYTES = 2
 # Without flash attention the score matrix (n_head × n_kv × n_tokens floats) is the largest tensor instead,
 # beside 3 rows of the residual stream per token (the formula used before flash attention was on).
 STREAM_ROWS = 3
@@ -55,15 +64,17 @@ STREAM_ROWS = 3
 # token tables and merges), fitted to the starter (49,152-token BPE) and a random llama (8,000 tokens).
 CPU_OVERHEAD_FIXED = int(7.5 * MIB)
 CPU_OVERHEAD_PER_VOCAB_ENTRY = 380
-# VRAM a process's CUDA context, cuBLAS workspace and CUDA graphs take besides the buffers llama.cpp logs
-# (fitted on the Llama-3.2-1B and Llama-3-8B shapes, docs/estimate-accuracy.md). Smaller cards and older
+# VRAM a process's CUDA context, cuBLAS workspace, memory pools and CUDA graphs take besides the buffers above:
+# the most the fitted shapes (Llama-3.2-1B, Llama-3-8B at 2k-32k) took on an H200 (CUDA 13.0, driver 580.159),
+# 478-543 MiB for every Q4_K_M shape, 597 for an F16 8B (docs/benchmarks/gpu.md). Smaller cards and older
 # CUDA versions take less, so this errs on the safe side for a fit decision.
-CUDA_CONTEXT_BYTES = 704 * MIB
-# Resident memory the CUDA runtime itself adds to the engine process (driver, kernels of the CUDA build).
-CUDA_HOST_BYTES = 0
+CUDA_CONTEXT_BYTES = 544 * MIB
+# Resident memory the CUDA runtime adds to the engine process besides the buffers (driver state, the CUDA
+# build's kernels): the most the fitted shapes took, 146 MiB (an F16 model's cuBLAS path takes about 140 more).
+CUDA_HOST_BYTES = 146 * MIB
 # With layers split between CPU and GPU, prompt batches of the CPU's layers run on the GPU (op offload) and
-# their weights are copied into the GPU's compute buffer: about this many of the largest such matrices.
-OP_OFFLOAD_COPIES = 1.0
+# their weights are copied into the GPU's compute buffer: about this many of the CPU's layers at a time.
+OP_OFFLOAD_LAYERS = 2.0
 # Tensors llama.cpp's CPU backend repacks into interleaved layouts for faster kernels, per CPU family
 # (ggml-cpu
 # "repack" buffer; its size is logged as CPU_REPACK model buffer). The repacked copy is extra resident memory:
@@ -181,6 +192,19 @@ def compute_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, flash_attn: bool 
     return max(attention, feed_forward, facts.vocab_size * F32) + STREAM_ROWS * facts.n_embd * n_tokens * F32
 
 
+def gpu_compute_bytes(facts: ModelFacts, cells: int, n_tokens: int, flash_attn: bool = True) -> int:
+    """The compute buffer a GPU reserves (CUDA's, fitted): the whole of it is allocated at load."""
+    if not flash_attn:
+        return compute_bytes(facts, cells, n_tokens, flash_attn)
+    rows = GPU_COMPUTE_ROWS * (facts.n_ff + facts.n_embd)
+    return n_tokens * rows * F32 + attention_kinds(facts) * cells * n_tokens * GPU_MASK_BYTES
+
+
+def gpu_host_bytes(facts: ModelFacts, cells: int, n_tokens: int) -> int:
+    """The pinned host buffer of a GPU run: the graph's inputs (embeddings looked up on the CPU, the mask)."""
+    return n_tokens * HOST_EMBD_ROWS * facts.n_embd * F32 + attention_kinds(facts) * cells * n_tokens * HOST_MASK_BYTES
+
+
 def cpu_work_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, flash_attn: bool = True) -> int:
     """The CPU backend's work buffer: a matrix product converts its second operand to the weights' dot-product
     type first; the largest such copy is the feed-forward activations (F32 → F16 for F16 weights) or, without
@@ -203,13 +227,14 @@ def cpu_overhead(facts: ModelFacts) -> int:
 def _split_weights(
     facts: ModelFacts, tensors: tuple[TensorFacts, ...], n_gpu_layers: int, repack: frozenset[str]
 ) -> tuple[int, int, int]:
-    """(CPU bytes, GPU bytes, largest CPU-layer matrix) of the weights with the last `n_gpu_layers` blocks
+    """(CPU bytes, GPU bytes, the largest CPU layer's bytes) of the weights with the last `n_gpu_layers` blocks
     offloaded (llama.cpp's rule: repeating layers from the end; the output layer only when n_gpu_layers >
     n_layers; the token embedding always on the CPU; a tied embedding is copied to the GPU to serve as the
     output layer)."""
     first_gpu = max(facts.n_layers - n_gpu_layers, 0)
     output_on_gpu = n_gpu_layers > facts.n_layers
-    cpu = gpu = largest = 0
+    cpu = gpu = 0
+    cpu_layers: dict[int, int] = {}
     for t in tensors:
         layer = t.layer
         on_gpu = (
@@ -219,14 +244,14 @@ def _split_weights(
             gpu += t.n_bytes
             continue
         cpu += t.n_bytes
-        if layer is not None and len(t.shape) >= 2:
-            largest = max(largest, t.n_bytes)
+        if layer is not None:
+            cpu_layers[layer] = cpu_layers.get(layer, 0) + t.n_bytes
         if t.ggml_type in repack and len(t.shape) >= 2 and t.shape[1] % REPACK_ROWS == 0 \
                 and t.name != "token_embd.weight":
             cpu += t.n_bytes  # the repacked copy, beside the mapped original
     if output_on_gpu and not facts.has_output_tensor:
         gpu += next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
-    return cpu, gpu, largest
+    return cpu, gpu, max(cpu_layers.values(), default=0)
 
 
 def estimate_tensors(
@@ -250,7 +275,7 @@ def estimate_tensors(
     filled = n_ctx if filled_tokens is None else max(1, min(filled_tokens, n_ctx))
     ubatch = min(settings.effective_ubatch, filled)
     fa = settings.flash_attn
-    cpu_weights, gpu_weights, largest_cpu_matrix = _split_weights(facts, tensors, n_gpu_layers, repack)
+    cpu_weights, gpu_weights, largest_cpu_layer = _split_weights(facts, tensors, n_gpu_layers, repack)
     gpu_layers = min(n_gpu_layers, facts.n_layers)
 
     def kv(layers: range) -> int:
@@ -264,10 +289,12 @@ def estimate_tensors(
         cpu = DeviceMemory(cpu_weights, cpu_kv, touched + output, cpu_overhead(facts))
         gpu = DeviceMemory()
     else:
-        reserved = compute_bytes(facts, pad(n_ctx), settings.effective_ubatch, fa)
+        cells, full_ubatch = pad(n_ctx), settings.effective_ubatch
+        reserved = gpu_compute_bytes(facts, cells, full_ubatch, fa)
+        host_compute = gpu_host_bytes(facts, cells, full_ubatch)
         if gpu_layers < facts.n_layers:
-            reserved += int(OP_OFFLOAD_COPIES * largest_cpu_matrix)
-        host_compute = touched if gpu_layers < facts.n_layers else facts.n_embd * ubatch * F32
+            reserved += int(OP_OFFLOAD_LAYERS * largest_cpu_layer)
+            host_compute += touched
         cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output, cpu_overhead(facts) + CUDA_HOST_BYTES)
         gpu = DeviceMemory(gpu_weights, gpu_kv, reserved, CUDA_CONTEXT_BYTES)
     if metadata_bytes is None:

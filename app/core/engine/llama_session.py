@@ -12,6 +12,7 @@ import codecs
 import ctypes
 import os
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -99,7 +100,8 @@ class LlamaSession:
         self._one = (L.llama_token * 1)()
         self._batch_one = L.llama_batch_get_one(self._one, 1)  # reused: it points at self._one
         self._piece = ctypes.create_string_buffer(256)
-        self._pieces: dict[int, bytes] = {}
+        self._pieces: dict[int, bytes] = {}  # token → its text: asked of llama.cpp once per token id
+        self._eog: dict[int, bool] = {}
         self.sampler = ContextSampler(ctx, self.settings.backend_sampling)
 
     def close(self) -> None:
@@ -154,6 +156,12 @@ class LlamaSession:
             n = L.llama_token_to_piece(self.vocab, token, self._piece, len(self._piece), 0, False)
         return self._piece.raw[:n]
 
+    def _is_eog(self, token: int) -> bool:
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = bool(L.llama_vocab_is_eog(self.vocab, token))
+        return eog
+
     def cached_piece(self, token: int) -> bytes:
         piece = self._pieces.get(token)
         if piece is None:
@@ -164,24 +172,19 @@ class LlamaSession:
 
     def _decode(self, tokens: Sequence[int]) -> None:
         for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
-            array = (L.llama_token * len(chunk))(*chunk)
-            rc = L.llama_decode(self.ctx, L.llama_batch_get_one(array, len(chunk)))
+            chunk = array("i", tokens[start:start + self.n_batch])  # llama_token is int32
+            ids = (L.llama_token * len(chunk)).from_buffer(chunk)
+            rc = L.llama_decode(self.ctx, L.llama_batch_get_one(ids, len(chunk)))
             if rc != 0:
                 raise QuantDeskError("llama.cpp could not evaluate the text.", f"llama_decode returned {rc}")
             self.cached.extend(chunk)
 
     def _prepare_prompt(self, tokens: list[int]) -> int:
         """Reuse the longest cached prefix; evaluate the rest. Returns how many tokens were reused."""
-        common = 0
-        for a, b in zip(self.cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)  # at least one token must be evaluated to get logits
+        common = min(common_prefix(self.cached, tokens), len(tokens) - 1)  # evaluate one token at least: logits
         memory = L.llama_get_memory(self.ctx)
         L.llama_memory_seq_rm(memory, 0, common, -1)
-        self.cached = self.cached[:common]
+        del self.cached[common:]
         self._decode(tokens[common:])
         L.llama_synchronize(self.ctx)  # llama_decode only queues work on a GPU: time the prompt to its end
         return common
@@ -220,8 +223,8 @@ class LlamaSession:
             return False
 
         reason, generated = run_reply(
-            self.ctx, sampler, self._one, self._batch_one, self.cached, n_ctx, max_tokens,
-            lambda token: bool(L.llama_vocab_is_eog(self.vocab, token)), on_token, should_stop,
+            self.ctx, sampler, self._one, self._batch_one, self.cached, n_ctx, max_tokens, self._is_eog, on_token,
+            should_stop,
         )
         tail = decoder.decode(b"", final=True)
         if tail:
@@ -236,6 +239,18 @@ class LlamaSession:
             generation_seconds=t2 - t1,
         )
         return "".join(pieces), reason, stats
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens a and b share: compared a block at a time in C (slices), then token by token
+    in the first block that differs, so a 30k-token conversation costs microseconds, not a Python loop."""
+    n = min(len(a), len(b))
+    start, step = 0, 256
+    while start < n and a[start:start + step] == b[start:start + step]:
+        start += step
+    while start < n and a[start] == b[start]:
+        start += 1
+    return min(start, n)
 
 
 # llama.cpp's words → what they mean for a person. Matched as substrings of its error lines.
