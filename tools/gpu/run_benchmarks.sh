@@ -46,7 +46,7 @@ for step in "$@"; do
     caps)
       python3 tests/bench/bench_vram_cap.py --models $M --tokenizer $T --json $OUT/caps.json 2>&1 | tee $OUT/caps.md ;;
     app)
-      python3 main.py hardware --json | head -c 3000; echo
+      python3 main.py hardware --json | head -c 1500; echo; python3 -c "from app.core.engine.build_info import describe_build; print(describe_build())"
       python3 main.py chat $M/llama-3.2-1b-F16.gguf --prompt "Hello there" --max-tokens 48 --temperature 0 --json \
         2>&1 | tail -c 1500 ;;
   esac
