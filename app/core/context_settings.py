@@ -15,7 +15,10 @@ from off to "auto"; n_batch is 2048 there, 512 in llama-cpp-python's Llama):
   llama.cpp otherwise reserves logits for a whole batch (n_vocab × 512 floats: 250 MiB for a 128k vocabulary).
 - F16 K and V cache; the full-size cache on sliding-window layers (swa_full), so a follow-up turn can reuse
   the cached prefix however long the conversation is.
-- threads: one per physical core, for generation and for prompts (hyper-threads slow the matrix products).
+- threads: one per physical core, for generation and for prompts (hyper-threads slow the matrix products);
+  with every layer on a GPU, one thread for generation: the processor then only looks up the next token's
+  embedding, and waking a pool of threads for that each token cost the 1B model on an H200 5 % with the
+  default sampler chain (docs/benchmarks/gpu.md).
 - backend sampling when the output layer is on a GPU: the sampler chain runs inside llama.cpp's graph there,
   so the logits are not copied back to the processor for every token. On the processor the chain runs as
   llama_sampler_sample's own loop (nothing to copy; llama.cpp's tools do the same). QUANTDESK_BACKEND_SAMPLING
@@ -45,7 +48,8 @@ class ContextSettings:
     n_ctx: int
     n_batch: int = DEFAULT_BATCH
     n_ubatch: int = DEFAULT_BATCH
-    n_threads: int = 1
+    n_threads: int = 1  # for generation (one token per step)
+    n_threads_batch: int = 1  # for prompts
     flash_attn: bool = True
     kv_type: str = KV_TYPE
     swa_full: bool = True
@@ -69,16 +73,23 @@ class ContextSettings:
 
 
 def context_settings(
-    n_ctx: int, n_batch: int = DEFAULT_BATCH, n_threads: int | None = None, output_on_gpu: bool = False
+    n_ctx: int,
+    n_batch: int = DEFAULT_BATCH,
+    n_threads: int | None = None,
+    output_on_gpu: bool = False,
+    all_on_gpu: bool = False,
 ) -> ContextSettings:
-    """The settings for a model loaded with context `n_ctx` (and the request's batch and threads, if set);
-    `output_on_gpu`: the model's output layer runs on a GPU (all its layers are offloaded)."""
+    """The settings for a model loaded with context `n_ctx` (and the request's batch and threads, if set).
+    `output_on_gpu`: the output layer runs on a GPU (llama.cpp offloads it first, so any GPU layer means it);
+    `all_on_gpu`: every layer does."""
     batch = max(1, n_batch)
     backend = {"on": True, "off": False}.get(os.environ.get("QUANTDESK_BACKEND_SAMPLING", ""), output_on_gpu)
+    cores = n_threads if n_threads and n_threads > 0 else physical_cores()
     return ContextSettings(
         n_ctx=n_ctx,
         n_batch=batch,
         n_ubatch=min(batch, DEFAULT_BATCH),
-        n_threads=n_threads if n_threads and n_threads > 0 else physical_cores(),
+        n_threads=n_threads if n_threads and n_threads > 0 else (1 if all_on_gpu else cores),
+        n_threads_batch=cores,
         backend_sampling=backend,
     )

@@ -116,7 +116,7 @@ class ComputerView(QWidget):
         else:
             where = (
                 self.tr("can use the graphics card")
-                if backend.gpu_offload
+                if backend.has_gpu
                 else self.tr("uses the processor only")
             )
             self.engine.setText(

@@ -72,9 +72,11 @@ CUDA_CONTEXT_BYTES = 544 * MIB
 # Resident memory the CUDA runtime adds to the engine process besides the buffers (driver state, the CUDA
 # build's kernels): the most the fitted shapes took, 146 MiB (an F16 model's cuBLAS path takes about 140 more).
 CUDA_HOST_BYTES = 146 * MIB
-# With layers split between CPU and GPU, prompt batches of the CPU's layers run on the GPU (op offload) and
-# their weights are copied into the GPU's compute buffer: about this many of the CPU's layers at a time.
-OP_OFFLOAD_LAYERS = 2.0
+# A GPU that multiplies float (F16/BF16/F32) matrices goes through cuBLAS, whose workspace and conversion
+# buffers come on top: 160 MiB in the Llama-3-8B F16 runs with part of the model on the CPU (its prompt batches
+# are then computed on the GPU too), 53 MiB with all of it on the GPU; the larger figure is used.
+FLOAT_MATMUL_BYTES = 160 * MIB
+FLOAT_TYPES = frozenset({"F16", "BF16", "F32"})
 # Tensors llama.cpp's CPU backend repacks into interleaved layouts for faster kernels, per CPU family
 # (ggml-cpu
 # "repack" buffer; its size is logged as CPU_REPACK model buffer). The repacked copy is extra resident memory:
@@ -224,17 +226,25 @@ def cpu_overhead(facts: ModelFacts) -> int:
     return CPU_OVERHEAD_FIXED + CPU_OVERHEAD_PER_VOCAB_ENTRY * facts.vocab_size
 
 
+def gpu_blocks(facts: ModelFacts, n_gpu_layers: int) -> int:
+    """How many repeating blocks llama.cpp puts on the GPU for `n_gpu_layers`: it counts the output layer as
+    the last layer and offloads from the end, so 1 is the output layer alone and k is the output layer and the
+    last k - 1 blocks (llama-model.cpp: i_gpu_start = n_layer + 1 - n_gpu_layers; the load log's KV sizes per
+    device confirm it)."""
+    return max(0, min(n_gpu_layers, facts.n_layers + 1) - 1)
+
+
 def _split_weights(
     facts: ModelFacts, tensors: tuple[TensorFacts, ...], n_gpu_layers: int, repack: frozenset[str]
-) -> tuple[int, int, int]:
-    """(CPU bytes, GPU bytes, the largest CPU layer's bytes) of the weights with the last `n_gpu_layers` blocks
-    offloaded (llama.cpp's rule: repeating layers from the end; the output layer only when n_gpu_layers >
-    n_layers; the token embedding always on the CPU; a tied embedding is copied to the GPU to serve as the
-    output layer)."""
-    first_gpu = max(facts.n_layers - n_gpu_layers, 0)
-    output_on_gpu = n_gpu_layers > facts.n_layers
+) -> tuple[int, int, bool]:
+    """(CPU bytes, GPU bytes, whether the GPU multiplies float matrices) of the weights with `n_gpu_layers`
+    offloaded: the output layer first, then blocks from the end (gpu_blocks); the token embedding always on the
+    CPU; a tied embedding is copied to the GPU to serve as the output layer. The repacked copies of `repack`
+    types exist only without GPU layers (with any, llama.cpp keeps the CPU's weights as mapped)."""
+    first_gpu = facts.n_layers - gpu_blocks(facts, n_gpu_layers)
+    output_on_gpu = n_gpu_layers > 0
     cpu = gpu = 0
-    cpu_layers: dict[int, int] = {}
+    float_on_gpu = False
     for t in tensors:
         layer = t.layer
         on_gpu = (
@@ -242,16 +252,15 @@ def _split_weights(
         )
         if on_gpu and n_gpu_layers > 0:
             gpu += t.n_bytes
+            float_on_gpu = float_on_gpu or (t.ggml_type in FLOAT_TYPES and len(t.shape) >= 2)
             continue
         cpu += t.n_bytes
-        if layer is not None:
-            cpu_layers[layer] = cpu_layers.get(layer, 0) + t.n_bytes
-        if t.ggml_type in repack and len(t.shape) >= 2 and t.shape[1] % REPACK_ROWS == 0 \
+        if n_gpu_layers == 0 and t.ggml_type in repack and len(t.shape) >= 2 and t.shape[1] % REPACK_ROWS == 0 \
                 and t.name != "token_embd.weight":
             cpu += t.n_bytes  # the repacked copy, beside the mapped original
     if output_on_gpu and not facts.has_output_tensor:
         gpu += next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
-    return cpu, gpu, max(cpu_layers.values(), default=0)
+    return cpu, gpu, float_on_gpu
 
 
 def estimate_tensors(
@@ -271,12 +280,12 @@ def estimate_tensors(
     n_gpu_layers = facts.n_layers + 1 if n_gpu_layers < 0 else min(n_gpu_layers, facts.n_layers + 1)
     n_ctx = n_ctx if n_ctx > 0 else facts.context_length
     if settings is None:
-        settings = context_settings(n_ctx, n_batch, n_threads=1, output_on_gpu=n_gpu_layers > facts.n_layers)
+        settings = context_settings(n_ctx, n_batch, n_threads=1, output_on_gpu=n_gpu_layers > 0)
     filled = n_ctx if filled_tokens is None else max(1, min(filled_tokens, n_ctx))
     ubatch = min(settings.effective_ubatch, filled)
     fa = settings.flash_attn
-    cpu_weights, gpu_weights, largest_cpu_layer = _split_weights(facts, tensors, n_gpu_layers, repack)
-    gpu_layers = min(n_gpu_layers, facts.n_layers)
+    cpu_weights, gpu_weights, float_on_gpu = _split_weights(facts, tensors, n_gpu_layers, repack)
+    gpu_layers = gpu_blocks(facts, n_gpu_layers)
 
     def kv(layers: range) -> int:
         return kv_cache_bytes(facts, n_ctx, layers, settings.swa_full, ubatch, settings.kv_bytes_per_value)
@@ -292,9 +301,10 @@ def estimate_tensors(
         cells, full_ubatch = pad(n_ctx), settings.effective_ubatch
         reserved = gpu_compute_bytes(facts, cells, full_ubatch, fa)
         host_compute = gpu_host_bytes(facts, cells, full_ubatch)
+        if float_on_gpu:
+            reserved += FLOAT_MATMUL_BYTES
         if gpu_layers < facts.n_layers:
-            reserved += int(OP_OFFLOAD_LAYERS * largest_cpu_layer)
-            host_compute += touched
+            host_compute += touched  # the CPU's layers work in the CPU's own buffer
         cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output, cpu_overhead(facts) + CUDA_HOST_BYTES)
         gpu = DeviceMemory(gpu_weights, gpu_kv, reserved, CUDA_CONTEXT_BYTES)
     if metadata_bytes is None:

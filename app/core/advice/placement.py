@@ -29,7 +29,7 @@ class LoadPlan:
 def plan_load(path: Path, n_ctx: int, hardware: HardwareReport | None = None) -> LoadPlan:
     """Read the file's header and this computer's memory; never raises for an unreadable file."""
     hardware = hardware if hardware is not None else read_hardware()
-    if hardware.backend is None or not hardware.backend.gpu_offload:
+    if hardware.backend is None or not hardware.backend.has_gpu:
         return LoadPlan(0, "cpu", "llama.cpp here runs on the processor only.")
     if not any(g.usable_by_llama for g in hardware.gpus):
         return LoadPlan(0, "cpu", "No graphics card llama.cpp can use was found.")

@@ -22,7 +22,7 @@ def context_params(settings: ContextSettings) -> L.llama_context_params:
     params.n_seq_max = 1
     params.n_outputs_max = settings.n_outputs_max
     params.n_threads = settings.n_threads
-    params.n_threads_batch = settings.n_threads
+    params.n_threads_batch = settings.n_threads_batch
     params.flash_attn_type = (
         L.LLAMA_FLASH_ATTN_TYPE_ENABLED if settings.flash_attn else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
     )

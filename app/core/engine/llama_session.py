@@ -32,6 +32,7 @@ from app.core.engine.reply_loop import run_reply
 from app.core.engine.sampling import ContextSampler
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
+from app.core.machine.llama_build import ggml_gpu_devices
 
 _backend_ready = False
 
@@ -64,8 +65,12 @@ class LlamaSession:
             )
         # every context parameter comes from the one place the memory estimate also reads
         n_layers = int(L.llama_model_n_layer(model))
-        output_on_gpu = bool(L.llama_supports_gpu_offload()) and not 0 <= request.n_gpu_layers <= n_layers
-        self.settings = context_settings(request.n_ctx, request.n_batch, request.n_threads, output_on_gpu)
+        # llama.cpp offloads the output layer first: any GPU layer puts it (and the logits) on the GPU
+        gpus = ggml_gpu_devices(L.llama_cpp._lib)
+        offload = bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload())
+        output_on_gpu = offload and request.n_gpu_layers != 0
+        all_on_gpu = offload and not 0 <= request.n_gpu_layers <= n_layers
+        self.settings = context_settings(request.n_ctx, request.n_batch, request.n_threads, output_on_gpu, all_on_gpu)
         ctx_params = context_params(self.settings)
         ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:

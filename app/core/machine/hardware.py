@@ -292,13 +292,13 @@ def build_warnings(gpus: tuple[GpuInfo, ...], backend: BackendInfo | None) -> tu
             "llama.cpp (llama-cpp-python) is not installed, so no model can run. "
             "Run `python3 bootstrap.py setup`."
         )
-    elif any(g.driver for g in nvidia) and not backend.gpu_offload:
+    elif any(g.driver for g in nvidia) and not backend.has_gpu:
         warnings.append(
             "You have an NVIDIA GPU, but the installed llama.cpp was built for the CPU only, so models "
             "will run slowly on the processor. To use the GPU, rebuild it with CUDA: "
             'CMAKE_ARGS="-DGGML_CUDA=on" python3 bootstrap.py setup (needs the CUDA toolkit).'
         )
-    elif any(g.vendor == "Apple" for g in gpus) and not backend.gpu_offload:
+    elif any(g.vendor == "Apple" for g in gpus) and not backend.has_gpu:
         warnings.append(
             "Your Mac's GPU could run models much faster, but the installed llama.cpp was built for the CPU "
             'only. Rebuild it with Metal: CMAKE_ARGS="-DGGML_METAL=on" python3 bootstrap.py setup.'
@@ -325,7 +325,7 @@ def read_hardware() -> HardwareReport:
     cpu = read_cpu()
     memory = read_memory()
     backend = read_backend()
-    offload = backend is not None and backend.gpu_offload
+    offload = backend is not None and backend.has_gpu
     limit = gpu_limit_bytes()
     nvidia = tuple(replace(g, usable_by_llama=offload, limit_bytes=limit) for g in read_nvidia_gpus())
     apple = tuple(
