@@ -38,3 +38,11 @@ def test_backend_sampling_override_for_benchmarks(monkeypatch: pytest.MonkeyPatc
 def test_llama_bench_gets_the_same_settings() -> None:
     args = context_settings(4096, n_threads=6).as_llama_bench_args()
     assert args == ["-fa", "1", "-b", "512", "-ub", "512", "-t", "6", "-ctk", "f16", "-ctv", "f16"]
+
+
+def test_threads_chosen_in_settings_stand_for_the_cores() -> None:
+    cpu = context_settings(4096, cores=3)
+    assert cpu.n_threads == cpu.n_threads_batch == 3
+    gpu = context_settings(4096, output_on_gpu=True, all_on_gpu=True, cores=3)
+    assert gpu.n_threads == 1 and gpu.n_threads_batch == 3  # the processor only looks up embeddings then
+    assert context_settings(4096, n_threads=2, cores=3).n_threads_batch == 2  # the request wins
