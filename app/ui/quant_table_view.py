@@ -259,6 +259,8 @@ class QuantTableView(QWidget):
         if recommended:
             name = self.tr("★ {type} — recommended").format(type=o.type)
         speed = self.tr("~{n:.0f} tokens/s").format(n=o.tokens_per_second) if o.tokens_per_second else "–"
+        if o.measured is not None:  # it ran here: what it did beats any estimate
+            speed = self.tr("{n:.0f} tokens/s measured").format(n=o.measured.tokens_per_second)
         loss = self.tr("+{d:g} perplexity").format(d=o.quality.delta_perplexity) if o.quality else "–"
         cells = [name, format_bytes(o.file_bytes), format_bytes(o.memory.total), self._badge(o), speed, loss]
         for column, text in enumerate(cells):
