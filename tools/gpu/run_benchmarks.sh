@@ -41,6 +41,8 @@ for step in "$@"; do
       python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
         --gpu-layers -1 --rounds 3 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json \
         2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu.md ;;
+    chain-diag)  # what each sampler costs in the graph (tests/bench/chain_variants.py)
+      python3 tests/bench/chain_variants.py $M/llama-3.2-1b-Q4_K_M.gguf 2>/dev/null | tee -a $OUT/chain-diag.md ;;
     speed-held)  # shapes no speed constant was fitted on
       python3 tests/bench/bench_engine_speed.py $M/{qwen2.5-7b,gemma-2-9b,mistral-7b}-Q4_K_M.gguf \
         --gpu-layers -1 --rounds 3 --pp-rounds 5 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-held.json \
