@@ -25,10 +25,12 @@ from app.core.models.facts import ModelFacts, TensorFacts
 # (Llama-3.2-1B and Llama-3-8B shapes at Q4_K_M, Q8_0 and F16: within 6 % of all six).
 GPU_EFFICIENCY = {"float": 0.93, "8-bit": 0.69, "k-quant": 0.46}
 GPU_LAYER_SECONDS = 49e-6
-# The processor: the share of its estimated peak (machine/bandwidth.py) and the time its threads spend meeting
-# per layer, fitted on this project's 2-core machine (docs/benchmarks/cpu.md).
+# The processor: the share of its estimated peak (machine/bandwidth.py: RAM's speed is not read, so a
+# dual-channel DDR4 figure stands in) and the time its threads spend meeting per layer: the floor fitted on the
+# starter on this project's 2-core machine (111 tokens/s quiet; estimated 96), held out on a 16-core server
+# (docs/benchmarks/cpu.md: 32-41 % low there, its RAM being faster than the stand-in).
 CPU_EFFICIENCY = {"float": 0.8, "8-bit": 0.8, "k-quant": 0.8}
-CPU_LAYER_SECONDS = 40e-6
+CPU_LAYER_SECONDS = 10e-6
 
 _FLOAT = {"F32", "F16", "BF16"}
 _EIGHT_BIT = {"Q8_0", "Q8_1", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "MXFP4"}  # simple blocks: cheap to dequantize
