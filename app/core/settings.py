@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     # graphics memory QuantDesk may plan to use, in GB (0: all that is free); also a way to try what a
     # smaller card would do (machine/hardware.py applies it, advice/recommend.py plans within it)
     "gpu_memory_limit_gb": 0,
+    "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -56,6 +57,7 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "first_run_done": lambda v: isinstance(v, bool),
     "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "gpu_memory_limit_gb": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 4096,
+    "chat": lambda v: isinstance(v, dict),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.

@@ -10,14 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMainWindow,
-    QSplitter,
     QStackedWidget,
     QWidget,
 )
@@ -29,7 +28,7 @@ from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
 from app.core.settings import get_setting
 from app.core.units import format_bytes
 from app.ui.accessibility import tab_moves_focus
-from app.ui.chat_view import ChatView
+from app.ui.chat_page import ChatPage
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
@@ -40,7 +39,6 @@ from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobsView
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
-from app.ui.model_library_view import ModelLibraryView
 from app.ui.privacy_bar import PrivacyBar
 from app.ui.quant_table_view import QuantTableView
 from app.ui.settings_view import SettingsView
@@ -107,6 +105,7 @@ class MainWindow(QMainWindow):
         self._readout_timer.setInterval(READOUT_INTERVAL_MS)
         self._readout_in_flight = False
         self.readout_ready.connect(self._on_readout_ready)
+        self.readout_ready.connect(self.chat.memory.add_snapshot)
         self._readout_timer.timeout.connect(self._on_readout_timer_timeout)
         self._readout_timer.start()
         self.update_readouts()
@@ -116,13 +115,9 @@ class MainWindow(QMainWindow):
         self.get_started = FirstRunView(self.job_controller, self)
         self.get_started.chat_requested.connect(self.chat_with)
         self.add_page(self.tr("Get started"), self.get_started)
-        chat_page = QSplitter(Qt.Orientation.Horizontal, self)
-        self.library = ModelLibraryView(self.bridge, chat_page)
-        self.chat = ChatView(self.bridge, self.history, chat_page)
-        chat_page.addWidget(self.library)
-        chat_page.addWidget(self.chat)
-        chat_page.setSizes([300, 860])
-        self.add_page(self.tr("Chat"), chat_page)
+        self.chat_page = ChatPage(self.bridge, self.history, self)
+        self.library, self.chat = self.chat_page.library, self.chat_page.chat
+        self.add_page(self.tr("Chat"), self.chat_page)
         self.computer = ComputerView(self)
         self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
@@ -160,13 +155,15 @@ class MainWindow(QMainWindow):
             if self.bridge.busy:  # the starter is still loading: load this one right after
                 self._pending_load = model
             else:
-                self.bridge.load_model(model)
+                self.library.load_selected()  # with the context length and placement chosen on the Chat page
         self.chat.input.setFocus()
 
     def _on_bridge_idle_load_pending(self, busy: bool) -> None:
         if not busy and self._pending_load is not None:
             model, self._pending_load = self._pending_load, None
-            self.bridge.load_model(model)
+            self.library.select_path(model)
+            if self.library.selected_path() == model:
+                self.library.load_selected()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -181,9 +178,7 @@ class MainWindow(QMainWindow):
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""
-        path = self.library.selected_path()
-        if path is not None and not self.bridge.busy:
-            self.bridge.load_model(path)
+        self.library.load_selected()
 
     def add_page(self, title: str, widget: QWidget) -> None:
         """A page in the navigation, above the ones that stay at the bottom (the log)."""
@@ -214,8 +209,7 @@ class MainWindow(QMainWindow):
         if self._readout_in_flight:
             return
         self._readout_in_flight = True
-        loaded = self.bridge.loaded
-        pid, with_vram = self.bridge.engine_pid, loaded is not None and loaded.info.n_gpu_layers != 0
+        pid, with_vram = self.bridge.engine_pid, True  # NVML too: the GPU's total and the engine's VRAM
 
         def sample() -> None:
             try:
@@ -269,6 +263,7 @@ class MainWindow(QMainWindow):
         self.privacy.shutdown()
         self.get_started.shutdown()
         self.model_browser.shutdown()
+        self.chat_page.shutdown()
         self.jobs.shutdown()
         self.job_controller.shutdown()
         self.bridge.shutdown()

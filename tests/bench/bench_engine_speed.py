@@ -181,7 +181,7 @@ def session_rates(path: str, gpu_layers: int, threads: int | None, rounds: int) 
     try:
         rates = []
         for i in range(rounds + 1):
-            _, _, stats = session.generate([ChatMessage("user", STORY)], GEN_TOKENS, GREEDY,
+            _, _, stats, _ = session.generate([ChatMessage("user", STORY)], GEN_TOKENS, GREEDY,
                                            lambda _t, _n: None, lambda: False)
             if i:  # the first is a warm-up
                 rates.append(stats.tokens_per_second)

@@ -82,7 +82,7 @@ def main() -> int:
         ctx = L.llama_init_from_model(model, params)
         sampler = None
         if chain:
-            sampler = build_chain(GREEDY)
+            sampler = build_chain(GREEDY, L.llama_model_get_vocab(model))
             L.llama_set_sampler(ctx, 0, sampler)
         rate = time_prompts(ctx, n_vocab, args.reps, keep)
         print(f"| {name} | {rate:,.0f} |", flush=True)

@@ -15,12 +15,29 @@ from __future__ import annotations
 import llama_cpp as L
 
 from app.core.engine.protocol import SamplingSettings
+from app.core.errors import QuantDeskError
 
 
-def build_chain(s: SamplingSettings) -> L.llama_sampler_p:
-    """llama.cpp's sampler chain for these settings: greedy for temperature <= 0, else top-k, top-p,
-    min-p, temperature and a random draw (the order llama.cpp's own tools use)."""
+def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_p:
+    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty and the grammar
+    asked for, then greedy for temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the
+    order llama.cpp's own tools use). QuantDeskError for a grammar llama.cpp cannot read."""
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    n_vocab = L.llama_vocab_n_tokens(vocab)
+    if s.logit_bias:
+        biases = (L.llama_logit_bias * len(s.logit_bias))()
+        for i, (token, bias) in enumerate(s.logit_bias):
+            biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
+    if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
+            n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+    if s.grammar:
+        grammar = L.llama_sampler_init_grammar(vocab, s.grammar.encode("utf-8"), b"root")
+        if not grammar:
+            L.llama_sampler_free(chain)
+            raise QuantDeskError("The reply's grammar could not be read.", s.grammar[:500])
+        L.llama_sampler_chain_add(chain, grammar)
     if s.temperature <= 0:
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
         return chain
@@ -35,8 +52,9 @@ def build_chain(s: SamplingSettings) -> L.llama_sampler_p:
 class ContextSampler:
     """The chain in use on one context: built on first use, kept across replies with the same settings."""
 
-    def __init__(self, ctx: L.llama_context_p, backend: bool) -> None:
+    def __init__(self, ctx: L.llama_context_p, backend: bool, vocab: L.llama_vocab_p) -> None:
         self._ctx = ctx
+        self._vocab = vocab
         self._backend = backend
         self._settings: SamplingSettings | None = None
         self.chain: L.llama_sampler_p | None = None
@@ -49,7 +67,7 @@ class ContextSampler:
             L.llama_sampler_reset(self.chain)
             return self.chain
         self.release()
-        chain = build_chain(settings)
+        chain = build_chain(settings, self._vocab)
         self.chain, self._settings = chain, settings
         if self._backend:
             self.on_backend = bool(L.llama_set_sampler(self._ctx, 0, chain))
