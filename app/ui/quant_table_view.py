@@ -110,7 +110,8 @@ class QuantTableView(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         note = QLabel(
             self.tr(
-                "Speeds are estimates from the memory's bandwidth. *Quality loss is the rise in "
+                "Speeds are estimates (memory bandwidth and each layer's time), or measured once a file has run "
+                "here. *Quality loss is the rise in "
                 "perplexity measured on Llama-3-8B by llama.cpp (lower is better); small models "
                 "lose more."
             ),

@@ -24,8 +24,8 @@ from pathlib import Path
 import llama_cpp as L
 
 from app.core.context_settings import context_settings
-from app.core.engine.context_setup import context_params
 from app.core.engine.chat_format import ChatFormat, build_prompt, choose_format
+from app.core.engine.context_setup import context_params
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationStats,
