@@ -25,10 +25,12 @@ from app.core.chat.store import ConversationStore
 from app.core.errors import QuantDeskError
 from app.core.jobs.queue import JobRecord
 from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
+from app.core.quants import DEFAULT_LADDER
 from app.core.settings import get_setting
 from app.core.units import format_bytes
 from app.ui.accessibility import tab_moves_focus
 from app.ui.chat_page import ChatPage
+from app.ui.compare_view import CompareView
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
@@ -124,6 +126,8 @@ class MainWindow(QMainWindow):
         self.computer.hardware_changed.connect(self.get_started.set_hardware)
         self.add_page(self.tr("Your computer"), self.computer)
         self.add_page(self.tr("Which quant?"), self.quant_table)
+        self.compare = CompareView(self.job_controller, self)
+        self.add_page(self.tr("Compare"), self.compare)
         self.model_browser = ModelBrowserView(self.job_controller, self)
         self.add_page(self.tr("Find models"), self.model_browser)
         self.convert = ConvertView(self.job_controller, self)
@@ -132,11 +136,23 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Jobs"), self.jobs)
         # whatever a job made (a download, a conversion, a quant) belongs in the model list
         self.job_controller.job_finished.connect(lambda _record: self.library.refresh())
+        self.job_controller.job_finished.connect(self._on_job_controller_job_finished)
+        self.compare.measurements_changed.connect(self.quant_table.refresh_measured)
+        self.compare.ladder_requested.connect(self._on_compare_ladder_requested)
         self.settings_page = SettingsView(self)
         self.settings_page.models_dir_changed.connect(self.library.refresh)
+        self.settings_page.models_dir_changed.connect(self.compare.refresh_models)
         self.add_last_page(self.tr("Settings"), self.settings_page)
         self.add_last_page(self.tr("How it works"), HelpView(self))
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
+
+    def _on_job_controller_job_finished(self, record: JobRecord) -> None:
+        if record.kind != "evaluate":  # a new model file: the Compare page lists it
+            self.compare.refresh_models()
+
+    def _on_compare_ladder_requested(self, path: Path) -> None:
+        self.show_page(self.tr("Jobs"))
+        self.jobs.open_quantize_dialog(path, DEFAULT_LADDER)
 
     def _on_job_controller_job_failed(self, record: JobRecord | None, error: QuantDeskError) -> None:
         title = record.title if record is not None else self.tr("A job failed")
@@ -264,6 +280,7 @@ class MainWindow(QMainWindow):
         self.get_started.shutdown()
         self.model_browser.shutdown()
         self.chat_page.shutdown()
+        self.compare.shutdown()
         self.jobs.shutdown()
         self.job_controller.shutdown()
         self.bridge.shutdown()

@@ -17,17 +17,21 @@ from app.core.chat.store import ReplyFigures
 from app.ui.accessibility import accessible_name, keyboard_controls, unnamed_controls
 from app.ui.main_window import MainWindow
 
-PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Find models", "Convert", "Jobs", "Settings",
-         "How it works", "Log"]
+PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Compare", "Find models", "Convert", "Jobs",
+         "Settings", "How it works", "Log"]
 
 
 def test_the_pages_are_the_ones_checked(window: MainWindow) -> None:
     assert [window.nav.item(i).text() for i in range(window.nav.count())] == PAGES
 
 
-@pytest.mark.parametrize("title", PAGES)
+@pytest.mark.parametrize("title", [*PAGES, "Compare/Numbers"])
 def test_every_control_has_a_name_and_tab_reaches_it(window: MainWindow, qtbot: QtBot, title: str) -> None:
+    title, _, tab = title.partition("/")  # a page with tabs: the first is checked with the page, others by name
     window.show_page(title)
+    if tab:
+        tabs = window.compare.tabs
+        tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == tab))
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
     qtbot.wait(200 if title != "Get started" else 1500)  # the guide fills in its list

@@ -11,14 +11,17 @@ Headroom rules (explicit, tested in tests/core/test_recommend.py):
 
 Choice rules:
 - F16 is never recommended: Q8_0 is within 0.003 perplexity of it (Llama-3-8B) at half the memory.
-- Levels of Q4_K_M quality or better are preferred; lower ones only when none of those fits.
+- Levels of Q4_K_M quality or better are preferred; lower ones only when none of those fits. Once a model's
+  levels are measured here (app/core/evaluate), "Q4_K_M quality" is read from the measurements: the preferred
+  levels are those whose measured mean KL divergence is within Q4_K_M's on Llama-3-8B (ACCEPTABLE_KLD), so a
+  small model that loses more at Q4_K_M is steered to a larger level, and a model that loses less may go lower.
 - Among the preferred levels, the best placement wins; within it, the best quality that still generates at
   a comfortable reading speed (COMFORTABLE_TPS, estimated), else the fastest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,10 @@ GPU_RESERVE_MIN = 512 * MIB
 GPU_RESERVE_SHARE = 0.05
 COMFORTABLE_TPS = 8.0  # tokens/s: about reading speed; below it a reply feels slow
 PREFERRED_FLOOR = "Q4_K_M"  # the lowest level recommended while a better one fits
+_FLOOR_QUALITY = BY_NAME[PREFERRED_FLOOR].quality
+#: The most a measured level may move the predictions and still count as "Q4_K_M quality": Q4_K_M's own mean
+#: KL divergence on Llama-3-8B (llama.cpp's scoreboard).
+ACCEPTABLE_KLD = _FLOOR_QUALITY.mean_kld if _FLOOR_QUALITY and _FLOOR_QUALITY.mean_kld else 0.0313
 DEFAULT_CTX = 4096
 
 PLACEMENT_RANK = {"gpu": 0, "partial": 1, "cpu": 2, "none": 3}
@@ -123,6 +130,7 @@ class Recommendation:
     sentence: str
     budget: Budget
     this_file: QuantOption | None = None
+    measured: bool = False  # some levels' quality was measured on this model here
 
     def option(self, type_name: str) -> QuantOption:
         return next(o for o in self.options if o.type == type_name)
@@ -136,7 +144,8 @@ class Recommendation:
             "why": self.sentence,
             "this_file": self.this_file.to_json() if self.this_file else None,
             "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
-            "quality_source": QUALITY_SOURCE,
+            "quality_source": "measured here where a level's quality.source says so; others "
+                              + QUALITY_SOURCE if self.measured else QUALITY_SOURCE,
             "speed_note": "tokens/s are estimates from memory bandwidth and a per-layer floor, or measured here",
         }
 
@@ -197,24 +206,24 @@ def _option(
     return QuantOption(type_name, est.file_bytes, est, placement, est.n_gpu_layers, tps, quality, spare)
 
 
-def file_option(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> QuantOption:
+def file_option(facts: ModelFacts, hardware: HardwareReport, n_ctx: int,
+                measured: Mapping[str, QualityLoss] | None = None) -> QuantOption:
     """A GGUF file as it is (its own tensor types): its memory need and placement on this computer."""
     repack = repacked_types(hardware.cpu.features)
     level = BY_NAME.get(facts.file_type or "")
+    quality = (measured or {}).get(facts.file_type or "") or (level.quality if level else None)
 
     def make(layers: int) -> MemoryEstimate:
         return estimate_file(facts, n_ctx, layers, repack=repack)
 
-    option = _option(
-        facts, facts.file_type or "file", facts.tensors, make, budget_for(hardware),
-        level.quality if level else None,
-    )
+    option = _option(facts, facts.file_type or "file", facts.tensors, make, budget_for(hardware), quality)
     if facts.kind == "gguf" and facts.file_bytes:  # a file on disk: it may have run here already
         option = replace(option, measured=measured_speed(Path(facts.source).name, facts.file_bytes))
     return option
 
 
-def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> tuple[QuantOption, ...]:
+def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int,
+                  measured: Mapping[str, QualityLoss] | None = None) -> tuple[QuantOption, ...]:
     budget = budget_for(hardware)
     repack = repacked_types(hardware.cpu.features)
     meta = facts.file_bytes - facts.weights_bytes if facts.file_bytes is not None else None
@@ -227,18 +236,40 @@ def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int) -> tu
         ) -> MemoryEstimate:
             return estimate_tensors(facts, tensors, name, n_ctx, layers, metadata_bytes=meta, repack=repack)
 
-        options.append(_option(facts, level.name, tensors, make, budget, level.quality))
+        quality = (measured or {}).get(level.name) or level.quality
+        options.append(_option(facts, level.name, tensors, make, budget, quality))
     return tuple(options)
 
 
-def choose(options: tuple[QuantOption, ...]) -> QuantOption | None:
+def acceptable_levels(measured: Mapping[str, QualityLoss] | None) -> set[str]:
+    """The levels of "Q4_K_M quality or better": by the published order, or by this model's measurements.
+
+    A measured level counts when its mean KL divergence is within ACCEPTABLE_KLD. A level not measured counts
+    when no better level failed the measurement, and it is either within the published floor or above a
+    level that passed."""
+    order = [level.name for level in OFFERED]
+    floor = order.index(PREFERRED_FLOOR)
+    known = {t: q.mean_kld for t, q in (measured or {}).items() if t in order and q.mean_kld is not None}
+    if not known:
+        return set(order[: floor + 1])
+    passing = [order.index(t) for t, kld in known.items() if kld <= ACCEPTABLE_KLD]
+    failing = [order.index(t) for t, kld in known.items() if kld > ACCEPTABLE_KLD]
+    first_failure = min(failing, default=len(order))
+    lowest_pass = max(passing, default=-1)
+    measured_ok = {t for t, kld in known.items() if kld <= ACCEPTABLE_KLD}
+    unmeasured_ok = {name for i, name in enumerate(order)
+                     if name not in known and i < first_failure and (i <= floor or i < lowest_pass)}
+    return measured_ok | unmeasured_ok
+
+
+def choose(options: tuple[QuantOption, ...], measured: Mapping[str, QualityLoss] | None = None) -> QuantOption | None:
     """The recommended option under the module's choice rules; None when nothing fits."""
     fitting = [o for o in options if o.placement != "none"]
     if any(o.type == "Q8_0" for o in fitting):
         fitting = [o for o in fitting if o.type != "F16"]
     order = [level.name for level in OFFERED]
-    floor = order.index(PREFERRED_FLOOR)
-    preferred = [o for o in fitting if o.type in order and order.index(o.type) <= floor]
+    acceptable = acceptable_levels(measured)
+    preferred = [o for o in fitting if o.type in acceptable]
     pool = preferred or fitting
     if not pool:
         return None
@@ -309,19 +340,38 @@ def explain(
     return f"{sentence}; {nxt.type} {why}."
 
 
-def recommend(facts: ModelFacts, hardware: HardwareReport, n_ctx: int | None = None) -> Recommendation:
-    """Options for every level QuantDesk offers, the recommended one, and why; `this_file` for a GGUF."""
+def recommend(facts: ModelFacts, hardware: HardwareReport, n_ctx: int | None = None,
+              measured: Mapping[str, QualityLoss] | None = None) -> Recommendation:
+    """Options for every level QuantDesk offers, the recommended one, and why; `this_file` for a GGUF.
+
+    `measured`: this model's quality per level as measured here (evaluate.measured_ladder), used instead of
+    the published Llama-3-8B figures for those levels and for what counts as good enough."""
     ctx = n_ctx or min(facts.context_length, DEFAULT_CTX)
     budget = budget_for(hardware)
-    options = build_options(facts, hardware, ctx)
-    chosen = choose(options)
-    this_file = file_option(facts, hardware, ctx) if facts.kind == "gguf" else None
-    return Recommendation(
-        facts.source,
-        ctx,
-        options,
-        chosen.type if chosen else None,
-        explain(chosen, options, budget, ctx, facts.n_layers),
-        budget,
-        this_file,
-    )
+    options = build_options(facts, hardware, ctx, measured)
+    chosen = choose(options, measured)
+    this_file = file_option(facts, hardware, ctx, measured) if facts.kind == "gguf" else None
+    sentence = explain(chosen, options, budget, ctx, facts.n_layers)
+    if measured and chosen is not None:
+        sentence += measured_note(chosen, choose(options), measured)
+    return Recommendation(facts.source, ctx, options, chosen.type if chosen else None, sentence, budget, this_file,
+                          measured=bool(measured))
+
+
+def measured_note(chosen: QuantOption, baseline: QuantOption | None, measured: Mapping[str, QualityLoss]) -> str:
+    """What the measurements add: the chosen level's measured loss, and the level the published figures would
+    have picked when the measurements changed the choice."""
+    own = measured.get(chosen.type)
+    note = ""
+    if own is not None and own.mean_kld is not None:
+        within = f", within Q4_K_M's {ACCEPTABLE_KLD:.3f} on Llama-3-8B" if own.mean_kld <= ACCEPTABLE_KLD else ""
+        note = (f" Measured here, {chosen.type} changes this model's predictions by a KL divergence of "
+                f"{own.mean_kld:.3f}{within}")
+    if baseline is not None and baseline.type != chosen.type:
+        other = measured.get(baseline.type)
+        if other is not None and other.mean_kld is not None and other.mean_kld > ACCEPTABLE_KLD:
+            why = f"changes them by {other.mean_kld:.3f} on this model, more than Q4_K_M does on Llama-3-8B"
+        else:
+            why = "would be the pick by the published Llama-3-8B figures"
+        note += ("; " if note else " Measured here: ") + f"{baseline.type} {why}"
+    return note + "." if note else ""

@@ -182,11 +182,13 @@ class EngineClient:
         max_tokens: int = 512,
         sampling: SamplingSettings = GREEDY,
         prompt_format: str = "auto",
+        top_logprobs: int = 0,
     ) -> Iterator[PromptReady | TextDelta | GenerationDone]:
-        """Yield one PromptReady, TextDelta events as the reply streams, then one GenerationDone."""
+        """Yield one PromptReady, TextDelta events as the reply streams, then one GenerationDone (with every
+        token and its `top_logprobs` most likely alternatives when that is above 0)."""
         rid = next(self._ids)
         self._generating = rid
-        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format))
+        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format, top_logprobs=top_logprobs))
         try:
             while True:
                 event = self._recv()

@@ -261,14 +261,18 @@ class LlamaSession:
         prompt_format: str = "auto",
         on_prompt: Callable[[PromptReady], None] | None = None,
         request_id: int = 0,
+        on_token: Callable[[int, bool], None] | None = None,
     ) -> tuple[str, StopReason, GenerationStats, str]:
         """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token.
-        Returns the reply, why it ended, its figures and the token or stop text it ended at."""
+        Returns the reply, why it ended, its figures and the token or stop text it ended at.
+        on_token(token, ends_turn) sees each sampled token while its logits are still readable
+        (token_choices.py)."""
         t_start = time.perf_counter()
         fmt = self.format if prompt_format in ("auto", "") else self._requested_format(prompt_format)
         n_ctx = int(L.llama_n_ctx(self.ctx))
         tokens, dropped = self.fit_prompt(messages, fmt, max(1, min(max_tokens, n_ctx // 4)))
-        sampler = self.sampler.prepare(sampling)  # before the prompt: its last token is sampled in the graph
+        # before the prompt: its last token is sampled in the graph; not there when the logits are read back
+        sampler = self.sampler.prepare(sampling, in_graph=on_token is None)
         t0 = time.perf_counter()
         reused = self._prepare_prompt(tokens)
         t1 = time.perf_counter()
@@ -287,7 +291,7 @@ class LlamaSession:
                 end = ends[token] = self._ends_turn(token, fmt)
             return end
 
-        def on_token(token: int, generated: int) -> bool:
+        def on_piece(token: int, generated: int) -> bool:
             nonlocal first_token_at
             if generated == 1:
                 first_token_at = time.perf_counter()
@@ -298,8 +302,8 @@ class LlamaSession:
             return scanner.matched is not None  # a stop text ends the reply
 
         reason, generated, last = run_reply(
-            self.ctx, sampler, self._one, self._batch_one, self.cached, n_ctx, max_tokens, ends_turn, on_token,
-            should_stop,
+            self.ctx, sampler, self._one, self._batch_one, self.cached, n_ctx, max_tokens, ends_turn, on_piece,
+            should_stop, on_sampled=on_token,
         )
         if reason == "end_of_text":
             end_token = scanner.matched if scanner.matched is not None else self._special_text(last)

@@ -64,6 +64,8 @@ class Generate:
     # "auto": the model's own format (chat_format.py), "text": continue the text as written, or the name
     # of one of llama.cpp's built-in formats ("chatml", "llama3", "gemma", "phi3", "mistral-v7"...)
     prompt_format: str = "auto"
+    # > 0: GenerationDone.tokens lists every token of the reply with this many most likely alternatives
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,12 +171,32 @@ StopReason = Literal["end_of_text", "max_tokens", "stopped", "context_full"]
 
 
 @dataclass(frozen=True)
+class TokenChoice:
+    token: int
+    piece: bytes  # the token's bytes (a piece of UTF-8, possibly incomplete)
+    probability: float  # the model's own: softmax of its logits at temperature 1
+    end: bool = False  # an end-of-generation token (its piece is empty)
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    """One token of a reply and the model's most likely tokens at that point (Generate.top_logprobs)."""
+
+    token: int
+    piece: bytes
+    probability: float
+    top: tuple[TokenChoice, ...]  # most likely first
+    end: bool = False  # an end-of-generation token: the reply ended here
+
+
+@dataclass(frozen=True)
 class GenerationDone:
     request_id: int
     text: str
     stop_reason: StopReason
     stats: GenerationStats
     end_token: str = ""  # the end-of-turn token or stop text the reply ended at ("<|im_end|>"), if any
+    tokens: tuple[GeneratedToken, ...] = ()  # only when the request asked for top_logprobs
 
 
 @dataclass(frozen=True)

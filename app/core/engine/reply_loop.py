@@ -30,12 +30,14 @@ def run_reply(
     ends_turn: Callable[[int], bool],
     on_token: Callable[[int, int], bool],
     should_stop: Callable[[], bool],
+    on_sampled: Callable[[int, bool], None] | None = None,
 ) -> tuple[StopReason, int, int]:
     """Generate from the logits of the last evaluated token until a turn ends, `on_token(token, n)` returns
     True, the context is full, `max_tokens` are out, or `should_stop()`. Every token generated is also
     evaluated (appended to `cached`, the tokens in the KV cache), so the next turn can reuse the whole reply;
     `one` is the one-token array `batch_one` points at. Returns why it ended, how many tokens it made and the
-    last token sampled (the end-of-turn token when a turn ended; -1 when none was sampled)."""
+    last token sampled (the end-of-turn token when a turn ended; -1 when none was sampled). `on_sampled(token,
+    ends_turn)` sees every sampled token before the next decode, while its logits are still readable."""
     sample, decode = L.llama_sampler_sample, L.llama_decode
     generated = 0
     reason: StopReason = "max_tokens"
@@ -43,7 +45,10 @@ def run_reply(
         return reason, 0, -1
     token = sample(sampler, ctx, -1)
     while True:
-        if ends_turn(token):
+        ends = ends_turn(token)
+        if on_sampled is not None:
+            on_sampled(token, ends)
+        if ends:
             reason = "end_of_text"
             break
         generated += 1

@@ -59,17 +59,20 @@ class ContextSampler:
         self._settings: SamplingSettings | None = None
         self.chain: L.llama_sampler_p | None = None
         self.on_backend = False  # whether llama.cpp took the chain into its graph
+        self._attached = False  # whether the chain was offered to the graph
 
-    def prepare(self, settings: SamplingSettings) -> L.llama_sampler_p:
+    def prepare(self, settings: SamplingSettings, in_graph: bool = True) -> L.llama_sampler_p:
         """The chain for a reply with `settings`, in its initial state; call before evaluating the prompt, so
-        the prompt's last token is already sampled in the graph."""
-        if self.chain is not None and settings == self._settings:
+        the prompt's last token is already sampled in the graph. `in_graph=False` keeps it out of the graph
+        for this reply (a reply whose token probabilities are read from the logits needs them on the processor)."""
+        attach = self._backend and in_graph
+        if self.chain is not None and settings == self._settings and attach == self._attached:
             L.llama_sampler_reset(self.chain)
             return self.chain
         self.release()
         chain = build_chain(settings, self._vocab)
-        self.chain, self._settings = chain, settings
-        if self._backend:
+        self.chain, self._settings, self._attached = chain, settings, attach
+        if attach:
             self.on_backend = bool(L.llama_set_sampler(self._ctx, 0, chain))
         return chain
 
@@ -77,7 +80,7 @@ class ContextSampler:
         """Detach the chain from the context (before freeing either) and free it."""
         if self.chain is None:
             return
-        if self._backend:
+        if self._attached:
             L.llama_set_sampler(self._ctx, 0, None)
         L.llama_sampler_free(self.chain)
-        self.chain, self._settings, self.on_backend = None, None, False
+        self.chain, self._settings, self.on_backend, self._attached = None, None, False, False

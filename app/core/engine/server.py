@@ -62,6 +62,7 @@ def serve(conn: Connection) -> None:
     import psutil
 
     from app.core.engine.llama_session import LlamaSession
+    from app.core.engine.token_choices import TokenRecorder
     from app.core.llama_log import LlamaLogCapture
 
     log = LlamaLogCapture()
@@ -119,6 +120,7 @@ def serve(conn: Connection) -> None:
                     raise EngineNotReadyError("Load a model before chatting.", "Generate before LoadModel")
                 rid = request.request_id
                 deltas = DeltaSender(conn, rid)
+                recorder = TokenRecorder(session, request.top_logprobs) if request.top_logprobs > 0 else None
                 text, reason, stats, end_token = session.generate(
                     request.messages,
                     request.max_tokens,
@@ -128,9 +130,11 @@ def serve(conn: Connection) -> None:
                     prompt_format=request.prompt_format,
                     on_prompt=conn.send,
                     request_id=rid,
+                    on_token=recorder,
                 )
                 deltas.flush()
-                conn.send(GenerationDone(rid, text, reason, stats, end_token))
+                conn.send(GenerationDone(rid, text, reason, stats, end_token,
+                                         tokens=tuple(recorder.tokens) if recorder else ()))
             elif isinstance(request, DescribeBuild):
                 from app.core.machine.llama_build import read_backend_here
 
