@@ -32,7 +32,7 @@ def render(report: DoctorReport) -> str:
         lines.append("GPU: no NVIDIA GPU found (models run on the CPU)")
     if hw.backend:
         lines.append(f"llama.cpp: llama-cpp-python {hw.backend.version}, "
-                     f"{'GPU offload available' if hw.backend.gpu_offload else 'CPU only'}")
+                     f"{'GPU offload available' if hw.backend.has_gpu else 'CPU only'}")
         lines.append(f"  {hw.backend.system_info}")
     for warning in hw.warnings:
         lines.append(f"Warning: {warning}")

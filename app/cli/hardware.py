@@ -40,7 +40,7 @@ def render(hw: HardwareReport) -> str:
         lines.append("GPU: none found; models run on the processor")
     if hw.backend:
         lines.append(
-            f"llama.cpp: {'can use the GPU' if hw.backend.gpu_offload else 'built for the processor only'}"
+            f"llama.cpp: {'can use the GPU' if hw.backend.has_gpu else 'built for the processor only'}"
             f" (llama-cpp-python {hw.backend.version})"
         )
     lines.extend(f"Warning: {w}" for w in hw.warnings)

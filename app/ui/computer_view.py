@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.core.advice.recommend import budget_for
+from app.core.engine.build_info import forget as forget_build
 from app.core.errors import QuantDeskError
 from app.core.machine.hardware import GpuInfo, HardwareReport, read_hardware
 from app.core.units import format_bytes
@@ -74,6 +75,7 @@ class ComputerView(QWidget):
         if self._task is not None and self._task.is_running():
             return
         self.refresh_button.setEnabled(False)
+        forget_build()  # "Check again" asks the engine again too (a rebuilt llama.cpp shows at once)
         self._task = BackgroundTask(read_hardware, parent=self, pass_progress=False)
         self._task.finished.connect(self._on_task_finished)
         self._task.failed.connect(self._on_task_failed)
@@ -114,7 +116,7 @@ class ComputerView(QWidget):
         else:
             where = (
                 self.tr("can use the graphics card")
-                if backend.gpu_offload
+                if backend.has_gpu
                 else self.tr("uses the processor only")
             )
             self.engine.setText(

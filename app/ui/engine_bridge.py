@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from app.core.advice.measured_speed import record_reply
 from app.core.advice.placement import LoadPlan, plan_load
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import (
@@ -150,6 +151,9 @@ class EngineBridge(QObject):
                         log.info("reply: %d tokens at %.1f tokens/s (%s); prompt %d tokens, %d reused",
                                  event.stats.generated_tokens, event.stats.tokens_per_second, event.stop_reason,
                                  event.stats.prompt_tokens, event.stats.prompt_tokens_reused)
+                        if self.last_load is not None:  # what Which quant? and Find models show as measured
+                            record_reply(self.last_load.path, self.last_load.n_gpu_layers,
+                                         event.stats.tokens_per_second, event.stats.generated_tokens)
                         return lambda done=event: self.generation_finished.emit(done)  # type: ignore[misc]
             except EngineCrashedError as error:
                 log.error("engine crashed while generating: %s\n%s", error.message, error.detail)

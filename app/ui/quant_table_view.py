@@ -238,7 +238,8 @@ class QuantTableView(QWidget):
             self.update_table()
 
     def _update_note(self) -> None:
-        text = self.tr("Speeds are estimates from the memory's bandwidth. ")
+        text = self.tr("Speeds are estimates (memory bandwidth and each layer's time), or measured once a file "
+                       "has run here. ")
         if self.measured is None:
             text += self.tr("*Quality loss is the rise in perplexity measured on Llama-3-8B by llama.cpp (lower "
                             "is better); small models lose more. Measure this model's own on the Compare page.")
@@ -277,6 +278,8 @@ class QuantTableView(QWidget):
         if recommended:
             name = self.tr("★ {type} — recommended").format(type=o.type)
         speed = self.tr("~{n:.0f} tokens/s").format(n=o.tokens_per_second) if o.tokens_per_second else "–"
+        if o.measured is not None:  # it ran here: what it did beats any estimate
+            speed = self.tr("{n:.0f} tokens/s measured").format(n=o.measured.tokens_per_second)
         loss = self._loss_text(o)
         cells = [name, format_bytes(o.file_bytes), format_bytes(o.memory.total), self._badge(o), speed, loss]
         for column, text in enumerate(cells):

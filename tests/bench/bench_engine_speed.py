@@ -1,124 +1,257 @@
-"""Generation speed through QuantDesk's engine process vs bare llama-cpp-python loops, same GGUF and threads.
+"""The engine's speed against llama.cpp's own llama-bench: same files, same settings, prompt and generation.
 
-    .venv/bin/python tests/bench/bench_engine_speed.py [MODEL.gguf] [--tokens 200] [--rounds 3]
+    .venv/bin/python tests/bench/bench_engine_speed.py [MODEL.gguf ...] [--gpu-layers -1] [--rounds 3]
+        [--bandwidth GBPS] [--json OUT.json] [--goal 0.95]
 
-Three ways to generate the same greedy tokens from the same prompt, interleaved round by round so a noisy
-machine hurts all of them alike:
-  engine   QuantDesk's engine process (a Pipe message per token, llama.cpp's sampler chain)
-  lowlevel an in-process loop over llama.cpp's C API (llama_decode + greedy sampler): the Python ceiling
-  llama    llama_cpp.Llama.generate, the bindings' own high-level loop
-Goal: engine / lowlevel ≥ 0.95.
+For each model (default: the starter), round by round (so a noisy machine hurts both alike):
+  llama-bench  pp512 and tg128, with the engine's context settings (app/core/context_settings.py: flash
+               attention, n_batch/n_ubatch, threads, F16 cache) and the same GPU layers (tests/bench/llama_tools.py
+               finds the binary built from the same llama.cpp as the bindings)
+  engine pp    QuantDesk's engine process evaluating 512-token prompts back to back, as pp512 does (its own
+               prompt time, to the GPU's end); also a prompt right after a reply, as in a chat (llama.cpp then
+               rebuilds its graph for the batch, which llama-bench's repeated pp512 runs never do)
+  engine tg    128 generated tokens, greedy and with the default sampler chain (top-k 40, top-p 0.95, min-p 0.05,
+               temperature 0.7): sampling included, which llama-bench leaves out; the engine's own figure, which
+               counts the per-token Python work and the messages to the app
+Prints a Markdown table (engine ÷ llama-bench, and the share of the memory-bandwidth limit when --bandwidth is
+given: tokens/s ≤ bandwidth ÷ bytes read per token) and exits 1 when the engine is below --goal of llama-bench
+in prompt processing or generation.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import os
+import json
 import statistics
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import llama_cpp as L
+# llama.cpp's libraries before numpy's (gguf imports numpy): in the other order a CUDA build segfaults once a
+# model is offloaded (app/core/process/bootstrap.py); --diagnose loads a model in this process.
+import llama_cpp  # noqa: F401
 
+from app.core.advice.speed import token_work, tokens_per_second
+from app.core.context_settings import context_settings, physical_cores
 from app.core.engine.client import EngineClient
-from app.core.engine.protocol import GREEDY, ChatMessage, GenerationDone, LoadModel, TextDelta
+from app.core.engine.protocol import GREEDY, ChatMessage, GenerationDone, LoadModel, SamplingSettings
+from app.core.machine.bandwidth import cpu_bandwidth
+from app.core.machine.hardware import read_memory_snapshot
+from app.core.models.facts import read_gguf_facts
 from app.core.models.library import starter_model_path
+from tests.bench.llama_tools import llama_bench, llama_bench_command
+from tests.bench.measure_memory import WORDS
 
-PROMPT = "Write a long story about a lighthouse keeper who finds a map."
-
-
-def engine_rate(client: EngineClient, n_tokens: int) -> tuple[float, int]:
-    start = None
-    count = 0
-    for event in client.generate([ChatMessage("user", PROMPT)], n_tokens, GREEDY):
-        if isinstance(event, TextDelta):
-            if start is None:  # first token: the prompt is done, time decoding only
-                start, count = time.perf_counter(), event.n_generated
-            last = event.n_generated
-        elif isinstance(event, GenerationDone):
-            end = time.perf_counter()
-            return (last - count) / (end - start), event.stats.generated_tokens
-    raise RuntimeError("no reply")
+N_CTX = 4096
+PROMPT_TOKENS = 512
+GEN_TOKENS = 128
+DEFAULT_CHAIN = SamplingSettings(seed=42)
+STORY = "Write a very long story about a lighthouse keeper who finds a map, with many details."
 
 
-def lowlevel_rate(llm: L.Llama, prompt_tokens: list[int], n_tokens: int) -> float:
-    ctx, vocab = llm._ctx.ctx, llm._model.vocab
-    L.llama_memory_clear(L.llama_get_memory(ctx), True)
-    arr = (L.llama_token * len(prompt_tokens))(*prompt_tokens)
-    L.llama_decode(ctx, L.llama_batch_get_one(arr, len(prompt_tokens)))
-    sampler = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
-    L.llama_sampler_chain_add(sampler, L.llama_sampler_init_greedy())
-    one = (L.llama_token * 1)()
-    buf = ctypes.create_string_buffer(64)
-    start, produced = None, 0
-    for _ in range(n_tokens):
-        tok = L.llama_sampler_sample(sampler, ctx, -1)
-        if L.llama_vocab_is_eog(vocab, tok):
+@dataclass
+class ModelResult:
+    model: str
+    file_type: str
+    size_bytes: int
+    n_gpu_layers: int
+    bench_pp: list[float] = field(default_factory=list)
+    bench_tg: list[float] = field(default_factory=list)
+    engine_pp: list[float] = field(default_factory=list)  # prompts back to back, as llama-bench's pp runs
+    engine_pp_after_reply: list[float] = field(default_factory=list)  # a prompt right after a reply: as in a chat
+    engine_tg_greedy: list[float] = field(default_factory=list)
+    engine_tg_chain: list[float] = field(default_factory=list)
+    prompt_tokens_evaluated: list[int] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)
+    session_tg_greedy: list[float] = field(default_factory=list)  # --diagnose: in-process, no Pipe
+    rss_bytes: int | None = None
+    vram_bytes: int | None = None
+    bytes_per_token: int = 0
+    estimate_tg: float = 0.0  # advice/speed.py's estimate for this file and placement
+    command: str = ""
+
+    def ratio(self, engine: list[float], bench: list[float]) -> float:
+        return statistics.median(engine) / statistics.median(bench)
+
+
+def bytes_per_token(path: str, depth: int) -> int:
+    """What generating one token reads: every weight once (of the token embedding one row, unless it is also
+    the output layer) and the K and V cache up to `depth` tokens."""
+    facts = read_gguf_facts(path)
+    total = 0
+    for t in facts.tensors:
+        if t.name == "token_embd.weight" and facts.has_output_tensor:
+            total += t.n_bytes // max(1, facts.vocab_size)
+        else:
+            total += t.n_bytes
+    kv = facts.n_layers * facts.n_head_kv * (facts.head_dim_k + facts.head_dim_v) * 2 * depth
+    return total + kv
+
+
+def prompt_message(round_no: int, n_words: int) -> list[ChatMessage]:
+    # a different first word each round: nothing but the template's own prefix is reused from the last round
+    words = [WORDS[(round_no * 7 + i) % len(WORDS)] for i in range(n_words)]
+    return [ChatMessage("user", f"{round_no} " + " ".join(words))]
+
+
+def engine_prompt(client: EngineClient, round_no: int, n_words: int) -> tuple[float, int, int]:
+    """Evaluate a prompt and generate nothing: (its tokens/s, tokens evaluated, tokens in the prompt)."""
+    done = client.complete(prompt_message(round_no, n_words), 0, GREEDY)
+    evaluated = done.stats.prompt_tokens - done.stats.prompt_tokens_reused
+    return done.stats.prompt_tokens_per_second, evaluated, done.stats.prompt_tokens
+
+
+def calibrate_words(client: EngineClient) -> int:
+    """How many words make a PROMPT_TOKENS-token prompt: the cache then spans 512 cells, as in pp512 (the
+    template's first few tokens are reused from the last prompt, the rest is evaluated in one batch)."""
+    n = PROMPT_TOKENS - 40
+    for attempt in range(4):
+        _, _, total = engine_prompt(client, 1000 + attempt, n)
+        if total == PROMPT_TOKENS:
             break
-        L.llama_token_to_piece(vocab, tok, buf, 64, 0, False)
-        one[0] = tok
-        L.llama_decode(ctx, L.llama_batch_get_one(one, 1))
-        produced += 1
-        if start is None:
-            start, produced = time.perf_counter(), 0
-    L.llama_sampler_free(sampler)
-    return produced / (time.perf_counter() - start)
+        n += PROMPT_TOKENS - total
+    return n
 
 
-def highlevel_rate(llm: L.Llama, prompt_tokens: list[int], n_tokens: int) -> float:
-    llm.reset()
-    start, produced = None, 0
-    for tok in llm.generate(prompt_tokens, top_k=1, temp=0.0, reset=True):
-        if L.llama_vocab_is_eog(llm._model.vocab, tok):
-            break
-        llm.detokenize([tok])
-        produced += 1
-        if start is None:
-            start, produced = time.perf_counter(), 0
-        if produced >= n_tokens - 1:
-            break
-    return produced / (time.perf_counter() - start)
+def engine_generation(client: EngineClient, sampling: SamplingSettings) -> GenerationDone:
+    return client.complete([ChatMessage("user", STORY)], GEN_TOKENS, sampling)
+
+
+def estimate_speed(path: str, gpu_layers: int, gpu_bandwidth_gbps: float) -> float:
+    """What Which quant? would say: advice/speed.py with the fitted floors (not this machine's measured ones)."""
+    facts = read_gguf_facts(path)
+    work = token_work(facts, facts.tensors, gpu_layers)
+    gpu_bw = gpu_bandwidth_gbps * 1e9 if gpu_layers != 0 else 0.0
+    return tokens_per_second(work, gpu_bw, cpu_bandwidth(physical_cores()))
+
+
+def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interleave: bool = True,
+            pp_rounds: int = 10) -> ModelResult:
+    settings = context_settings(N_CTX, n_threads=threads)
+    facts = read_gguf_facts(path)
+    result = ModelResult(Path(path).name, facts.file_type or "?", Path(path).stat().st_size, gpu_layers,
+                         command=llama_bench_command(path, settings, gpu_layers))
+    result.bytes_per_token = bytes_per_token(path, 64)
+    client = EngineClient()
+    try:
+        client.load_model(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads))
+        n_words = calibrate_words(client)
+        engine_generation(client, GREEDY)  # warm-up: graphs, and the greedy chain attached
+        if not interleave:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
+            bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, 0, repetitions=pp_rounds)
+            result.bench_pp.extend(bench[f"pp{PROMPT_TOKENS}"].samples)
+            bench = llama_bench(path, settings, gpu_layers, 0, GEN_TOKENS, repetitions=rounds)
+            result.bench_tg.extend(bench[f"tg{GEN_TOKENS}"].samples)
+        for r in range(rounds if interleave else pp_rounds):
+            if interleave:  # a noisy machine: llama-bench and the engine round by round
+                bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, GEN_TOKENS, repetitions=1)
+                result.bench_pp.append(bench[f"pp{PROMPT_TOKENS}"].tokens_per_second)
+                result.bench_tg.append(bench[f"tg{GEN_TOKENS}"].tokens_per_second)
+            rate, evaluated, _ = engine_prompt(client, r, n_words)
+            result.engine_pp.append(rate)
+            result.prompt_tokens_evaluated.append(evaluated)
+        for r in range(rounds):
+            done = engine_generation(client, GREEDY)
+            result.engine_tg_greedy.append(done.stats.tokens_per_second)
+            result.generated.append(done.stats.generated_tokens)
+            result.engine_pp_after_reply.append(engine_prompt(client, 100 + r, n_words)[0])
+        engine_generation(client, DEFAULT_CHAIN)  # warm-up of the other chain (llama.cpp re-plans its graph once)
+        for _ in range(rounds):
+            done = engine_generation(client, DEFAULT_CHAIN)
+            result.engine_tg_chain.append(done.stats.tokens_per_second)
+        snap = read_memory_snapshot(client.pid, with_vram=True)
+        result.rss_bytes, result.vram_bytes = snap.process_rss_bytes, snap.process_vram_bytes
+    finally:
+        client.close()
+    return result
+
+
+def session_rates(path: str, gpu_layers: int, threads: int | None, rounds: int) -> list[float]:
+    """The engine's LlamaSession driven in this process (no engine process, no Pipe): what the loop itself
+    reaches, to tell its cost from the process boundary's."""
+    from app.core.engine.llama_session import LlamaSession
+    from app.core.llama_log import LlamaLogCapture
+
+    log = LlamaLogCapture(echo=False)
+    log.install()
+    session = LlamaSession(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads), log)
+    try:
+        rates = []
+        for i in range(rounds + 1):
+            _, _, stats, _ = session.generate([ChatMessage("user", STORY)], GEN_TOKENS, GREEDY,
+                                           lambda _t, _n: None, lambda: False)
+            if i:  # the first is a warm-up
+                rates.append(stats.tokens_per_second)
+        return rates
+    finally:
+        session.close()
+
+
+def fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):,.1f}"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model", nargs="?", help="a GGUF file (default: the starter model)")
-    parser.add_argument("--tokens", type=int, default=200)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", help="GGUF files (default: the starter model)")
+    parser.add_argument("--gpu-layers", type=int, default=0, help="-1: all layers on the GPU")
+    parser.add_argument("--threads", type=int, default=None, help="default: one per physical core")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--gpu-layers", type=int, default=0)
+    parser.add_argument("--pp-rounds", type=int, default=10, help="prompt repetitions with --no-interleave")
+    parser.add_argument("--bandwidth", type=float, default=0.0, help="memory bandwidth in GB/s, for the share")
+    parser.add_argument("--goal", type=float, default=0.95)
+    parser.add_argument("--no-interleave", action="store_true",
+                        help="run llama-bench once per model with all rounds (a quiet machine)")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--diagnose", action="store_true", help="also time the session loop in this process")
     args = parser.parse_args()
-    if args.model is None:
-        args.model = str(starter_model_path())
-
-    client = EngineClient()
-    client.load_model(LoadModel(args.model, n_ctx=2048, n_threads=args.threads, n_gpu_layers=args.gpu_layers))
-    llm = L.Llama(args.model, n_ctx=2048, n_threads=args.threads, n_threads_batch=args.threads,
-                  n_gpu_layers=args.gpu_layers, verbose=False)
-    # the starter's ChatML formatting (what the engine applies), so all three evaluate the same tokens
-    prompt = llm.tokenize(
-        b"<|im_start|>user\n" + PROMPT.encode() + b"<|im_end|>\n<|im_start|>assistant\n", add_bos=False,
-        special=True)
-    rates: dict[str, list[float]] = {"engine": [], "lowlevel": [], "llama": []}
-    engine_rate(client, 16)  # warm-up
-    for _ in range(args.rounds):
-        rate, n = engine_rate(client, args.tokens)
-        rates["engine"].append(rate)
-        rates["lowlevel"].append(lowlevel_rate(llm, prompt, n))
-        rates["llama"].append(highlevel_rate(llm, prompt, n))
-    client.close()
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"model: {Path(args.model).name}, threads {args.threads}, gpu layers {args.gpu_layers}, "
-          f"~{args.tokens} tokens x {args.rounds} rounds")
-    for name, values in rates.items():
-        print(f"  {name:9s} median {med[name]:7.1f} tok/s   runs: {', '.join(f'{v:.1f}' for v in values)}")
-    print(f"engine / lowlevel = {med['engine'] / med['lowlevel']:.3f}   (goal >= 0.95)")
-    print(f"engine / Llama.generate = {med['engine'] / med['llama']:.3f}")
-    return 0
+    models = args.models or [str(starter_model_path())]
+    started = time.perf_counter()
+    results = []
+    for model in models:
+        result = measure(model, args.gpu_layers, args.threads, args.rounds, not args.no_interleave, args.pp_rounds)
+        result.estimate_tg = estimate_speed(model, args.gpu_layers, args.bandwidth)
+        if args.diagnose:
+            result.session_tg_greedy = session_rates(model, args.gpu_layers, args.threads, args.rounds)
+        results.append(result)
+        print(f"measured {result.model}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        if args.json:  # after each model: a run cut short still leaves what it measured
+            args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    missed = []
+    print("| model | type | llama-bench pp512 | engine pp512 | ratio | engine pp512 after a reply | llama-bench tg128 "
+          "| engine tg128 greedy | ratio | engine tg128 default chain | ratio | bandwidth share llama-bench / engine "
+          "| estimate tg (error vs engine greedy) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        pp, greedy, chain = (r.ratio(r.engine_pp, r.bench_pp), r.ratio(r.engine_tg_greedy, r.bench_tg),
+                             r.ratio(r.engine_tg_chain, r.bench_tg))
+        share = "–"
+        if args.bandwidth:
+            ceiling = args.bandwidth * 1e9 / r.bytes_per_token
+            share = (f"{statistics.median(r.bench_tg) / ceiling:.0%} / "
+                     f"{statistics.median(r.engine_tg_greedy) / ceiling:.0%} (≤ {ceiling:,.0f} tok/s)")
+        print(f"| {r.model} | {r.file_type} | {fmt(r.bench_pp)} | {fmt(r.engine_pp)} | {pp:.3f} "
+              f"| {fmt(r.engine_pp_after_reply)} ({r.ratio(r.engine_pp_after_reply, r.bench_pp):.2f}) "
+              f"| {fmt(r.bench_tg)} "
+              f"| {fmt(r.engine_tg_greedy)} | {greedy:.3f} | {fmt(r.engine_tg_chain)} | {chain:.3f} | {share} "
+              f"| {r.estimate_tg:,.0f} ({r.estimate_tg / statistics.median(r.engine_tg_greedy) - 1:+.0%}) |")
+        for name, value in (("prompt", pp), ("greedy generation", greedy), ("default-chain generation", chain)):
+            if value < args.goal:
+                missed.append(f"{r.model} {name}: {value:.3f} < {args.goal}")
+    for r in results:
+        print(f"\n{r.model}: prompt tokens evaluated {r.prompt_tokens_evaluated}, generated {r.generated}, "
+              f"engine RSS {(r.rss_bytes or 0) / 2**20:.0f} MiB, VRAM "
+              f"{'–' if r.vram_bytes is None else f'{r.vram_bytes / 2**20:.0f} MiB'}\n  {r.command}")
+        if r.session_tg_greedy:
+            print(f"  in-process session tg128 greedy: {fmt(r.session_tg_greedy)} "
+                  f"({r.ratio(r.session_tg_greedy, r.bench_tg):.3f} of llama-bench)")
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    for line in missed:
+        print("MISSED", line)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

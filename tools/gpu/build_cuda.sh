@@ -1,17 +1,26 @@
 #!/bin/bash
-# Build llama-cpp-python with CUDA (sm_90) on the device machine, smoke-test it, return the wheel in chunks.
-set -e
-REPO=$(pwd)
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-nvcc --version | tail -1; python3 --version; nproc
-mkdir -p /tmp/b /tmp/wh && cd /tmp/b && tar xzf $REPO/.whl/llama_cpp_python-0.3.36.tar.gz && cd llama_cpp_python-0.3.36
+# On the device machine: build the llama.cpp of the llama-cpp-python sdist with CUDA (sm_90), shared libraries
+# and RPC, and pack its bin/ (llama-bench, llama-fit-params, ggml-rpc-server and the libraries llama-cpp-python
+# loads through LLAMA_CPP_LIB_PATH) into $OUT/cuda-bin.tar.xz.part_* (15 MiB pieces: the device tool returns
+# files of at most 16 MiB). Later calls carry the pieces and unpack them with tools/gpu/unpack_cuda.sh.
+#   SRC: the trimmed source tarball (tools/gpu/prepare.sh makes it); BUILD: where to build.
+set -euo pipefail
+SRC=${SRC:-.device/speed/llama-src.tar.xz}
+BUILD=${BUILD:-/tmp/llama}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+nvcc --version | tail -1; nproc
+mkdir -p $BUILD && tar xJf $SRC -C $BUILD
+cd $BUILD/llama.cpp
 start=$(date +%s)
-CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_NATIVE=OFF" \
-  CMAKE_BUILD_PARALLEL_LEVEL=16 python3 -m pip wheel -q --no-deps --no-build-isolation -w /tmp/wh . 2>&1 | tail -5
+# Portable x86 kernels (AVX2/FMA/F16C, no -march=native): the packed build must run on the next machine too.
+cmake -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DGGML_RPC=ON -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
+  -DLLAMA_OPENSSL=OFF > cmake.log 2>&1 || { tail -30 cmake.log; exit 1; }
+cmake --build build -j16 --target llama llama-bench llama-fit-params ggml-rpc-server > build.log 2>&1 \
+  || { tail -40 build.log; exit 1; }
 echo "build seconds: $(( $(date +%s) - start ))"
-ls -la /tmp/wh
-python3 -m pip install -q --no-index --no-deps --target /tmp/site /tmp/wh/*.whl $REPO/.whl/*.whl
-cd $REPO
-PYTHONPATH=/tmp/site python3 -c "import llama_cpp; print('gpu offload:', llama_cpp.llama_supports_gpu_offload()); print(llama_cpp.llama_print_system_info().decode())"
-PYTHONPATH=/tmp/site:. python3 main.py doctor --no-model --json || true
-cd /tmp/wh && split -b 15m *.whl $OUT/llama_cuda_whl.part_ && ls -la $OUT
+ls -la build/bin
+cp cmake.log build/bin/cmake.log
+tar cf - -C build bin | xz -T16 -6 | split -b 15M - $OUT/cuda-bin.tar.xz.part_
+ls -la $OUT

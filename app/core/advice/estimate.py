@@ -1,26 +1,28 @@
 """How much memory a model needs at a quant level and context: weights + KV cache + compute + overhead.
 
-"Total" means what loading the model adds to a process: resident memory growth on the CPU, VRAM growth on
-a GPU, with llama-cpp-python's defaults (mmap on, n_batch = n_ubatch = 512, F16 KV cache, flash attention
-off, full-size sliding-window cache). Every term is a formula over the model's facts; none comes from
-loading the model. The formula follows what llama.cpp allocates (its load log names each buffer) and was
-calibrated against those logged sizes and measured memory (tests/bench/bench_estimate_accuracy.py,
-docs/estimate-accuracy.md):
+"Total" means what loading the model in QuantDesk's engine adds to its process: resident memory growth on the
+CPU, VRAM growth on a GPU, with the engine's own context settings (app/core/context_settings.py: flash
+attention on, n_batch = n_ubatch = 512, one output row, F16 KV cache, full-size sliding-window cache; mmap
+on) and the context filled to its end, the case to plan for. Every term is a formula over the model's facts;
+none comes from loading the model. The formula follows what llama.cpp allocates (its load log names each
+buffer) and was checked against measured memory of the engine process (tests/bench/bench_estimate_accuracy.py,
+docs/estimate-accuracy.md, with the fitted and held-out cases apart):
 
 - weights: exact bytes per tensor, with the type mix llama.cpp's quantizer writes (quant_mix.py). On the
   CPU the file is memory-mapped and llama.cpp reads all of it at load, so all of it becomes resident;
   tensors llama.cpp repacks for faster CPU kernels (Q4_0, Q4_K, IQ4_NL on x86) get a second, repacked copy.
-- KV cache: per layer n_head_kv × head_dim × cells for K and for V at 2 bytes (F16); cells = the context
-  padded to 256. llama.cpp clears the whole cache at load, so all of it is resident from the start.
-- compute: on the CPU only the part of llama.cpp's compute buffer a batch actually touches becomes resident:
-  the largest of the attention scores (n_head × n_kv × batch floats, plus the mask), the feed-forward
-  activations and the logits of one output row, plus the residual stream. `filled_tokens` says how much
-  context is in use (default: all of it, the worst case). The CPU backend adds a work buffer (the largest
-  operand it converts for a matrix product, usually the attention probabilities as F16). On a GPU the
-  whole reserved buffer is allocated, sized for a full batch of outputs (n_vocab × batch logits) and a
-  full cache.
+- KV cache: per layer n_head_kv × head_dim × cells for K and for V at the cache type's size; cells = the
+  context padded to 256. llama.cpp clears the whole cache at load, so all of it is resident from the start.
+- compute: llama.cpp's compute buffer for one micro-batch. With flash attention no score matrix exists; the
+  buffer holds the feed-forward activations and a few rows of the residual stream per token, plus the F16
+  attention mask (one per attention kind: full, sliding). On the CPU only what a batch touches becomes
+  resident (all of it once the context is full); on a GPU the whole reserved buffer is allocated. The CPU
+  backend adds a work buffer (a matrix product's second operand converted to the weights' dot type). With
+  layers split between CPU and GPU, prompt batches of the CPU's layers are computed on the GPU (llama.cpp's
+  op offload), which copies their weights there: the GPU's buffer grows by those copies.
 - overhead: what the bindings and llama.cpp hold besides the buffers (the vocabulary's tables, the chat
-  template, thread pools): a constant plus a term per vocabulary entry; on a GPU, the CUDA context.
+  template, thread pools): a constant plus a term per vocabulary entry; on a GPU, the CUDA context and
+  cuBLAS's workspace in VRAM, and the CUDA runtime's own resident memory on the CPU side.
 """
 
 from __future__ import annotations
@@ -28,31 +30,53 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.advice.quant_mix import predict_tensors
+from app.core.context_settings import DEFAULT_BATCH, ContextSettings, context_settings
 from app.core.models.facts import ModelFacts, TensorFacts
 from app.core.quants import QuantType
 
 MIB = 1024 * 1024
-KV_PAD = 256  # llama.cpp pads the cache size to a multiple of 256 cells
-KV_BYTES_PER_VALUE = 2  # F16 cache, llama.cpp's default type_k / type_v
+KV_PAD = 256  # llama.cpp pads the context (and so the cache) to a multiple of 256 cells
 F32 = 4
-DEFAULT_BATCH = 512  # llama-cpp-python's n_batch and n_ubatch
+F16 = 2
 
-# ---- Overhead model: QuantDesk's own calibration (docs/estimate-accuracy.md) -------------------------
-# Resident memory a CPU load adds beyond weights, KV cache, the compute buffer's touched part and the CPU
-# backend's work buffer, measured with llama-cpp-python 0.3.36: about 25.5 MiB for SmolLM2-135M (49,152-token
-# BPE vocabulary) and 10.5 MiB for a random-weight llama with an 8,000-token vocabulary. A fixed part
-# (bindings, chat template, thread pools) plus a part per vocabulary entry (llama.cpp's token tables and
-# merges) fits both.
+# ---- Compute buffer with flash attention: read off llama.cpp's logged "compute buffer size" --------------
+# At n_ubatch 512 with one output row, the reserved CPU buffer is n_ubatch × (3 n_ff + 4 n_embd) floats plus
+# one F16 mask of cells × n_ubatch per attention kind: solved from SmolLM2-135M and a Llama-3.2-1B shape (the
+# fitted shapes); Qwen2.5-0.5B, Gemma-2-2B and a 1024-wide llama, not used to find it, agree within 0.5 MiB.
+COMPUTE_FF_ROWS = 3  # gate, up and their product
+COMPUTE_EMBD_ROWS = 4  # the residual stream, its norm, the attention output and the feed-forward output
+# On a CUDA GPU llama.cpp's buffer for the same graph is larger: n_ubatch × 6 (n_ff + n_embd) floats, read off
+# the Llama-3.2-1B and Llama-3-8B shapes' logged CUDA0 sizes (Qwen2.5-7B and Gemma-2-9B, held out, agree within
+# 1 %). Its mask part is logged at 4 bytes per cell and token, but the VRAM measured at 2k-32k grows by 2:
+# the figure used. Beside it sits a pinned host buffer for the graph's inputs: 4 rows of n_embd per token and
+# the mask (logged likewise at 4 bytes, resident memory growing by 2).
+GPU_COMPUTE_ROWS = 6
+GPU_MASK_BYTES = 2
+HOST_EMBD_ROWS = 4
+HOST_MASK_BYTES = 2
+# Without flash attention the score matrix (n_head × n_kv × n_tokens floats) is the largest tensor instead,
+# beside 3 rows of the residual stream per token (the formula used before flash attention was on).
+STREAM_ROWS = 3
+
+# ---- Overhead: QuantDesk's own calibration (docs/estimate-accuracy.md) ---------------------------------
+# Resident memory a CPU load adds beyond weights, KV cache, the compute buffer and the CPU backend's work
+# buffer: a fixed part (bindings, chat template, thread pools) plus a part per vocabulary entry (llama.cpp's
+# token tables and merges), fitted to the starter (49,152-token BPE) and a random llama (8,000 tokens).
 CPU_OVERHEAD_FIXED = int(7.5 * MIB)
 CPU_OVERHEAD_PER_VOCAB_ENTRY = 380
-# The residual stream and its temporaries in the compute buffer: 3 rows of n_embd floats per batch token
-# (fits llama.cpp's logged compute buffer sizes within 2 % at contexts 512-8192).
-STREAM_ROWS = 3
-# VRAM a process's CUDA context and cuBLAS workspace take before any buffer llama.cpp logs. Measured with
-# tests/bench/gpu_check.py on an H100 (CUDA 13.0, driver 580.159): VRAM growth minus the logged buffers was
-# 704-708 MiB for both a Llama-3.2-1B and a Llama-3-8B shape at every context (docs/estimate-accuracy.md).
-# Smaller cards and older CUDA versions take less, so this errs on the safe side for a fit decision.
-CUDA_CONTEXT_BYTES = 704 * MIB
+# VRAM a process's CUDA context, cuBLAS workspace, memory pools and CUDA graphs take besides the buffers above:
+# the most the fitted shapes (Llama-3.2-1B, Llama-3-8B at 2k-32k) took on an H200 (CUDA 13.0, driver 580.159),
+# 478-543 MiB for every Q4_K_M shape, 597 for an F16 8B (docs/benchmarks/gpu.md). Smaller cards and older
+# CUDA versions take less, so this errs on the safe side for a fit decision.
+CUDA_CONTEXT_BYTES = 544 * MIB
+# Resident memory the CUDA runtime adds to the engine process besides the buffers (driver state, the CUDA
+# build's kernels): the most the fitted shapes took, 146 MiB (an F16 model's cuBLAS path takes about 140 more).
+CUDA_HOST_BYTES = 146 * MIB
+# A GPU that multiplies float (F16/BF16/F32) matrices goes through cuBLAS, whose workspace and conversion
+# buffers come on top: 160 MiB in the Llama-3-8B F16 runs with part of the model on the CPU (its prompt batches
+# are then computed on the GPU too), 53 MiB with all of it on the GPU; the larger figure is used.
+FLOAT_MATMUL_BYTES = 160 * MIB
+FLOAT_TYPES = frozenset({"F16", "BF16", "F32"})
 # Tensors llama.cpp's CPU backend repacks into interleaved layouts for faster kernels, per CPU family
 # (ggml-cpu
 # "repack" buffer; its size is logged as CPU_REPACK model buffer). The repacked copy is extra resident memory:
@@ -142,6 +166,7 @@ def kv_cache_bytes(
     layers: range | None = None,
     swa_full: bool = True,
     n_ubatch: int = DEFAULT_BATCH,
+    bytes_per_value: float = F16,
 ) -> int:
     """K and V cache bytes for the given layers (all by default) at context `n_ctx`."""
     size = pad(n_ctx)
@@ -150,40 +175,76 @@ def kv_cache_bytes(
         cells = size
         if facts.swa_layers[il] and not swa_full and facts.sliding_window:
             cells = min(size, pad(facts.sliding_window + n_ubatch))
-        total += facts.n_head_kv * (facts.head_dim_k + facts.head_dim_v) * cells * KV_BYTES_PER_VALUE
+        total += int(facts.n_head_kv * (facts.head_dim_k + facts.head_dim_v) * cells * bytes_per_value)
     return total
 
 
-def compute_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, n_outputs: int) -> int:
-    """The compute buffer for a batch of `n_tokens` attending to `n_kv` cells with `n_outputs` logit rows."""
+def attention_kinds(facts: ModelFacts) -> int:
+    """How many attention masks a graph holds: one for full attention, one more for sliding-window layers."""
+    return 1 + (0 < sum(facts.swa_layers) < facts.n_layers and facts.sliding_window is not None)
+
+
+def compute_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, flash_attn: bool = True) -> int:
+    """llama.cpp's compute buffer for a micro-batch of `n_tokens` attending to `n_kv` cells (one output row)."""
+    if flash_attn:
+        rows = COMPUTE_FF_ROWS * facts.n_ff + COMPUTE_EMBD_ROWS * facts.n_embd
+        return n_tokens * rows * F32 + attention_kinds(facts) * n_kv * n_tokens * F16
     attention = facts.n_head * n_kv * n_tokens * F32 + n_kv * n_tokens * F32  # scores + mask
-    feed_forward = 3 * facts.n_ff * n_tokens * F32  # gate, up and their product
-    logits = facts.vocab_size * n_outputs * F32
-    return max(attention, feed_forward, logits) + STREAM_ROWS * facts.n_embd * n_tokens * F32
+    feed_forward = 3 * facts.n_ff * n_tokens * F32
+    return max(attention, feed_forward, facts.vocab_size * F32) + STREAM_ROWS * facts.n_embd * n_tokens * F32
 
 
-def cpu_work_bytes(facts: ModelFacts, n_kv: int, n_tokens: int) -> int:
+def gpu_compute_bytes(facts: ModelFacts, cells: int, n_tokens: int, flash_attn: bool = True) -> int:
+    """The compute buffer a GPU reserves (CUDA's, fitted): the whole of it is allocated at load."""
+    if not flash_attn:
+        return compute_bytes(facts, cells, n_tokens, flash_attn)
+    rows = GPU_COMPUTE_ROWS * (facts.n_ff + facts.n_embd)
+    return n_tokens * rows * F32 + attention_kinds(facts) * cells * n_tokens * GPU_MASK_BYTES
+
+
+def gpu_host_bytes(facts: ModelFacts, cells: int, n_tokens: int) -> int:
+    """The pinned host buffer of a GPU run: the graph's inputs (embeddings looked up on the CPU, the mask)."""
+    return n_tokens * HOST_EMBD_ROWS * facts.n_embd * F32 + attention_kinds(facts) * cells * n_tokens * HOST_MASK_BYTES
+
+
+def cpu_work_bytes(facts: ModelFacts, n_kv: int, n_tokens: int, flash_attn: bool = True) -> int:
     """The CPU backend's work buffer: a matrix product converts its second operand to the weights' dot-product
-    type first; the largest such copy is the attention probabilities (F32 → F16 for the F16 V cache) or the
-    feed-forward activations (F32 → F16 for F16 weights)."""
-    attention = facts.n_head * n_kv * n_tokens * 2
-    feed_forward = facts.n_ff * n_tokens * 2
-    return max(attention, feed_forward)
+    type first; the largest such copy is the feed-forward activations (F32 → F16 for F16 weights) or, without
+    flash attention, the attention probabilities."""
+    feed_forward = facts.n_ff * n_tokens * F16
+    return feed_forward if flash_attn else max(feed_forward, facts.n_head * n_kv * n_tokens * F16)
+
+
+def output_bytes(facts: ModelFacts, settings: ContextSettings) -> int:
+    """The host buffer for the one output row: its logits, and with backend sampling also the sampled
+    probabilities, logits and candidate ids."""
+    rows = 4 if settings.backend_sampling else 1
+    return rows * facts.vocab_size * F32
 
 
 def cpu_overhead(facts: ModelFacts) -> int:
     return CPU_OVERHEAD_FIXED + CPU_OVERHEAD_PER_VOCAB_ENTRY * facts.vocab_size
 
 
+def gpu_blocks(facts: ModelFacts, n_gpu_layers: int) -> int:
+    """How many repeating blocks llama.cpp puts on the GPU for `n_gpu_layers`: it counts the output layer as
+    the last layer and offloads from the end, so 1 is the output layer alone and k is the output layer and the
+    last k - 1 blocks (llama-model.cpp: i_gpu_start = n_layer + 1 - n_gpu_layers; the load log's KV sizes per
+    device confirm it)."""
+    return max(0, min(n_gpu_layers, facts.n_layers + 1) - 1)
+
+
 def _split_weights(
     facts: ModelFacts, tensors: tuple[TensorFacts, ...], n_gpu_layers: int, repack: frozenset[str]
-) -> tuple[int, int]:
-    """(CPU bytes, GPU bytes) of the weights with the last `n_gpu_layers` blocks offloaded (llama.cpp's rule:
-    repeating layers from the end; the output layer only when n_gpu_layers > n_layers; the token embedding
-    always on the CPU; a tied embedding is copied to the GPU to serve as the output layer)."""
-    first_gpu = max(facts.n_layers - n_gpu_layers, 0)
-    output_on_gpu = n_gpu_layers > facts.n_layers
+) -> tuple[int, int, bool]:
+    """(CPU bytes, GPU bytes, whether the GPU multiplies float matrices) of the weights with `n_gpu_layers`
+    offloaded: the output layer first, then blocks from the end (gpu_blocks); the token embedding always on the
+    CPU; a tied embedding is copied to the GPU to serve as the output layer. The repacked copies of `repack`
+    types exist only without GPU layers (with any, llama.cpp keeps the CPU's weights as mapped)."""
+    first_gpu = facts.n_layers - gpu_blocks(facts, n_gpu_layers)
+    output_on_gpu = n_gpu_layers > 0
     cpu = gpu = 0
+    float_on_gpu = False
     for t in tensors:
         layer = t.layer
         on_gpu = (
@@ -191,18 +252,15 @@ def _split_weights(
         )
         if on_gpu and n_gpu_layers > 0:
             gpu += t.n_bytes
-        else:
-            cpu += t.n_bytes
-            if (
-                t.ggml_type in repack
-                and len(t.shape) >= 2
-                and t.shape[1] % REPACK_ROWS == 0
-                and t.name != "token_embd.weight"
-            ):
-                cpu += t.n_bytes  # the repacked copy, beside the mapped original
+            float_on_gpu = float_on_gpu or (t.ggml_type in FLOAT_TYPES and len(t.shape) >= 2)
+            continue
+        cpu += t.n_bytes
+        if n_gpu_layers == 0 and t.ggml_type in repack and len(t.shape) >= 2 and t.shape[1] % REPACK_ROWS == 0 \
+                and t.name != "token_embd.weight":
+            cpu += t.n_bytes  # the repacked copy, beside the mapped original
     if output_on_gpu and not facts.has_output_tensor:
         gpu += next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
-    return cpu, gpu
+    return cpu, gpu, float_on_gpu
 
 
 def estimate_tensors(
@@ -215,26 +273,39 @@ def estimate_tensors(
     filled_tokens: int | None = None,
     metadata_bytes: int | None = None,
     repack: frozenset[str] = REPACK_X86_AVX2,
+    settings: ContextSettings | None = None,
 ) -> MemoryEstimate:
-    """The estimate for a model whose tensors (with their types) are `tensors`."""
+    """The estimate for a model whose tensors (with their types) are `tensors`, loaded with `settings`
+    (default: the engine's settings for this context and batch)."""
     n_gpu_layers = facts.n_layers + 1 if n_gpu_layers < 0 else min(n_gpu_layers, facts.n_layers + 1)
     n_ctx = n_ctx if n_ctx > 0 else facts.context_length
+    if settings is None:
+        settings = context_settings(n_ctx, n_batch, n_threads=1, output_on_gpu=n_gpu_layers > 0)
     filled = n_ctx if filled_tokens is None else max(1, min(filled_tokens, n_ctx))
-    ubatch = min(n_batch, DEFAULT_BATCH, filled)
-    cpu_weights, gpu_weights = _split_weights(facts, tensors, n_gpu_layers, repack)
-    gpu_layers = min(n_gpu_layers, facts.n_layers)
-    cpu_kv = kv_cache_bytes(facts, n_ctx, range(facts.n_layers - gpu_layers), n_ubatch=ubatch)
-    gpu_kv = kv_cache_bytes(facts, n_ctx, range(facts.n_layers - gpu_layers, facts.n_layers), n_ubatch=ubatch)
+    ubatch = min(settings.effective_ubatch, filled)
+    fa = settings.flash_attn
+    cpu_weights, gpu_weights, float_on_gpu = _split_weights(facts, tensors, n_gpu_layers, repack)
+    gpu_layers = gpu_blocks(facts, n_gpu_layers)
+
+    def kv(layers: range) -> int:
+        return kv_cache_bytes(facts, n_ctx, layers, settings.swa_full, ubatch, settings.kv_bytes_per_value)
+
+    cpu_kv, gpu_kv = kv(range(facts.n_layers - gpu_layers)), kv(range(facts.n_layers - gpu_layers, facts.n_layers))
     n_kv = min(pad(n_ctx), pad(filled))
-    touched = compute_bytes(facts, n_kv, ubatch, 1) + cpu_work_bytes(facts, n_kv, ubatch)
-    output_buffer = facts.vocab_size * F32  # llama.cpp's host buffer for one row of logits
+    touched = compute_bytes(facts, n_kv, ubatch, fa) + cpu_work_bytes(facts, n_kv, ubatch, fa)
+    output = output_bytes(facts, settings)
     if n_gpu_layers == 0:
-        cpu = DeviceMemory(cpu_weights, cpu_kv, touched + output_buffer, cpu_overhead(facts))
+        cpu = DeviceMemory(cpu_weights, cpu_kv, touched + output, cpu_overhead(facts))
         gpu = DeviceMemory()
     else:
-        reserved = compute_bytes(facts, pad(n_ctx), min(n_batch, DEFAULT_BATCH), min(n_batch, DEFAULT_BATCH))
-        host_compute = touched if gpu_layers < facts.n_layers else STREAM_ROWS * facts.n_embd * ubatch * F32
-        cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output_buffer, cpu_overhead(facts))
+        cells, full_ubatch = pad(n_ctx), settings.effective_ubatch
+        reserved = gpu_compute_bytes(facts, cells, full_ubatch, fa)
+        host_compute = gpu_host_bytes(facts, cells, full_ubatch)
+        if float_on_gpu:
+            reserved += FLOAT_MATMUL_BYTES
+        if gpu_layers < facts.n_layers:
+            host_compute += touched  # the CPU's layers work in the CPU's own buffer
+        cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output, cpu_overhead(facts) + CUDA_HOST_BYTES)
         gpu = DeviceMemory(gpu_weights, gpu_kv, reserved, CUDA_CONTEXT_BYTES)
     if metadata_bytes is None:
         metadata_bytes = GGUF_METADATA_PER_VOCAB_ENTRY * facts.vocab_size
@@ -257,6 +328,7 @@ def estimate_memory(
     n_batch: int = DEFAULT_BATCH,
     filled_tokens: int | None = None,
     repack: frozenset[str] = REPACK_X86_AVX2,
+    settings: ContextSettings | None = None,
 ) -> MemoryEstimate:
     """Memory to run `facts`' model quantized as `level` at context `n_ctx` with `n_gpu_layers` offloaded.
 
@@ -272,6 +344,7 @@ def estimate_memory(
         filled_tokens,
         _metadata_bytes(facts),
         repack,
+        settings,
     )
 
 
@@ -282,6 +355,7 @@ def estimate_file(
     n_batch: int = DEFAULT_BATCH,
     filled_tokens: int | None = None,
     repack: frozenset[str] = REPACK_X86_AVX2,
+    settings: ContextSettings | None = None,
 ) -> MemoryEstimate:
     """Memory to run a GGUF file as it is (its own tensor types)."""
     return estimate_tensors(
@@ -294,4 +368,5 @@ def estimate_file(
         filled_tokens,
         _metadata_bytes(facts),
         repack,
+        settings,
     )

@@ -63,13 +63,13 @@ def plan_load(path: Path, n_ctx: int, hardware: HardwareReport | None = None, ch
             reason = f"{reason} Needs {_needs(estimate)}."
         return LoadPlan(layers, placement, reason, estimate, choice, facts.n_layers if facts else 0)
 
-    gpu_usable = (hardware.backend is not None and hardware.backend.gpu_offload
+    gpu_usable = (hardware.backend is not None and hardware.backend.has_gpu
                   and any(g.usable_by_llama for g in hardware.gpus))
     if choice == "cpu":
         return plan(0, "cpu", "Runs on the processor, as you chose.")
     if not gpu_usable:
         why = ("llama.cpp here runs on the processor only." if hardware.backend is None
-               or not hardware.backend.gpu_offload else "No graphics card llama.cpp can use was found.")
+               or not hardware.backend.has_gpu else "No graphics card llama.cpp can use was found.")
         if choice not in ("auto", ""):
             why = "you chose the graphics card, but " + why[0].lower() + why[1:]
         return plan(0, "cpu", "Runs on the processor: " + why)

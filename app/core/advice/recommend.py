@@ -22,11 +22,14 @@ Choice rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from app.core.advice.estimate import MemoryEstimate, estimate_file, estimate_tensors, repacked_types
+from app.core.advice.measured_speed import MeasuredSpeed, measured_floors, measured_speed
 from app.core.advice.quant_mix import predict_tensors
+from app.core.advice.speed import Floors, token_work, tokens_per_second
 from app.core.machine.bandwidth import cpu_bandwidth, gpu_bandwidth
 from app.core.machine.hardware import GpuInfo, HardwareReport
 from app.core.models.facts import ModelFacts, TensorFacts
@@ -60,6 +63,7 @@ class Budget:
     unified: bool = False
     gpu_bandwidth: float = 0.0  # bytes/s, an estimate
     cpu_bandwidth: float = 0.0
+    floors: Floors = field(default_factory=Floors)  # per-layer time per token (advice/speed.py)
 
 
 def ram_budget(available: int, total: int) -> int:
@@ -67,7 +71,7 @@ def ram_budget(available: int, total: int) -> int:
 
 
 def gpu_budget(gpu: GpuInfo) -> int:
-    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.total_bytes * GPU_RESERVE_SHARE))
+    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.planned_total_bytes * GPU_RESERVE_SHARE))
 
 
 def budget_for(hardware: HardwareReport) -> Budget:
@@ -75,9 +79,10 @@ def budget_for(hardware: HardwareReport) -> Budget:
     ram = ram_budget(hardware.memory.available_bytes, hardware.memory.total_bytes)
     cpu_bw = cpu_bandwidth(hardware.cpu.physical_cores)
     if not usable:
-        return Budget(ram, None, cpu_bandwidth=cpu_bw)
+        return Budget(ram, None, cpu_bandwidth=cpu_bw, floors=measured_floors(0.0, cpu_bw))
     gpu = max(usable, key=lambda g: g.usable_bytes)  # llama.cpp could split across GPUs; plan for the largest
-    return Budget(ram, gpu_budget(gpu), gpu.name, gpu.unified_memory, gpu_bandwidth(gpu.name), cpu_bw)
+    gpu_bw = gpu_bandwidth(gpu.name)
+    return Budget(ram, gpu_budget(gpu), gpu.name, gpu.unified_memory, gpu_bw, cpu_bw, measured_floors(gpu_bw, cpu_bw))
 
 
 @dataclass(frozen=True)
@@ -87,9 +92,10 @@ class QuantOption:
     memory: MemoryEstimate
     placement: str  # "gpu", "partial", "cpu" or "none"
     n_gpu_layers: int
-    tokens_per_second: float | None  # estimated from memory bandwidth; None when it does not fit
+    tokens_per_second: float | None  # estimated (advice/speed.py); None when it does not fit
     quality: QualityLoss | None
     spare_bytes: int  # what is left of the budget on the device that limits it (negative: missing)
+    measured: MeasuredSpeed | None = None  # this very file's speed, once it has run on this computer
 
     def to_json(self) -> dict[str, Any]:
         quality = None
@@ -111,6 +117,7 @@ class QuantOption:
             else round(self.tokens_per_second, 1),
             "spare_bytes": self.spare_bytes,
             "quality": quality,
+            "tokens_per_second_measured": None if self.measured is None else self.measured.tokens_per_second,
         }
 
 
@@ -139,26 +146,18 @@ class Recommendation:
             "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
             "quality_source": "measured here where a level's quality.source says so; others "
                               + QUALITY_SOURCE if self.measured else QUALITY_SOURCE,
-            "speed_note": "tokens/s are estimates from memory bandwidth",
+            "speed_note": "tokens/s are estimates from memory bandwidth and a per-layer floor, or measured here",
         }
 
 
 def _tokens_per_second(
     facts: ModelFacts, tensors: tuple[TensorFacts, ...], est: MemoryEstimate, budget: Budget
 ) -> float:
-    """Generating a token reads every weight once (the token embedding only one row) and the KV cache,
-    counted at half the context: the average over a conversation that fills it."""
-    embd = (
-        next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
-        if facts.has_output_tensor
-        else 0
-    )
-    gpu_bytes = est.gpu.weights + est.gpu.kv_cache // 2
-    cpu_bytes = max(est.cpu.weights - embd, 0) + est.cpu.kv_cache // 2
-    if est.n_gpu_layers == 0:
-        cpu_bytes = sum(t.n_bytes for t in tensors) - embd + est.kv_cache // 2  # repacked copies: read once
-    seconds = cpu_bytes / budget.cpu_bandwidth + (gpu_bytes / budget.gpu_bandwidth if gpu_bytes else 0.0)
-    return 1.0 / seconds if seconds > 0 else 0.0
+    """advice/speed.py's estimate for this placement; the KV cache counted at half the context (the average
+    over a conversation that fills it)."""
+    work = token_work(facts, tensors, est.n_gpu_layers, est.gpu.kv_cache // 2, est.cpu.kv_cache // 2)
+    return tokens_per_second(work, budget.gpu_bandwidth if budget.gpu is not None else 0.0, budget.cpu_bandwidth,
+                             budget.floors)
 
 
 def place(
@@ -174,10 +173,20 @@ def place(
         full = make(-1)
         if fits(full):
             return "gpu", full, budget.gpu - full.gpu.total
-        for layers in range(facts.n_layers, 0, -1):
-            est = make(layers)
-            if fits(est):
-                return "partial", est, budget.gpu - est.gpu.total
+        # VRAM need grows with every layer given to the GPU, so the most layers whose VRAM fits are found by
+        # bisection: a header that claims thousands of layers costs a dozen estimates, not thousands. RAM need
+        # shrinks as layers move to the GPU, so if that many do not fit the RAM, fewer do not either.
+        low, high = 0, facts.n_layers  # the answer lies in [low, high]; 0 means none
+        found: dict[int, MemoryEstimate] = {}
+        while low < high:
+            mid = (low + high + 1) // 2
+            found[mid] = make(mid)
+            if found[mid].gpu.total <= budget.gpu:
+                low = mid
+            else:
+                high = mid - 1
+        if low > 0 and fits(found[low]):
+            return "partial", found[low], budget.gpu - found[low].gpu.total
     cpu = make(0)
     if cpu.cpu.total <= budget.ram:
         return "cpu", cpu, budget.ram - cpu.cpu.total
@@ -207,7 +216,10 @@ def file_option(facts: ModelFacts, hardware: HardwareReport, n_ctx: int,
     def make(layers: int) -> MemoryEstimate:
         return estimate_file(facts, n_ctx, layers, repack=repack)
 
-    return _option(facts, facts.file_type or "file", facts.tensors, make, budget_for(hardware), quality)
+    option = _option(facts, facts.file_type or "file", facts.tensors, make, budget_for(hardware), quality)
+    if facts.kind == "gguf" and facts.file_bytes:  # a file on disk: it may have run here already
+        option = replace(option, measured=measured_speed(Path(facts.source).name, facts.file_bytes))
+    return option
 
 
 def build_options(facts: ModelFacts, hardware: HardwareReport, n_ctx: int,

@@ -14,9 +14,11 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from app.core.advice.measured_speed import measured_speed
 from app.core.advice.recommend import QuantOption, Recommendation, file_option, recommend
 from app.core.convert.predict import facts_from_metadata
 from app.core.errors import GatedModelError, ModelInfoError, OfflineModeError, QuantDeskError
@@ -140,6 +142,8 @@ def _file_fits(inspection: RepoInspection, facts: ModelFacts, rec: Recommendatio
             option: QuantOption | None = file_option(own, hardware, rec.n_ctx)
         else:  # header not read: the catalogue's prediction for the type its name says
             option = next((o for o in rec.options if o.type == quant), None)
+        if option is not None:  # the same file (name and size) may have run here after a download
+            option = replace(option, measured=measured_speed(PurePosixPath(g.path).name, g.size))
         fits.append(FileFit(g.path, g.size, quant, option))
     return tuple(fits)
 

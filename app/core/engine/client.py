@@ -17,7 +17,9 @@ from pathlib import Path
 
 from app.core.engine.protocol import (
     GREEDY,
+    BuildDescribed,
     ChatMessage,
+    DescribeBuild,
     Event,
     Generate,
     GenerationDone,
@@ -35,6 +37,7 @@ from app.core.engine.protocol import (
 )
 from app.core.engine.server import serve
 from app.core.errors import EngineCrashedError
+from app.core.machine.llama_build import BackendInfo
 from app.core.process.runner import ChildProcess
 
 _POLL_SECONDS = 0.05
@@ -153,6 +156,17 @@ class EngineClient:
         assert isinstance(event, ModelLoaded), event
         self.loaded = event
         return event
+
+    def describe_build(self) -> BackendInfo | None:
+        """The llama.cpp build the engine process runs (starting the process if needed)."""
+        self.start()
+        self._send(DescribeBuild())
+        while True:
+            event = self._recv()
+            if isinstance(event, BuildDescribed):
+                return event.backend
+            if isinstance(event, RequestFailed):
+                raise event.error.to_error()
 
     def unload_model(self) -> None:
         if not self.is_running:

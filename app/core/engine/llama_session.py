@@ -17,12 +17,15 @@ import codecs
 import ctypes
 import os
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import llama_cpp as L
 
+from app.core.context_settings import context_settings
 from app.core.engine.chat_format import ChatFormat, build_prompt, choose_format
+from app.core.engine.context_setup import context_params
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationStats,
@@ -32,22 +35,15 @@ from app.core.engine.protocol import (
     SamplingSettings,
     StopReason,
 )
+from app.core.engine.reply_loop import run_reply
+from app.core.engine.sampling import ContextSampler
 from app.core.engine.stop_text import StopScanner
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
+from app.core.machine.llama_build import ggml_gpu_devices
 from app.core.settings import configured_threads
 
 _backend_ready = False
-
-
-def default_threads() -> int:
-    """The threads chosen in Settings; else one thread per physical core, as llama.cpp's own tools choose
-    (hyper-threads slow the matmuls)."""
-    import psutil
-
-    if (chosen := configured_threads()) is not None:
-        return chosen
-    return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 
 def _ensure_backend() -> None:
@@ -84,13 +80,17 @@ class LlamaSession:
                 + (_plain_reason(reason) or "llama.cpp did not accept the file."),
                 "\n".join([f"file: {path}", *reason]) or f"file: {path}",
             )
-        ctx_params = L.llama_context_default_params()
-        ctx_params.n_ctx = request.n_ctx
-        ctx_params.n_batch = request.n_batch
-        # llama.cpp's default is a fixed 4 threads: too many on a 2-core laptop, too few on a workstation.
-        threads = request.n_threads or default_threads()
-        ctx_params.n_threads = threads
-        ctx_params.n_threads_batch = threads
+        # every context parameter comes from the one place the memory estimate also reads
+        n_layers = int(L.llama_model_n_layer(model))
+        # llama.cpp offloads the output layer first: any GPU layer puts it (and the logits) on the GPU
+        gpus = ggml_gpu_devices(L.llama_cpp._lib)
+        offload = bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload())
+        output_on_gpu = offload and request.n_gpu_layers != 0
+        all_on_gpu = offload and not 0 <= request.n_gpu_layers <= n_layers
+        self.settings = context_settings(
+            request.n_ctx, request.n_batch, request.n_threads, output_on_gpu, all_on_gpu, cores=configured_threads()
+        )
+        ctx_params = context_params(self.settings)
         ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:
             reason = log.problems_since(mark)
@@ -125,6 +125,7 @@ class LlamaSession:
             n_gpu_layers=request.n_gpu_layers,
             chat_template=self.chat_template,
             n_threads=int(L.llama_n_threads(ctx)),
+            context=self.settings,
             n_batch=self.n_batch,
             chat_format=self.format.kind,
             chat_format_note=self.format.note,
@@ -132,10 +133,14 @@ class LlamaSession:
             eos_token=self.eos_text,
         )
         self._one = (L.llama_token * 1)()
+        self._batch_one = L.llama_batch_get_one(self._one, 1)  # reused: it points at self._one
         self._piece = ctypes.create_string_buffer(256)
+        self._pieces: dict[int, bytes] = {}  # token → its text: asked of llama.cpp once per token id
+        self.sampler = ContextSampler(ctx, self.settings.backend_sampling, self.vocab)
 
     def close(self) -> None:
         if self.ctx:
+            self.sampler.release()
             L.llama_free(self.ctx)
             self.ctx = None
         if self.model:
@@ -185,57 +190,32 @@ class LlamaSession:
             n = L.llama_token_to_piece(self.vocab, token, self._piece, len(self._piece), 0, False)
         return self._piece.raw[:n]
 
+    def cached_piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = self.token_bytes(token)
+        return piece
+
     # ---- evaluation ---------------------------------------------------------------------------------
 
     def _decode(self, tokens: Sequence[int]) -> None:
         for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
-            array = (L.llama_token * len(chunk))(*chunk)
-            rc = L.llama_decode(self.ctx, L.llama_batch_get_one(array, len(chunk)))
+            chunk = array("i", tokens[start:start + self.n_batch])  # llama_token is int32
+            ids = (L.llama_token * len(chunk)).from_buffer(chunk)
+            rc = L.llama_decode(self.ctx, L.llama_batch_get_one(ids, len(chunk)))
             if rc != 0:
                 raise QuantDeskError("llama.cpp could not evaluate the text.", f"llama_decode returned {rc}")
             self.cached.extend(chunk)
 
     def _prepare_prompt(self, tokens: list[int]) -> int:
         """Reuse the longest cached prefix; evaluate the rest. Returns how many tokens were reused."""
-        common = 0
-        for a, b in zip(self.cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)  # at least one token must be evaluated to get logits
+        common = min(common_prefix(self.cached, tokens), len(tokens) - 1)  # evaluate one token at least: logits
         memory = L.llama_get_memory(self.ctx)
         L.llama_memory_seq_rm(memory, 0, common, -1)
-        self.cached = self.cached[:common]
+        del self.cached[common:]
         self._decode(tokens[common:])
+        L.llama_synchronize(self.ctx)  # llama_decode only queues work on a GPU: time the prompt to its end
         return common
-
-    def _make_sampler(self, s: SamplingSettings) -> L.llama_sampler_p:
-        chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
-        if s.logit_bias:
-            biases = (L.llama_logit_bias * len(s.logit_bias))()
-            for i, (token, bias) in enumerate(s.logit_bias):
-                biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
-            n_vocab = L.llama_vocab_n_tokens(self.vocab)
-            L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
-        if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
-            L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
-                L.llama_vocab_n_tokens(self.vocab), s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
-        if s.grammar:
-            grammar = L.llama_sampler_init_grammar(self.vocab, s.grammar.encode("utf-8"), b"root")
-            if not grammar:
-                L.llama_sampler_free(chain)
-                raise QuantDeskError("The reply's grammar could not be read.", s.grammar[:500])
-            L.llama_sampler_chain_add(chain, grammar)
-        if s.temperature <= 0:
-            L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
-            return chain
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(s.top_k))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed))
-        return chain
 
     def fit_prompt(self, messages: Sequence[ChatMessage], fmt: ChatFormat, reserve: int) -> tuple[list[int], int]:
         """The prompt's tokens with room for `reserve` reply tokens, and how many of the oldest messages were
@@ -291,52 +271,42 @@ class LlamaSession:
         fmt = self.format if prompt_format in ("auto", "") else self._requested_format(prompt_format)
         n_ctx = int(L.llama_n_ctx(self.ctx))
         tokens, dropped = self.fit_prompt(messages, fmt, max(1, min(max_tokens, n_ctx // 4)))
+        # before the prompt: its last token is sampled in the graph; not there when the logits are read back
+        sampler = self.sampler.prepare(sampling, in_graph=on_token is None)
         t0 = time.perf_counter()
         reused = self._prepare_prompt(tokens)
         t1 = time.perf_counter()
         if on_prompt is not None:
             on_prompt(PromptReady(request_id, len(tokens), reused, dropped, n_ctx))
-        sampler = self._make_sampler(sampling)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = StopScanner(fmt.stops)
         pieces: list[str] = []
-        reason: StopReason = "max_tokens"
         end_token = ""
-        generated = 0
         first_token_at = 0.0
-        one = self._one
-        try:
-            while generated < max_tokens:
-                if should_stop():
-                    reason = "stopped"
-                    break
-                token = L.llama_sampler_sample(sampler, self.ctx, -1)
-                if not first_token_at:
-                    first_token_at = time.perf_counter()
-                ends = self._ends_turn(token, fmt)
-                if on_token is not None:
-                    on_token(token, ends)
-                if ends:
-                    reason, end_token = "end_of_text", self._special_text(token)
-                    break
-                generated += 1
-                text = scanner.feed(decoder.decode(self.token_bytes(token)))
-                if text:
-                    pieces.append(text)
-                    on_text(text, generated)
-                if scanner.matched is not None:
-                    reason, end_token = "end_of_text", scanner.matched
-                    break
-                if len(self.cached) >= n_ctx:
-                    reason = "context_full"
-                    break
-                one[0] = token
-                rc = L.llama_decode(self.ctx, L.llama_batch_get_one(one, 1))
-                if rc != 0:
-                    raise QuantDeskError("llama.cpp stopped evaluating.", f"llama_decode returned {rc}")
-                self.cached.append(token)
-        finally:
-            L.llama_sampler_free(sampler)
+        ends: dict[int, bool] = {}  # token → whether it ends the turn in this format: asked once per token id
+
+        def ends_turn(token: int) -> bool:
+            end = ends.get(token)
+            if end is None:
+                end = ends[token] = self._ends_turn(token, fmt)
+            return end
+
+        def on_piece(token: int, generated: int) -> bool:
+            nonlocal first_token_at
+            if generated == 1:
+                first_token_at = time.perf_counter()
+            text = scanner.feed(decoder.decode(self.cached_piece(token)))
+            if text:
+                pieces.append(text)
+                on_text(text, generated)
+            return scanner.matched is not None  # a stop text ends the reply
+
+        reason, generated, last = run_reply(
+            self.ctx, sampler, self._one, self._batch_one, self.cached, n_ctx, max_tokens, ends_turn, on_piece,
+            should_stop, on_sampled=on_token,
+        )
+        if reason == "end_of_text":
+            end_token = scanner.matched if scanner.matched is not None else self._special_text(last)
         tail = scanner.feed(decoder.decode(b"", final=True)) + scanner.flush()
         if tail:
             pieces.append(tail)
@@ -352,6 +322,18 @@ class LlamaSession:
             dropped_messages=dropped,
         )
         return "".join(pieces), reason, stats, end_token
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens a and b share: compared a block at a time in C (slices), then token by token
+    in the first block that differs, so a 30k-token conversation costs microseconds, not a Python loop."""
+    n = min(len(a), len(b))
+    start, step = 0, 256
+    while start < n and a[start:start + step] == b[start:start + step]:
+        start += step
+    while start < n and a[start] == b[start]:
+        start += 1
+    return min(start, n)
 
 
 # llama.cpp's words → what they mean for a person. Matched as substrings of its error lines.

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.context_settings import ContextSettings
+from app.core.machine.llama_build import BackendInfo
 from app.core.process.runner import ErrorReport
 
 
@@ -81,7 +83,12 @@ class Shutdown:
     pass
 
 
-Request = LoadModel | Generate | StopGeneration | UnloadModel | Shutdown
+@dataclass(frozen=True)
+class DescribeBuild:
+    """What llama.cpp build this engine runs (answered with BuildDescribed, at once when idle)."""
+
+
+Request = LoadModel | Generate | StopGeneration | UnloadModel | Shutdown | DescribeBuild
 
 
 # ---- events -------------------------------------------------------------------------------------------
@@ -98,6 +105,7 @@ class ModelInfo:
     n_gpu_layers: int
     chat_template: str | None
     n_threads: int = 0
+    context: ContextSettings | None = None  # what the engine asked of llama.cpp (flash attention, batches...)
     n_batch: int = 0  # tokens per llama_decode call: the context's own, never more than its n_ctx
     chat_format: str = "text"  # "template" (its own, Jinja), "builtin" (llama.cpp's), "text" (none: continues)
     chat_format_note: str = ""  # the same in plain words, for the person
@@ -204,4 +212,10 @@ class RequestFailed:
     error: ErrorReport  # the client raises the same QuantDeskError type from it
 
 
-Event = LoadProgress | ModelLoaded | PromptReady | TextDelta | GenerationDone | ModelUnloaded | RequestFailed
+@dataclass(frozen=True)
+class BuildDescribed:
+    backend: BackendInfo | None  # None: llama-cpp-python is missing
+
+
+Event = (LoadProgress | ModelLoaded | PromptReady | TextDelta | GenerationDone | ModelUnloaded | RequestFailed
+         | BuildDescribed)

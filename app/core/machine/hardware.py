@@ -19,6 +19,8 @@ from typing import Any
 
 import psutil
 
+from app.core.machine.llama_build import BackendInfo, read_backend
+
 log = logging.getLogger(__name__)
 
 
@@ -54,22 +56,21 @@ class GpuInfo:
     unified_memory: bool = False  # shares the system RAM (Apple Silicon)
     working_set_limit_bytes: int | None = None  # how much of it Metal lets the GPU use (unified memory)
     usable_by_llama: bool = True  # False for GPUs the installed llama.cpp has no backend for
+    limit_bytes: int | None = None  # the person's cap on what QuantDesk may use (settings: gpu_memory_limit_gb)
 
     @property
     def usable_bytes(self) -> int:
-        """What a model may take on this GPU: free VRAM, or Metal's working-set limit on unified memory."""
+        """What a model may take on this GPU: free VRAM, or Metal's working-set limit on unified memory,
+        within the person's cap."""
+        usable = self.free_bytes
         if self.unified_memory and self.working_set_limit_bytes is not None:
-            return self.working_set_limit_bytes
-        return self.free_bytes
+            usable = self.working_set_limit_bytes
+        return usable if self.limit_bytes is None else min(usable, self.limit_bytes)
 
-
-@dataclass(frozen=True)
-class BackendInfo:
-    """What the installed llama.cpp was built with."""
-
-    gpu_offload: bool
-    system_info: str
-    version: str
+    @property
+    def planned_total_bytes(self) -> int:
+        """The card's size as plans see it: the cap stands in for a smaller card."""
+        return self.total_bytes if self.limit_bytes is None else min(self.total_bytes, self.limit_bytes)
 
 
 @dataclass(frozen=True)
@@ -283,19 +284,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def read_backend() -> BackendInfo | None:
-    """What llama.cpp offers here; None if llama-cpp-python is missing."""
-    try:
-        import llama_cpp
-    except ImportError:
-        return None
-    return BackendInfo(
-        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
-        system_info=llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip(),
-        version=getattr(llama_cpp, "__version__", "?"),
-    )
-
-
 def build_warnings(gpus: tuple[GpuInfo, ...], backend: BackendInfo | None) -> tuple[str, ...]:
     warnings: list[str] = []
     nvidia = [g for g in gpus if g.vendor == "NVIDIA"]
@@ -304,13 +292,13 @@ def build_warnings(gpus: tuple[GpuInfo, ...], backend: BackendInfo | None) -> tu
             "llama.cpp (llama-cpp-python) is not installed, so no model can run. "
             "Run `python3 bootstrap.py setup`."
         )
-    elif any(g.driver for g in nvidia) and not backend.gpu_offload:
+    elif any(g.driver for g in nvidia) and not backend.has_gpu:
         warnings.append(
             "You have an NVIDIA GPU, but the installed llama.cpp was built for the CPU only, so models "
             "will run slowly on the processor. To use the GPU, rebuild it with CUDA: "
             'CMAKE_ARGS="-DGGML_CUDA=on" python3 bootstrap.py setup (needs the CUDA toolkit).'
         )
-    elif any(g.vendor == "Apple" for g in gpus) and not backend.gpu_offload:
+    elif any(g.vendor == "Apple" for g in gpus) and not backend.has_gpu:
         warnings.append(
             "Your Mac's GPU could run models much faster, but the installed llama.cpp was built for the CPU "
             'only. Rebuild it with Metal: CMAKE_ARGS="-DGGML_METAL=on" python3 bootstrap.py setup.'
@@ -323,14 +311,25 @@ def build_warnings(gpus: tuple[GpuInfo, ...], backend: BackendInfo | None) -> tu
     return tuple(warnings)
 
 
+def gpu_limit_bytes() -> int | None:
+    """The cap from the settings (gpu_memory_limit_gb), or None for no cap."""
+    from app.core.settings import get_setting
+
+    value = get_setting("gpu_memory_limit_gb")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return int(value * 1e9)
+    return None
+
+
 def read_hardware() -> HardwareReport:
     cpu = read_cpu()
     memory = read_memory()
     backend = read_backend()
-    offload = backend is not None and backend.gpu_offload
-    nvidia = tuple(replace(g, usable_by_llama=offload) for g in read_nvidia_gpus())
+    offload = backend is not None and backend.has_gpu
+    limit = gpu_limit_bytes()
+    nvidia = tuple(replace(g, usable_by_llama=offload, limit_bytes=limit) for g in read_nvidia_gpus())
     apple = tuple(
-        replace(g, usable_by_llama=offload)
+        replace(g, usable_by_llama=offload, limit_bytes=limit)
         for g in read_apple_gpu(platform.system(), platform.machine(), cpu.name, memory)
     )
     # NVIDIA cards appear by name from sysfs only when NVML could not reach them (no driver)
