@@ -49,7 +49,7 @@ def test_an_unreadable_file_starts_an_empty_queue(tmp_path: Path) -> None:
 
 
 def test_kinds_are_found_by_the_name_in_the_file_and_run_their_own_function() -> None:
-    assert set(KINDS) == {"download", "convert", "quantize"}
+    assert set(KINDS) == {"download", "convert", "quantize", "evaluate"}
     assert kind_named("quantize") is QUANTIZE and QUANTIZE.run is run_quantize_job
     with pytest.raises(QuantDeskError) as info:
         kind_named("evaluate-v9")  # written by a newer QuantDesk
