@@ -168,11 +168,13 @@ class EngineClient:
         max_tokens: int = 512,
         sampling: SamplingSettings = GREEDY,
         prompt_format: str = "auto",
+        stop: Sequence[str] = (),
     ) -> Iterator[PromptReady | TextDelta | GenerationDone]:
-        """Yield one PromptReady, TextDelta events as the reply streams, then one GenerationDone."""
+        """Yield one PromptReady, TextDelta events as the reply streams, then one GenerationDone. `stop`:
+        texts that end the reply (not shown), besides the chat format's own turn markers."""
         rid = next(self._ids)
         self._generating = rid
-        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format))
+        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format, tuple(stop)))
         try:
             while True:
                 event = self._recv()

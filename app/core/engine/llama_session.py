@@ -281,8 +281,10 @@ class LlamaSession:
         prompt_format: str = "auto",
         on_prompt: Callable[[PromptReady], None] | None = None,
         request_id: int = 0,
+        stop: tuple[str, ...] = (),
     ) -> tuple[str, StopReason, GenerationStats, str]:
-        """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token.
+        """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token;
+        `stop`: texts that end the reply as the format's turn markers do.
         Returns the reply, why it ended, its figures and the token or stop text it ended at."""
         t_start = time.perf_counter()
         fmt = self.format if prompt_format in ("auto", "") else self._requested_format(prompt_format)
@@ -295,7 +297,7 @@ class LlamaSession:
             on_prompt(PromptReady(request_id, len(tokens), reused, dropped, n_ctx))
         sampler = self._make_sampler(sampling)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        scanner = StopScanner(fmt.stops)
+        scanner = StopScanner(fmt.stops + tuple(s for s in stop if s not in fmt.stops))
         pieces: list[str] = []
         reason: StopReason = "max_tokens"
         end_token = ""

@@ -62,6 +62,7 @@ class Generate:
     # "auto": the model's own format (chat_format.py), "text": continue the text as written, or the name
     # of one of llama.cpp's built-in formats ("chatml", "llama3", "gemma", "phi3", "mistral-v7"...)
     prompt_format: str = "auto"
+    stop: tuple[str, ...] = ()  # texts of the caller's that end the reply too (never shown), besides the format's
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def serve(conn: Connection) -> None:
                     prompt_format=request.prompt_format,
                     on_prompt=conn.send,
                     request_id=rid,
+                    stop=request.stop,
                 )
                 conn.send(GenerationDone(rid, text, reason, stats, end_token))
             elif isinstance(request, StopGeneration):
