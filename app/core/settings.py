@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "first_run_done": False,  # the first-run guide was finished or skipped
     "added_models": [],  # GGUF files a person added or dropped on the window (read in place)
     "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
+    "serve_port": 8642,  # the local API server's port (core/serve)
+    "serve_host": "127.0.0.1",  # what it listens on: this computer only, unless a person chose otherwise
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -54,6 +56,8 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "first_run_done": lambda v: isinstance(v, bool),
     "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "chat": lambda v: isinstance(v, dict),
+    "serve_port": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535,
+    "serve_host": lambda v: isinstance(v, str) and bool(v.strip()),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.
