@@ -38,6 +38,7 @@ class ServedRequest:
     ended_at: float = 0.0
     outcome: str = "waiting"  # waiting, running, answered, stopped, client left, failed: <why>
     generated_tokens: int = 0
+    stop_reason: str = ""  # the engine's (GenerationDone.stop_reason): "stopped" when it was cut short
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class SharedEngine:
 
     def _work(self, request: GenerationRequest, turn: Turn, number: int, put: Callable[[object], None]) -> None:
         """On the request's own thread: wait for the turn, then pass the engine's events on."""
-        generated, outcome = 0, "answered"
+        generated, outcome, reason = 0, "answered", ""
         try:
             if not self.turns.wait(turn):
                 outcome = "client left"
@@ -175,7 +176,7 @@ class SharedEngine:
                                                   request.prompt_format, request.stop):
                     put(event)
                     if isinstance(event, GenerationDone):
-                        generated = event.stats.generated_tokens
+                        generated, reason = event.stats.generated_tokens, event.stop_reason
                         if event.stop_reason == "stopped":
                             outcome = "stopped"
                     elif turn.cancelled.is_set() and not stopping:  # cancelled before the engine had it
@@ -196,5 +197,6 @@ class SharedEngine:
             with contextlib.suppress(KeyError):
                 if turn.cancelled.is_set() and outcome in ("answered", "stopped"):
                     outcome = "client left" if self._open[number].outcome == "client left" else "stopped"
-                self._update(number, ended_at=time.time(), outcome=outcome, generated_tokens=generated)
+                self._update(number, ended_at=time.time(), outcome=outcome, generated_tokens=generated,
+                             stop_reason=reason)
             put(_END)
