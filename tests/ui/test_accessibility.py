@@ -15,8 +15,8 @@ from pytestqt.qtbot import QtBot
 from app.ui.accessibility import accessible_name, keyboard_controls, unnamed_controls
 from app.ui.main_window import MainWindow
 
-PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Find models", "Convert", "Jobs", "Settings",
-         "How it works", "Log"]
+PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Find models", "Convert", "Jobs", "API server",
+         "Settings", "How it works", "Log"]
 
 
 def test_the_pages_are_the_ones_checked(window: MainWindow) -> None:

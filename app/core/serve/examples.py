@@ -13,7 +13,7 @@ QUESTION = "What is the capital of France? Answer in one word."
 
 
 def curl_example(base_url: str, key: str, model: str) -> str:
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": QUESTION}]})
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 100})
     return (f"curl {base_url}/chat/completions \\\n"
             f"  -H {shlex.quote('Authorization: Bearer ' + key)} \\\n"
             f"  -H 'Content-Type: application/json' \\\n"
@@ -28,6 +28,7 @@ def python_example(base_url: str, key: str, model: str) -> str:
         "reply = client.chat.completions.create(\n"
         f"    model={_q(model)},\n"
         f"    messages=[{{\"role\": \"user\", \"content\": {_q(QUESTION)}}}],\n"
+        "    max_tokens=100,\n"
         ")\n"
         "print(reply.choices[0].message.content)\n"
     )

@@ -76,6 +76,8 @@ class SharedEngine:
         self._turns: dict[int, Turn] = {}
         self._listeners: list[Callable[[Activity], None]] = []
         self.last_client = ""
+        # the window's chat shows a crash whoever met it: told here when an API request meets one
+        self.on_engine_crashed: Callable[[EngineCrashedError], None] | None = None
 
     # ---- what the window shows ----------------------------------------------------------------------
 
@@ -105,6 +107,14 @@ class SharedEngine:
         activity = self.activity()
         for listener in list(self._listeners):
             listener(activity)
+
+    def stop_running(self) -> bool:
+        """The window's Stop: the API request being answered ends now (the engine stops within a token)."""
+        with self._lock:
+            running = [self._turns[n] for n, r in self._open.items() if r.outcome == "running" and n in self._turns]
+        for turn in running:
+            self.turns.cancel(turn)
+        return bool(running)
 
     def cancel_all(self) -> None:
         """The server is stopping: every request waiting or running ends now."""
@@ -187,6 +197,8 @@ class SharedEngine:
         except EngineCrashedError as error:
             outcome = "failed: the engine stopped"
             put(server_error(f"{error.message} {error.detail}".strip(), "engine_crashed"))
+            if self.on_engine_crashed is not None:
+                self.on_engine_crashed(error)
         except ContextFullError as error:
             outcome = "failed: too long"
             put(ApiError(400, error.message, "invalid_request_error", "messages", "context_length_exceeded"))
