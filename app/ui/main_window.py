@@ -267,10 +267,10 @@ class MainWindow(QMainWindow):
         self.api_label.setVisible(running)
         if running:
             activity = self.api_server.activity()
-            text = self.tr("API server on: {n} requests").format(n=activity.requests)
-            if activity.last_client:
-                text += self.tr(", last from {who}").format(who=activity.last_client)
-            self.api_label.setText(text)
+            self.api_label.setText(self.tr("API server: 1 request") if activity.requests == 1 else
+                                   self.tr("API server: {n} requests").format(n=activity.requests))
+            self.api_label.setToolTip(self.tr("Last client: {who}").format(who=activity.last_client)
+                                      if activity.last_client else self.tr("No requests yet"))
 
     def _on_chat_tokens_per_second_changed(self, rate: float) -> None:
         self.speed_label.setText(self.tr("{rate:.1f} tokens/s").format(rate=rate))

@@ -122,8 +122,8 @@ class PrivacyBar(QWidget):
         else:
             text = (self.tr("Network: 1 host") if hosts == 1 else self.tr("Network: {n} hosts").format(n=hosts))
             text += self.tr(", {n} requests").format(n=sum(u.requests for u in uses))
-        for server in network_log.open_servers():
-            text += self.tr(" · listening on {address}").format(address=server.address)
+        if network_log.open_servers():  # the list says where; the frame has little room
+            text += self.tr(" · API server listening")
         self.network_button.setText(text)
         self.network_button.setAccessibleName(text)
         if self._dialog is not None and self._dialog.isVisible():

@@ -75,6 +75,7 @@ class ServeView(QWidget):
 
         self.port = QSpinBox(self)
         self.port.setRange(1024, 65535)
+        self.port.setMaximumWidth(120)
         self.port.setAccessibleName(self.tr("Port"))
         self.host = QComboBox(self)
         self.host.setAccessibleName(self.tr("Listen on"))
@@ -85,7 +86,7 @@ class ServeView(QWidget):
             "Choose this only on a network you trust."), self)
         self.warning.setObjectName("serveWarning")
         self.warning.setWordWrap(True)
-        options = QGroupBox(self.tr("Where it listens (applies when the server is switched on)"), self)
+        self.options = options = QGroupBox(self)
         options_form = QFormLayout(options)
         options_form.addRow(self.tr("Port:"), self.port)
         options_form.addRow(self.tr("Listen on:"), self.host)
@@ -224,6 +225,8 @@ class ServeView(QWidget):
         self.warning.setVisible(not is_this_computer_only(str(self.host.currentData())))
         self.port.setEnabled(not running)
         self.host.setEnabled(not running)
+        self.options.setTitle(self.tr("Where it listens (switch the server off to change it)") if running
+                              else self.tr("Where it listens (applies when the server is switched on)"))
         self._draw_activity(self.switch.activity())
 
     def _show_power(self, on: bool) -> None:
@@ -232,7 +235,7 @@ class ServeView(QWidget):
         self.power.blockSignals(False)
 
     def _draw_activity(self, activity: Activity) -> None:
-        lines = [self.tr("Requests since the server started: {n}").format(n=activity.requests)]
+        lines = [self.tr("Requests since the server started: {n}").format(n=activity.requests)]  # a count
         serving = self._turns.serving
         if activity.running is not None:
             lines.append(self.tr("Now: answering {who}").format(who=activity.running.client))

@@ -70,7 +70,14 @@ def test_switch_on_shows_a_working_address_key_and_examples(loaded_window: MainW
     assert not page.port.isEnabled()  # applies at the next switch-on: not changeable while on
     # the network log lists the listener, and the frame's indicator says so
     assert [s.address for s in network_log.open_servers()] == [f"127.0.0.1:{port}"]
-    assert f"listening on 127.0.0.1:{port}" in window.privacy.network_button.text()
+    assert "API server listening" in window.privacy.network_button.text()
+    dialog = window.privacy.show_connections()
+    assert f"Listening on 127.0.0.1:{port}" in dialog.servers.text() and dialog.servers.isVisible()
+    if SCREENSHOT_DIR:
+        dialog.resize(760, 260)
+        qtbot.wait(100)
+        dialog.grab().save(str(Path(SCREENSHOT_DIR) / "network-serve.png"))
+    dialog.close()
 
     page.copy_key.click()
     assert QGuiApplication.clipboard().text() == kept_key()
@@ -88,8 +95,8 @@ def test_switch_on_shows_a_working_address_key_and_examples(loaded_window: MainW
 
     qtbot.waitUntil(lambda: "Requests since the server started: 1" in page.activity.text(), timeout=5_000)
     assert "Last client: OpenAI/Python" in page.activity.text()
-    qtbot.waitUntil(lambda: "1 requests, last from OpenAI/Python" in window.api_label.text(), timeout=5_000)
-    assert window.api_label.isVisible()
+    qtbot.waitUntil(lambda: window.api_label.text() == "API server: 1 request", timeout=5_000)
+    assert window.api_label.isVisible() and "OpenAI/Python" in window.api_label.toolTip()
     if SCREENSHOT_DIR:
         window.resize(1180, 900)
         qtbot.wait(200)
