@@ -152,3 +152,24 @@ def test_listening_beyond_this_computer_is_a_warned_choice(window: MainWindow, q
     assert page.warning.isVisible() and "network you trust" in page.warning.text()
     page.host.setCurrentIndex(0)
     assert not page.warning.isVisible()
+
+
+def test_the_chat_s_stop_while_waiting_leaves_the_program_s_request_alone(loaded_window: MainWindow,
+                                                                           qtbot: QtBot) -> None:
+    window = loaded_window
+    switch_on(window, qtbot)
+    finish: list[str] = []
+    program = long_stream(window, finish)
+    qtbot.waitUntil(lambda: window.api_server.activity().running is not None, timeout=30_000)
+    window.show_page("Chat")
+    with qtbot.waitSignal(window.chat.reply_finished, timeout=30_000) as finished:
+        assert window.chat.send("Hello")
+        qtbot.waitUntil(lambda: "Waiting" in window.chat.status.text(), timeout=5_000)
+        window.chat.stop()  # the chat's own Stop: its message leaves the line
+    assert finished.args[0].stop_reason == "stopped" and finished.args[0].text == ""
+    assert window.api_server.activity().running is not None  # the program is still being answered
+    assert window.bridge.turns.state().waiting == ()
+    window.api_server.stop_request()
+    program.join(30)
+    assert finish == ["stop"]
+    window.api_server.shutdown()
