@@ -12,9 +12,10 @@ from app.core.engine.protocol import LoadModel
 from app.core.engine.turns import EngineTurns
 from app.core.errors import QuantDeskError
 from app.core.models.library import STARTER_NAME, resolve_model
+from app.core.serve.address import DEFAULT_HOST, ServerAddress, is_this_computer_only
 from app.core.serve.api_key import ENV_VAR, choose_key, key_path
 from app.core.serve.examples import curl_example, python_example
-from app.core.serve.server import DEFAULT_HOST, ApiServer, ServerAddress, is_this_computer_only
+from app.core.serve.server import ApiServer
 from app.core.serve.shared_engine import SharedEngine, model_id
 from app.core.settings import get_setting
 

@@ -11,17 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from app.core.engine.turns import TurnsState
 from app.core.errors import EngineCrashedError, QuantDeskError
 from app.core.hub import network_log
+from app.core.serve.address import ServerAddress, is_this_computer_only
 from app.core.serve.api_key import kept_key, replace_key
-from app.core.serve.server import ApiServer, ServerAddress, is_this_computer_only
 from app.core.serve.shared_engine import Activity, SharedEngine
 from app.core.settings import get_setting
 from app.ui.engine_bridge import EngineBridge
+
+if TYPE_CHECKING:  # uvicorn and Starlette load when the server is first switched on, not with the window
+    from app.core.serve.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,8 @@ class ApiServerSwitch(QObject):
         """Switch on (on a worker thread); `started` or `failed` follows."""
         if self.running or self.switching:
             return False
+        from app.core.serve.server import ApiServer  # the HTTP stack loads when the server is first switched on
+
         host, port = str(get_setting("serve_host")), int(get_setting("serve_port"))
         key = self.key
         server = ApiServer(self.engine, lambda: self._key or key, host, port)

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 
 from app.core.engine.turns import TurnsState
 from app.core.errors import QuantDeskError
+from app.core.serve.address import ServerAddress, is_this_computer_only
 from app.core.serve.examples import curl_example, python_example
-from app.core.serve.server import ServerAddress, is_this_computer_only
 from app.core.serve.shared_engine import Activity, model_id
 from app.core.settings import get_setting, set_setting
 from app.ui.api_server_switch import ApiServerSwitch

@@ -9,47 +9,22 @@ config of its own (it would replace the app's) and opens no socket besides this 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import uvicorn
 
 from app.core.errors import ServeError
+from app.core.serve.address import DEFAULT_HOST, DEFAULT_PORT, ServerAddress, is_this_computer_only
 from app.core.serve.api_routes import build_app
 from app.core.serve.shared_engine import SharedEngine
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8642
 _GRACE_SECONDS = 2
-
-
-def is_this_computer_only(host: str) -> bool:
-    """Whether listening on `host` keeps the server to programs on this computer (a loopback address)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True)
-class ServerAddress:
-    host: str
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        """What an OpenAI client's base_url is set to."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
 
 
 def bind(host: str, port: int) -> socket.socket:

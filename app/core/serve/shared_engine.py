@@ -8,7 +8,6 @@ served, and for whom, is kept as plain data (`Activity`) for the window.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
@@ -129,6 +128,7 @@ class SharedEngine:
                        ) -> AsyncGenerator[PromptReady | TextDelta | GenerationDone, None]:
         """The engine's events for `request`, after its turn comes. Closing the iterator early (the client
         left) cancels the request and stops the engine. Raises ApiError when it cannot be answered."""
+        import asyncio  # here, not at the top: the window reads this module at start-up, the loop comes later
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         with self._lock:

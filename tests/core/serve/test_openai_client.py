@@ -166,6 +166,8 @@ def test_two_clients_at_once_are_answered_in_turn(served: Served) -> None:
     for t in threads:
         t.join(120)
     assert all("Paris" in answers[i] for i in range(2)), answers
+    # a request's record is closed just after its reply went out
+    wait_for(lambda: len([r for r in served.engine.activity().recent if r.number > before]) == 2)
     first, second = sorted((r for r in served.engine.activity().recent if r.number > before),
                            key=lambda r: r.started_at)
     assert first.outcome == second.outcome == "answered"

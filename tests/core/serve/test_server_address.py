@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.serve.server import ServerAddress, is_this_computer_only
+from app.core.serve.address import ServerAddress, is_this_computer_only
 
 
 def test_only_loopback_addresses_keep_the_server_to_this_computer() -> None:
