@@ -8,10 +8,10 @@ what a person sees. The network screen searches the fake Hub of the tests (tests
 real huggingface_hub client talking to a server on 127.0.0.1), so its host is 127.0.0.1. The error screen is
 a real full disk: llama.cpp quantizing into /dev/full. The 200 % set is a 1920×1080 screen at 200 %
 (QT_SCALE_FACTOR=2, a 960×540 window): the size where a person at 200 % runs out of room first; there the
-chat is drawn with its side panel open and folded (chat-panel-folded-200). The chat runs llama.cpp on one
-thread, so the speed shown is one core's, steady on a shared machine. Chat screens: chat-empty (no model
-yet), chat-ready (the starter loaded, the input waiting), chat (a short answer and a code block), chat-memory
-(the memory panel with its timeline), engine-crashed.
+chat starts with its side panel folded (chat-200) and is drawn again with it open (chat-panel-open-200).
+The chat runs llama.cpp on one thread, so the speed shown is one core's, steady on a shared machine. Chat
+screens: chat-empty (no model yet), chat-ready (the starter loaded, the input waiting), chat (a short answer
+and a code block), chat-memory (the memory panel with its timeline), engine-crashed.
 
 The Find models, Convert and Jobs screenshots are written by their UI tests, with real content in them:
 `QUANTDESK_SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/ui`.
@@ -174,10 +174,10 @@ def main() -> int:
     window.chat.input.setPlainText("What is the capital of Germany?")
     if wanted("chat"):
         shoot(window, "chat")
-    if wanted("chat-panel-folded"):
-        window.chat.settings_button.setChecked(False)
-        shoot(window, "chat-panel-folded")
+    if wanted("chat-panel-open"):  # at 200 % the narrow chat starts with its side panel folded: opened here
         window.chat.settings_button.setChecked(True)
+        shoot(window, "chat-panel-open")
+        window.chat.settings_button.setChecked(False)
     if wanted("chat-memory"):
         for _ in range(4):  # a few readouts for the timeline
             window._readout_timer.timeout.emit()
@@ -221,7 +221,7 @@ def main() -> int:
     if not ARGS.one_set:
         me = [sys.executable, __file__, "--one-set"]
         subprocess.run([*me, "--scale", "2", "--size", "960x540", "--suffix=-200",
-                        "--screens", "get-started,chat,chat-panel-folded,which-quant,settings"], check=True)
+                        "--screens", "get-started,chat,chat-panel-open,which-quant,settings"], check=True)
         subprocess.run([*me, "--theme", "dark", "--suffix=-dark", "--screens", "get-started,chat"], check=True)
     return 0
 

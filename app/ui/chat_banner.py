@@ -15,7 +15,6 @@ class CrashBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("crashBanner")
-        self.setStyleSheet("#crashBanner { background: #fde8e8; border: 1px solid #e0a0a0; border-radius: 6px; }")
         layout = QHBoxLayout(self)
         self.label = QLabel(self)
         self.label.setWordWrap(True)

@@ -3,6 +3,7 @@ the button that shows or folds the settings and memory panel."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
@@ -37,11 +38,20 @@ class ChatHeader(QWidget):
         if loaded is None:
             self.model_line.setText(self.tr("No model loaded."))
             return
-        colour = "#a15c00" if loaded.info.chat_format == "text" else "#3d4752"
-        self.model_line.setText(f"<b>{Path(loaded.info.path).name}</b><br>"
-                                f'<span style="color:{colour}">{loaded.info.chat_format_note}</span>')
+        name, note = html.escape(Path(loaded.info.path).name, False), html.escape(loaded.info.chat_format_note, False)
+        if loaded.info.chat_format == "text":  # a base model: the note is a warning, in the theme's warning colour
+            dark = self.palette().window().color().lightness() < 128
+            note = f'<span style="color:{"#f0b060" if dark else "#a15c00"}">{note}</span>'
+        self.model_line.setText(f"<b>{name}</b><br>{note}")
 
-    def show_context(self, used: int, n_ctx: int) -> None:
+    def show_context(self, used: int, n_ctx: int | None) -> None:
+        """`used` of `n_ctx` tokens; None: no model, so no context ("context 0 / 1" would mean nothing)."""
+        if n_ctx is None:
+            self.context_bar.setRange(0, 1)
+            self.context_bar.setValue(0)
+            self.context_bar.setFormat(self.tr("context: no model"))
+            return
+        self.context_bar.setFormat(self.tr("context %v / %m"))
         self.context_bar.setRange(0, max(n_ctx, 1))
         self.context_bar.setValue(min(used, n_ctx))
 

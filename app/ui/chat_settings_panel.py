@@ -45,7 +45,7 @@ class ChatSettingsPanel(QWidget):
         self.preset.addItem(self.tr("Custom"), CUSTOM)
         self.preset_note = QLabel(self)
         self.preset_note.setWordWrap(True)
-        self.preset_note.setStyleSheet("color: #5f6b7a;")
+        self.preset_note.setObjectName("presetNote")
         self.temperature = self._double(0.0, 2.0, 0.05, self.tr("Randomness: 0 always picks the most likely word"))
         self.top_p = self._double(0.0, 1.0, 0.01, self.tr("Only words within this share of the probability"))
         self.top_k = self._int(0, 500, self.tr("Only the k most likely words (0: no limit)"))
@@ -55,13 +55,17 @@ class ChatSettingsPanel(QWidget):
         self.seed = self._int(0, 2**31 - 1, self.tr("The same seed and settings give the same reply"))
         self.max_tokens = self._int(16, 32768, self.tr("The longest reply, in tokens"))
         self.max_tokens.setSingleStep(128)
+        self.seed.setAccessibleName(self.tr("Seed"))
+        self.random_seed.setAccessibleName(self.tr("Random seed"))
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.random_seed)
         seed_row.addWidget(self.seed, 1)
 
         self.prompt_format = QComboBox(self)
-        self.prompt_format.addItem(self.tr("The model's own (recommended)"), "auto")
-        self.prompt_format.addItem(self.tr("Text continuation (for base models)"), "text")
+        self.prompt_format.addItem(self.tr("The model's own"), "auto")
+        self.prompt_format.addItem(self.tr("Text continuation"), "text")
+        self.prompt_format.setItemData(0, self.tr("Recommended: the chat template inside the model's file"), 3)
+        self.prompt_format.setItemData(1, self.tr("For base models: the model continues what you write"), 3)
         for name in NAMED_FORMATS:
             self.prompt_format.addItem(name, name)
         for combo in (self.preset, self.prompt_format):
@@ -71,10 +75,14 @@ class ChatSettingsPanel(QWidget):
         self.system_prompt.setPlaceholderText(self.tr("Optional: how the model should behave in this chat"))
         self.system_prompt.setMinimumHeight(self.fontMetrics().lineSpacing() * 3)
         self.system_prompt.setMaximumHeight(self.fontMetrics().lineSpacing() * 8)
+        self.system_prompt.setAccessibleName(self.tr("System prompt"))
+        self.system_prompt.setTabChangesFocus(True)  # Tab moves on (the window's rule: app/ui/accessibility.py)
+        self.prompt_format.setAccessibleName(self.tr("Prompt format"))
 
         sampling = QGroupBox(self.tr("Replies"), self)
         form = QFormLayout(sampling)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.form = form
         form.addRow(self.tr("Preset"), self.preset)
         form.addRow(self.preset_note)
         form.addRow(self.tr("Temperature"), self.temperature)
@@ -122,6 +130,12 @@ class ChatSettingsPanel(QWidget):
         box.setToolTip(tip)
         box.setMinimumWidth(self.fontMetrics().averageCharWidth() * 9)
         return box
+
+    def set_compact(self, compact: bool) -> None:
+        """Labels above their fields: a narrow panel (200 % scaling) then fits without scrolling sideways."""
+        policy = QFormLayout.RowWrapPolicy.WrapAllRows if compact else QFormLayout.RowWrapPolicy.WrapLongRows
+        if self.form.rowWrapPolicy() != policy:
+            self.form.setRowWrapPolicy(policy)
 
     # ---- state -----------------------------------------------------------------------------------------
 

@@ -156,21 +156,11 @@ class ChatView(QWidget):
     def sampling(self, value: SamplingSettings) -> None:
         self.set_preferences(dataclasses.replace(self.prefs, sampling=value), save=False)
 
-    @property
-    def system_prompt(self) -> str:
-        return self.conversation.system_prompt
-
-    @system_prompt.setter
-    def system_prompt(self, text: str) -> None:
-        self.conversation.set_system_prompt(text)
-        self.settings.set_system_prompt(text)
-
     def set_preferences(self, prefs: ChatPreferences, save: bool = True) -> None:
         self.prefs = prefs
         self.settings.set_preferences(prefs)
         if save and self._persist:
             save_preferences(prefs)
-
 
     # ---- conversation state -------------------------------------------------------------------------
 
@@ -342,6 +332,8 @@ class ChatView(QWidget):
         if self._generating:
             self._finish_reply(False, ReplyFigures(stop_reason="crashed"))
         self.banner.show_error(error)
+        self.status.setText(self.tr("The model engine stopped."))  # not a stale "Writing…"
+        self._update_context_bar(0)  # no model now: no context
         self._refresh_state()
 
     def _on_banner_restart_requested(self) -> None:
@@ -365,11 +357,12 @@ class ChatView(QWidget):
 
     def _on_bridge_model_unloaded(self) -> None:
         self.memory.clear_estimate()
+        self._update_context_bar(0)
         self._refresh_state()
 
     def _update_context_bar(self, used: int, n_ctx: int | None = None) -> None:
         if n_ctx is None:
-            n_ctx = self.bridge.loaded.info.n_ctx if self.bridge.loaded is not None else 1
+            n_ctx = self.bridge.loaded.info.n_ctx if self.bridge.loaded is not None else None
         self.header.show_context(used, n_ctx)
 
     def _empty_text(self) -> str:

@@ -18,8 +18,18 @@ from markdown_it import MarkdownIt
 
 COPY_SCHEME = "quantdesk-copy"
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
-CODE_BACKGROUND = "#f3f4f6"
-CODE_BORDER = "#d0d4da"
+
+@dataclass(frozen=True)
+class CodeColours:
+    background: str
+    border: str
+    label: str
+
+
+# Rich text takes fixed colours; the text itself follows the theme's palette, so the box must follow it too
+# (a light box under the dark theme's light text could not be read).
+LIGHT_CODE = CodeColours(background="#f3f4f6", border="#d0d4da", label="#6b7280")
+DARK_CODE = CodeColours(background="#2b2d31", border="#4a4d52", label="#9aa0a8")
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class _Renderer:
         self.md.enable(["table", "strikethrough"])
         self.code: list[str] = []
         self._open_links: list[bool] = []
+        self.colours = LIGHT_CODE
         # markdown-it binds each rule to its renderer (the rule's first argument): wrap ours to keep `self`
         for name, rule in (("fence", self._fence), ("code_block", self._fence), ("image", self._image),
                            ("link_open", self._link_open), ("link_close", self._link_close),
@@ -58,17 +69,18 @@ class _Renderer:
         number = len(self.code)
         self.code.append(code)
         language = html.escape(token.info.split()[0]) if token.info.strip() else ""
-        label = f'<span style="color:#6b7280">{language}</span>&nbsp;&nbsp;' if language else ""
+        c = self.colours
+        label = f'<span style="color:{c.label}">{language}</span>&nbsp;&nbsp;' if language else ""
         return (
             f'<table width="100%" cellspacing="0" cellpadding="6" style="margin-top:4px; margin-bottom:6px; '
-            f'border: 1px solid {CODE_BORDER};" bgcolor="{CODE_BACKGROUND}">'
+            f'border: 1px solid {c.border};" bgcolor="{c.background}">'
             f'<tr><td align="right">{label}<a href="{COPY_SCHEME}:{number}">Copy</a></td></tr>'
             f'<tr><td><pre style="white-space: pre-wrap; font-family: monospace;">{html.escape(code)}</pre>'
             "</td></tr></table>\n"
         )
 
     def _code_inline(self, tokens: Sequence[Any], idx: int, _options: Any, _env: Any) -> str:
-        return (f'<code style="font-family: monospace; background-color: {CODE_BACKGROUND};">'
+        return (f'<code style="font-family: monospace; background-color: {self.colours.background};">'
                 f"{html.escape(tokens[idx].content)}</code>")
 
     def _image(self, tokens: Sequence[Any], idx: int, _options: Any, _env: Any) -> str:
@@ -90,7 +102,8 @@ class _Renderer:
     def _link_close(self, _tokens: Sequence[Any], _idx: int, _options: Any, _env: Any) -> str:
         return "</a>" if self._open_links and self._open_links.pop() else ""
 
-    def render(self, text: str) -> RenderedMarkdown:
+    def render(self, text: str, colours: CodeColours) -> RenderedMarkdown:
+        self.colours = colours
         self.code = []
         self._open_links = []
         body = self.md.render(text)
@@ -100,12 +113,13 @@ class _Renderer:
 _renderer: _Renderer | None = None
 
 
-def render_markdown(text: str) -> RenderedMarkdown:
-    """HTML for Qt's rich text (QTextDocument) from a model's Markdown; see the module docstring."""
+def render_markdown(text: str, dark: bool = False) -> RenderedMarkdown:
+    """HTML for Qt's rich text (QTextDocument) from a model's Markdown; see the module docstring. `dark`: code
+    boxes for a dark theme."""
     global _renderer
     if _renderer is None:
         _renderer = _Renderer()
-    return _renderer.render(text)
+    return _renderer.render(text, DARK_CODE if dark else LIGHT_CODE)
 
 
 def plain_html(text: str) -> str:

@@ -46,8 +46,8 @@ class MemoryTimeline(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         area = QRectF(self.rect()).adjusted(1, 1, -1, -1)
-        painter.fillRect(area, QColor("#fafbfc"))
-        painter.setPen(QColor("#d0d4da"))
+        painter.fillRect(area, self.palette().base().color())  # the theme's own (light or dark)
+        painter.setPen(self.palette().mid().color())
         painter.drawRect(area)
         top = max([*self.rss, *self.vram, self.estimate or 0, 1]) * 1.15
 
@@ -82,7 +82,7 @@ class MemoryPanel(QWidget):
         self.estimate.setWordWrap(True)
         self.comparison = QLabel(self)
         self.comparison.setWordWrap(True)
-        self.comparison.setStyleSheet("color: #5f6b7a;")
+        self.comparison.setObjectName("memoryComparison")
         self.timeline = MemoryTimeline(self)
         box = QGroupBox(self.tr("Memory now"), self)
         form = QFormLayout(box)

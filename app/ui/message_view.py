@@ -3,7 +3,7 @@ things a person does with it (Copy; Edit and resend a question; Regenerate the l
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -34,6 +34,11 @@ class MessageText(QTextBrowser):
         super().__init__(parent)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
+        # Links by mouse only: with keyboard link navigation Tab would walk every link of every message
+        # instead of moving on (app/ui/accessibility.py); the message's own Copy button serves the keyboard.
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                     | Qt.TextInteractionFlag.TextSelectableByKeyboard
+                                     | Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(self.verticalScrollBarPolicy().ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(self.horizontalScrollBarPolicy().ScrollBarAlwaysOff)
@@ -52,7 +57,8 @@ class MessageText(QTextBrowser):
         return None
 
     def set_markdown(self, text: str) -> None:
-        rendered = render_markdown(text)
+        # the application's palette (the theme): this widget's own Base is transparent (its style sheet)
+        rendered = render_markdown(text, dark=QGuiApplication.palette().base().color().lightness() < 128)
         self.code_blocks = rendered.code_blocks
         self.setHtml(rendered.html)
 
@@ -91,14 +97,11 @@ class MessageView(QFrame):
         super().__init__(parent)
         self.message = message
         self.setObjectName("userMessage" if message.role == "user" else "modelMessage")
-        background = "#eef4ff" if message.role == "user" else "#ffffff"
-        self.setStyleSheet(f"#{self.objectName()} {{ background: {background}; border: 1px solid #e3e6ea; "
-                           "border-radius: 8px; }")
+        # its colours are in resources/style.qss and style-dark.qss (by object name), so both themes read well
         who = {"user": self.tr("You"), "assistant": self.tr("Model"), "system": self.tr("System")}[message.role]
         self.who = QLabel(f"<b>{who}</b>", self)
         self.figures = QLabel(self)
         self.figures.setObjectName("replyFigures")
-        self.figures.setStyleSheet("color: #5f6b7a;")
         self.figures.setWordWrap(True)
         self.copy_button = self._tool(self.tr("Copy"), self.tr("Copy this message"))
         self.edit_button = self._tool(self.tr("Edit"), self.tr("Change this message and send it again"))
@@ -106,10 +109,11 @@ class MessageView(QFrame):
         self.edit_button.setVisible(message.role == "user")
         self.regenerate_button.setVisible(False)
         self.text = MessageText(self)
+        self.text.setAccessibleName(self.tr("Message from {who}").format(who=who))
+        self.text.setTabChangesFocus(True)  # a message is read, not typed in: Tab moves on
         self.note = QLabel(self)  # where a reply stopped, and why
         self.note.setObjectName("stopNote")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #a15c00;")
         self.note.hide()
 
         header = QHBoxLayout()
@@ -134,6 +138,7 @@ class MessageView(QFrame):
         button.setText(text)
         button.setToolTip(tip)
         button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # reachable by keyboard; a click leaves the focus where it is
         return button
 
     def refresh(self, streaming: bool) -> None:

@@ -67,6 +67,7 @@ def test_killed_mid_reply_the_reopened_chat_shows_all_that_was_drawn(tmp_path: P
     # reopened in a window, it shows the text and where it stopped
     window = MainWindow(bridge=EngineBridge(), history=store, jobs=JobController(JobQueue(tmp_path / "jobs.json")))
     qtbot.addWidget(window)
+    window.show_page("Chat")  # a first start opens on the guide (no settings here say it was done)
     window.show()
     try:
         shown = window.chat.transcript_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QTextImageFormat
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from app.core.chat.conversation import Conversation
@@ -33,6 +33,7 @@ def test_the_input_has_the_focus_once_the_starter_is_ready(window: MainWindow, q
     window.activateWindow()
     qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5_000)
     assert "Load a model on the left" in chat.transcript.empty_label.text()
+    assert chat.context_bar.text() == "context: no model"  # not "0 / 1"
     window.library.list.setFocus()  # where the focus was left after choosing a model
     fractions: list[float] = []
     window.bridge.load_progress.connect(fractions.append)
@@ -46,6 +47,7 @@ def test_the_input_has_the_focus_once_the_starter_is_ready(window: MainWindow, q
     assert "is ready. Type a message below." in empty and "Load a model" not in empty
     assert "the model's own template" in chat.model_line.text()
     assert chat.context_bar.maximum() == 4096  # the context length chosen below the model list
+    assert chat.context_bar.text() == "context 0 / 4096"
 
 
 def test_conversations_listed_renamed_searched_exported_and_deleted(
@@ -241,6 +243,13 @@ def test_usable_at_200_percent_scaling(window: MainWindow) -> None:
     # the side panel can be put away to give the transcript the room
     chat.settings_button.setChecked(False)
     assert not chat.side.isVisible()
+    # opened in that narrow window, its settings fit its width (labels above the fields): no sideways scrolling
+    chat.settings_button.setChecked(True)
+    QApplication.processEvents()
+    area = chat.side.currentWidget()
+    assert isinstance(area, QScrollArea)
+    assert not area.horizontalScrollBar().isVisible()
+    assert chat.settings.temperature.isVisibleTo(window)
 
 
 
@@ -253,3 +262,48 @@ def test_load_options_and_reply_settings_are_kept_together(window: MainWindow) -
     window.chat.settings.temperature.setValue(0.3)  # a later change of a reply setting keeps the load options
     saved = load_preferences()
     assert (saved.context_length, saved.placement, saved.sampling.temperature) == (8192, "cpu", 0.3)
+
+
+def test_a_base_model_is_named_as_such_and_continues_text(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    # the case: a GGUF without a chat template (a base model) must not get a chat it cannot follow
+    from tests.fixtures.family_models import FAMILIES, make_family_model
+
+    base = make_family_model(FAMILIES["base"], tmp_path / "base.gguf")
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=60_000):
+        assert window.bridge.load_model(base, n_ctx=256)
+    chat = window.chat
+    assert "base model" in chat.model_line.text() and "text mode" in chat.model_line.text()
+    assert "continues text" in chat.transcript.empty_label.text()
+    assert chat.input.placeholderText().startswith("Write the start of a text")
+    chat.prefs = dataclasses.replace(chat.prefs, sampling=GREEDY, max_tokens=8)
+    ask(window, qtbot, "Once upon a time")
+    assert chat.conversation.messages[-1].figures.generated_tokens is not None
+    assert "<start_of_turn>" not in chat.transcript_text() and "<|im_start|>" not in chat.transcript_text()
+
+
+def test_replies_read_in_both_themes(window: MainWindow) -> None:
+    # under the dark theme the text is light: code boxes, cards and notes must be dark too, or nothing reads
+    from app.ui.markdown_html import DARK_CODE, LIGHT_CODE
+    from app.ui.theme import apply_theme
+
+    chat = window.chat
+    c = Conversation(chat.history)
+    c.add_user_message("Code please")
+    c.start_reply()
+    c.append_to_reply("Use `x`:\n\n```python\nx = 1\n```\n")
+    c.finish_reply(True, ReplyFigures("end_of_text", 9, 50.0, 0.2))
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        for theme, code in (("light", LIGHT_CODE), ("dark", DARK_CODE)):
+            apply_theme(app, theme)
+            assert chat.open_conversation(c.id or 0)
+            view = chat.transcript.views[-1]
+            QApplication.processEvents()  # shown and styled, as a streaming reply is when it is drawn again
+            view.refresh(streaming=False)
+            assert code.background in view.text.toHtml(), theme
+            card = view.grab().toImage().pixelColor(view.width() // 2, 3)  # inside the card's top border
+            text_light = app.palette().text().color().lightness() > 128
+            assert (card.lightness() < 128) == text_light, (theme, card.name())
+    finally:
+        apply_theme(app, "light")

@@ -40,3 +40,13 @@ def test_a_half_written_code_block_while_streaming() -> None:
 def test_a_persons_message_is_plain_text() -> None:
     assert plain_html("**not bold** <b>x</b>") == (
         '<p style="white-space: pre-wrap;">**not bold** &lt;b&gt;x&lt;/b&gt;</p>')
+
+
+def test_code_boxes_follow_the_theme() -> None:
+    # the text follows the palette (light on dark under the dark theme): a light box would hide it
+    from app.ui.markdown_html import DARK_CODE, LIGHT_CODE
+
+    text = "Use `x`:\n\n```python\nx = 1\n```\n"
+    light, dark = render_markdown(text).html, render_markdown(text, dark=True).html
+    assert f'bgcolor="{LIGHT_CODE.background}"' in light and LIGHT_CODE.background not in dark
+    assert f'bgcolor="{DARK_CODE.background}"' in dark and f"background-color: {DARK_CODE.background}" in dark
