@@ -43,11 +43,11 @@ def _children() -> set[int]:
 
 
 def _threads() -> set[int]:
-    """Non-daemon threads, and QuantDesk's own workers (daemon threads named engine-* / task-*)."""
+    """Non-daemon threads, and QuantDesk's own workers (daemon threads named engine-* / task-* / api-*)."""
     return {
         t.ident
         for t in threading.enumerate()
-        if t.ident is not None and (not t.daemon or t.name.startswith(("engine-", "task-")))
+        if t.ident is not None and (not t.daemon or t.name.startswith(("engine-", "task-", "api-")))
     }
 
 

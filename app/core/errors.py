@@ -54,6 +54,10 @@ class ContextFullError(QuantDeskError):
     """The conversation no longer fits in the model's context window."""
 
 
+class ServeError(QuantDeskError):
+    """The local API server could not start (its port is taken, the address is not this computer's...)."""
+
+
 # ---- the Hugging Face Hub: search, inspect, download ------------------------------------------------------
 
 

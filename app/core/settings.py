@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # smaller card would do (machine/hardware.py applies it, advice/recommend.py plans within it)
     "gpu_memory_limit_gb": 0,
     "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
+    "serve_port": 8642,  # the local API server's port (core/serve)
+    "serve_host": "127.0.0.1",  # what it listens on: this computer only, unless a person chose otherwise
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -58,6 +60,8 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "gpu_memory_limit_gb": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 4096,
     "chat": lambda v: isinstance(v, dict),
+    "serve_port": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535,
+    "serve_host": lambda v: isinstance(v, str) and bool(v.strip()),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.

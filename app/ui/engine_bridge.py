@@ -3,6 +3,10 @@
 One operation at a time (load, generate, unload, restart); stop_generation() is the exception and takes
 effect within one token. If the engine process dies, `engine_crashed` fires with a plain-words error and
 the window stays up; restart() starts a fresh engine and reloads the last model.
+
+The engine is shared with the local API server (core/serve): every operation here takes its turn
+(`turns`, core/engine/turns.py) like each API request does, so a chat message sent while a program is being
+answered waits (`waiting_for_turn` says for whom) and then runs.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from app.core.engine.client import EngineClient
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationDone,
+    GenerationStats,
     LoadModel,
     ModelLoaded,
     PromptReady,
     SamplingSettings,
     TextDelta,
 )
+from app.core.engine.turns import EngineTurns, Turn
 from app.core.errors import EngineCrashedError, QuantDeskError
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,9 @@ class EngineBridge(QObject):
     engine_crashed = Signal(object)  # EngineCrashedError
     busy_changed = Signal(bool)
     status_changed = Signal(str)
+    waiting_for_turn = Signal(str)  # who uses the engine now (an API request): ours comes after it
+
+    CHAT = "Chat"  # the bridge's name in the engine's line (TurnsState)
 
     def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +63,8 @@ class EngineBridge(QObject):
         self.last_load: LoadModel | None = None
         self.last_plan: LoadPlan | None = None
         self.loading: Path | None = None  # the model being loaded now
+        self.turns = EngineTurns(self.client.stop_generation)
+        self._turn: Turn | None = None  # ours, while an operation waits for the engine or uses it
 
     # ---- state --------------------------------------------------------------------------------------
 
@@ -77,12 +88,23 @@ class EngineBridge(QObject):
             return False
         self._busy = True
         self.busy_changed.emit(True)
+        turn = self._turn = self.turns.enter(self.CHAT)  # in line now: a Stop from here on finds it
 
         def body() -> None:
             announce = None
             try:
-                announce = work()
+                serving = self.turns.state().serving
+                if serving != self.CHAT and serving is not None:
+                    self.waiting_for_turn.emit(serving)
+                if self.turns.wait(turn):
+                    try:
+                        announce = work()
+                    finally:
+                        self.turns.leave(turn)
+                elif name == "generate":  # Stop pressed while waiting: the reply ends before it began
+                    announce = self._stopped_before_start
             finally:
+                self._turn = None
                 self._busy = False
                 self.busy_changed.emit(False)
                 if announce is not None:
@@ -91,6 +113,9 @@ class EngineBridge(QObject):
         self._worker = threading.Thread(target=body, name=f"engine-{name}", daemon=True)
         self._worker.start()
         return True
+
+    def _stopped_before_start(self) -> None:
+        self.generation_finished.emit(GenerationDone(0, "", "stopped", GenerationStats(0, 0, 0.0, 0, 0.0)))
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """For shutdown and tests only: never from a slot while the GUI must stay responsive."""
@@ -139,8 +164,13 @@ class EngineBridge(QObject):
     def generate(self, messages: Sequence[ChatMessage], max_tokens: int, sampling: SamplingSettings,
                  prompt_format: str = "auto") -> bool:
         def work() -> Callable[[], None] | None:
+            turn, stopping = self._turn, False
             try:
                 for event in self.client.generate(messages, max_tokens, sampling, prompt_format):
+                    # a Stop that came before the engine had the request
+                    if turn is not None and turn.cancelled.is_set() and not stopping:
+                        stopping = True
+                        self.client.stop_generation()
                     if isinstance(event, TextDelta):
                         self.text_arrived.emit(event.text, event.n_generated)
                     elif isinstance(event, PromptReady):
@@ -180,7 +210,12 @@ class EngineBridge(QObject):
         return self._run("unload", work)
 
     def stop_generation(self) -> None:
-        self.client.stop_generation()
+        """Stop our reply: out of the line if it still waits, else the engine stops within one token."""
+        turn = self._turn
+        if turn is not None:
+            self.turns.cancel(turn)
+        else:
+            self.client.stop_generation()
 
     def restart(self) -> bool:
         """A fresh engine process, with the last model loaded again if there was one."""
@@ -204,6 +239,8 @@ class EngineBridge(QObject):
         return self._run("restart", work)
 
     def shutdown(self) -> None:
+        if self._turn is not None:
+            self.turns.cancel(self._turn)
         self.client.stop_generation()
         self.wait_idle(5.0)
         self.client.close(timeout=2.0)

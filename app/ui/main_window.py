@@ -29,6 +29,7 @@ from app.core.quants import DEFAULT_LADDER
 from app.core.settings import get_setting
 from app.core.units import format_bytes
 from app.ui.accessibility import tab_moves_focus
+from app.ui.api_server_switch import ApiServerSwitch
 from app.ui.chat_page import ChatPage
 from app.ui.compare_view import CompareView
 from app.ui.computer_view import ComputerView
@@ -43,6 +44,7 @@ from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
 from app.ui.privacy_bar import PrivacyBar
 from app.ui.quant_table_view import QuantTableView
+from app.ui.serve_view import ServeView
 from app.ui.settings_view import SettingsView
 
 READOUT_INTERVAL_MS = 1000
@@ -87,7 +89,9 @@ class MainWindow(QMainWindow):
         self.ram_label = QLabel(self)
         self.engine_label = QLabel(self)
         self.speed_label = QLabel(self.tr("– tokens/s"), self)
-        for label in (self.ram_label, self.engine_label, self.speed_label):
+        self.api_label = QLabel(self)  # while the API server is on: its requests and who asked last
+        self.api_label.setVisible(False)
+        for label in (self.api_label, self.ram_label, self.engine_label, self.speed_label):
             label.setContentsMargins(8, 0, 8, 0)
             self.statusBar().addPermanentWidget(label)
         self.privacy = PrivacyBar(self)  # the Offline switch and the network indicator, in the window's frame
@@ -99,6 +103,10 @@ class MainWindow(QMainWindow):
         self.chat.tokens_per_second_changed.connect(self._on_chat_tokens_per_second_changed)
         self.bridge.text_arrived.connect(self._on_bridge_text_arrived)
         self.bridge.busy_changed.connect(self._on_bridge_busy_changed)
+        self.bridge.waiting_for_turn.connect(self._on_bridge_waiting_for_turn)
+        self.api_server.started.connect(lambda _address: self._draw_api_label())
+        self.api_server.stopped.connect(self._draw_api_label)
+        self.api_server.activity_changed.connect(lambda _activity: self._draw_api_label())
         self._stream_started: float | None = None
         self._pending_load: Path | None = None
         self.bridge.busy_changed.connect(self._on_bridge_idle_load_pending)
@@ -134,6 +142,10 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Convert"), self.convert)
         self.jobs = JobsView(self.job_controller, self)
         self.add_page(self.tr("Jobs"), self.jobs)
+        # the local API server: the chat's engine for other programs, switched on and off on its page
+        self.api_server = ApiServerSwitch(self.bridge, self)
+        self.serve_page = ServeView(self.api_server, self)
+        self.add_page(self.tr("API server"), self.serve_page)
         # whatever a job made (a download, a conversion, a quant) belongs in the model list
         self.job_controller.job_finished.connect(lambda _record: self.library.refresh())
         self.job_controller.job_finished.connect(self._on_job_controller_job_finished)
@@ -262,6 +274,20 @@ class MainWindow(QMainWindow):
         if busy:
             self._stream_started = None
 
+    def _on_bridge_waiting_for_turn(self, who: str) -> None:
+        self.chat.status.setText(self.tr("Waiting: the model is answering another program ({who}); your message "
+                                         "comes next.").format(who=who))
+
+    def _draw_api_label(self) -> None:
+        running = self.api_server.running
+        self.api_label.setVisible(running)
+        if running:
+            activity = self.api_server.activity()
+            self.api_label.setText(self.tr("API server: 1 request") if activity.requests == 1 else
+                                   self.tr("API server: {n} requests").format(n=activity.requests))
+            self.api_label.setToolTip(self.tr("Last client: {who}").format(who=activity.last_client)
+                                      if activity.last_client else self.tr("No requests yet"))
+
     def _on_chat_tokens_per_second_changed(self, rate: float) -> None:
         self.speed_label.setText(self.tr("{rate:.1f} tokens/s").format(rate=rate))
 
@@ -283,5 +309,6 @@ class MainWindow(QMainWindow):
         self.compare.shutdown()
         self.jobs.shutdown()
         self.job_controller.shutdown()
+        self.api_server.shutdown()  # before the engine: its requests end first
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -3,7 +3,8 @@
 The switch is the same setting as the one on the Find models page (app/core/offline.py): the window keeps
 the two in step. The indicator counts what app/core/hub/network_log.py recorded since QuantDesk started
 (every request goes through the Hub client it watches); clicking it lists each host with why it was reached.
-QuantDesk sends no telemetry, so on a plain start the indicator says there were none.
+QuantDesk sends no telemetry, so on a plain start the indicator says there were none. While the local API
+server is on, the indicator and the list say where it listens (connections come in to it; it makes none).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class NetworkLogDialog(QDialog):
             "Every connection QuantDesk made since it started, each for something you asked for. QuantDesk "
             "sends no telemetry and no usage data; with Offline on it connects to nothing at all."), self)
         intro.setWordWrap(True)
+        self.servers = QLabel(self)
+        self.servers.setObjectName("listeningSockets")
+        self.servers.setWordWrap(True)
         self.table = QTableWidget(0, 4, self)
         self.table.setHorizontalHeaderLabels([self.tr("Host"), self.tr("Why"), self.tr("Requests"),
                                               self.tr("Last")])
@@ -52,11 +56,17 @@ class NetworkLogDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.servers)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
         self.refresh()
 
     def refresh(self) -> None:
+        servers = network_log.open_servers()
+        self.servers.setVisible(bool(servers))
+        self.servers.setText("\n".join(self.tr("Listening on {address} since {time}: {why}").format(
+            address=s.address, time=time.strftime("%H:%M:%S", time.localtime(s.since)), why=s.why)
+            for s in servers))
         uses = network_log.connections()
         self.table.setRowCount(len(uses))
         for row, use in enumerate(uses):
@@ -112,6 +122,8 @@ class PrivacyBar(QWidget):
         else:
             text = (self.tr("Network: 1 host") if hosts == 1 else self.tr("Network: {n} hosts").format(n=hosts))
             text += self.tr(", {n} requests").format(n=sum(u.requests for u in uses))
+        if network_log.open_servers():  # the list says where; the frame has little room
+            text += self.tr(" · API server listening")
         self.network_button.setText(text)
         self.network_button.setAccessibleName(text)
         if self._dialog is not None and self._dialog.isVisible():

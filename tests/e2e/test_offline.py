@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 GGUF_REPO = "tester/tiny-GGUF"  # in the fake_hub fixture
 PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Compare", "Find models", "Convert", "Jobs",
-         "Settings", "How it works", "Log"]
+         "API server", "Settings", "How it works", "Log"]
 FRANCE = "What is the capital of France? Answer in one word."
 
 

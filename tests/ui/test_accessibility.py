@@ -18,7 +18,7 @@ from app.ui.accessibility import accessible_name, keyboard_controls, unnamed_con
 from app.ui.main_window import MainWindow
 
 PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Compare", "Find models", "Convert", "Jobs",
-         "Settings", "How it works", "Log"]
+         "API server", "Settings", "How it works", "Log"]
 
 
 def test_the_pages_are_the_ones_checked(window: MainWindow) -> None:

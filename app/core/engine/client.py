@@ -183,12 +183,15 @@ class EngineClient:
         sampling: SamplingSettings = GREEDY,
         prompt_format: str = "auto",
         top_logprobs: int = 0,
+        stop: Sequence[str] = (),
     ) -> Iterator[PromptReady | TextDelta | GenerationDone]:
         """Yield one PromptReady, TextDelta events as the reply streams, then one GenerationDone (with every
-        token and its `top_logprobs` most likely alternatives when that is above 0)."""
+        token and its `top_logprobs` most likely alternatives when that is above 0). `stop`: texts that end
+        the reply (not shown), besides the chat format's own turn markers."""
         rid = next(self._ids)
         self._generating = rid
-        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format, top_logprobs=top_logprobs))
+        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format, top_logprobs=top_logprobs,
+                            stop=tuple(stop)))
         try:
             while True:
                 event = self._recv()

@@ -262,8 +262,10 @@ class LlamaSession:
         on_prompt: Callable[[PromptReady], None] | None = None,
         request_id: int = 0,
         on_token: Callable[[int, bool], None] | None = None,
+        stop: tuple[str, ...] = (),
     ) -> tuple[str, StopReason, GenerationStats, str]:
-        """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token.
+        """Stream the assistant's reply through on_text(delta, n_generated); should_stop is checked per token;
+        `stop`: texts that end the reply as the format's turn markers do.
         Returns the reply, why it ended, its figures and the token or stop text it ended at.
         on_token(token, ends_turn) sees each sampled token while its logits are still readable
         (token_choices.py)."""
@@ -279,7 +281,7 @@ class LlamaSession:
         if on_prompt is not None:
             on_prompt(PromptReady(request_id, len(tokens), reused, dropped, n_ctx))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        scanner = StopScanner(fmt.stops)
+        scanner = StopScanner(fmt.stops + tuple(s for s in stop if s not in fmt.stops))
         pieces: list[str] = []
         end_token = ""
         first_token_at = 0.0

@@ -66,6 +66,7 @@ class Generate:
     prompt_format: str = "auto"
     # > 0: GenerationDone.tokens lists every token of the reply with this many most likely alternatives
     top_logprobs: int = 0
+    stop: tuple[str, ...] = ()  # texts of the caller's that end the reply too (never shown), besides the format's
 
 
 @dataclass(frozen=True)

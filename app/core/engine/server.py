@@ -131,6 +131,7 @@ def serve(conn: Connection) -> None:
                     on_prompt=conn.send,
                     request_id=rid,
                     on_token=recorder,
+                    stop=request.stop,
                 )
                 deltas.flush()
                 conn.send(GenerationDone(rid, text, reason, stats, end_token,

@@ -8,6 +8,8 @@ follow on that thread. A request that arrives with no reason is recorded too, as
 the tests look for, never hidden.
 
 The window's privacy indicator lists `connections()` and redraws when `add_listener`'s callback fires.
+It also lists `open_servers()`: the sockets QuantDesk listens on (the local API server, core/serve), which
+connect to nothing but let programs connect in; offline mode leaves them open.
 QuantDesk sends no telemetry: HF_HUB_DISABLE_TELEMETRY is set before huggingface_hub is imported
 (app/core/offline.py), and nothing else in the app opens a socket to the outside.
 """
@@ -29,6 +31,7 @@ NO_REASON = "no reason given"
 _purpose: ContextVar[str] = ContextVar("quantdesk_network_purpose", default="")
 _lock = threading.Lock()
 _records: dict[tuple[str, str], NetworkUse] = {}
+_servers: dict[str, OpenServer] = {}
 _listeners: list[Callable[[], None]] = []
 _installed = False
 
@@ -42,6 +45,15 @@ class NetworkUse:
     requests: int
     first_at: float  # time.time()
     last_at: float
+
+
+@dataclass(frozen=True)
+class OpenServer:
+    """A socket QuantDesk listens on."""
+
+    address: str  # "127.0.0.1:8642"
+    why: str
+    since: float  # time.time()
 
 
 def set_purpose(why: str) -> None:
@@ -69,6 +81,28 @@ def connections() -> list[NetworkUse]:
     """What was reached since start, oldest first."""
     with _lock:
         return sorted(_records.values(), key=lambda u: u.first_at)
+
+
+def server_opened(address: str, why: str) -> None:
+    """A socket now listens on `address` (the API server's switch went on)."""
+    with _lock:
+        _servers[address] = OpenServer(address, why, time.time())
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener()
+
+
+def server_closed(address: str) -> None:
+    with _lock:
+        _servers.pop(address, None)
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener()
+
+
+def open_servers() -> list[OpenServer]:
+    with _lock:
+        return sorted(_servers.values(), key=lambda s: s.since)
 
 
 def clear() -> None:
