@@ -88,3 +88,14 @@ def check_free_space(folder: Path, need_bytes: int, what: str = "the new file") 
             "folder.",
             f"need {need_bytes} bytes, free {free} bytes at {where}",
         )
+
+
+def disk_full_error(folder: Path, detail: str) -> NotEnoughDiskError:
+    """The disk filled up while writing into `folder`, in plain words. The free space goes in the detail only:
+    measured after the partial file is gone, it is back to what it was before and would read as a contradiction."""
+    where, free = free_space(folder)
+    return NotEnoughDiskError(
+        f"The disk is full: QuantDesk could not finish writing to {where}. Nothing half-written was kept. "
+        "Free some space, or choose a folder on another disk, and try again.",
+        f"{detail}\nfree space at {where} now: {free} bytes",
+    )

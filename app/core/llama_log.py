@@ -19,6 +19,18 @@ LEVEL_NAMES = {LEVEL_NONE: "none", LEVEL_INFO: "info", LEVEL_WARN: "warn", LEVEL
                LEVEL_DEBUG: "debug"}
 
 
+# What llama.cpp logs when a write fails because the disk filled up: its file writers are std::ofstream with
+# failbit exceptions (src/llama-quant.cpp: `fout.exceptions(std::ofstream::failbit)`), whose what() is
+# libstdc++'s "basic_ios::clear: iostream error" (libc++ says "ios_base::clear: unspecified iostream_category
+# error"), logged as "failed to quantize: ..."; a C-level write says strerror(ENOSPC).
+_DISK_FULL_WORDS = ("iostream error", "iostream_category error", "No space left on device")
+
+
+def says_disk_full(lines: list[str]) -> bool:
+    """Whether llama.cpp's log lines say a write failed (after a full disk: the one likely cause)."""
+    return any(words in line for line in lines for words in _DISK_FULL_WORDS)
+
+
 @dataclass(frozen=True)
 class LogLine:
     level: int

@@ -1,4 +1,6 @@
-"""Where QuantDesk keeps its files: platformdirs' per-user folders, overridable for tests and portable use."""
+"""Where QuantDesk keeps its files: platformdirs' per-user folders, the folders a person chose in Settings,
+and environment overrides for tests and portable use (in that order of strength: environment, setting,
+default)."""
 
 from __future__ import annotations
 
@@ -8,28 +10,31 @@ from pathlib import Path
 
 import platformdirs
 
-APP_NAME = "QuantDesk"
+from app.core.settings import APP_NAME, config_dir, get_setting
+
+__all__ = ["APP_NAME", "config_dir", "data_dir", "default_data_dir", "hf_cache_dir", "models_dir",
+           "resources_dir"]
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder platformdirs gives (~/.local/share/QuantDesk on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def data_dir() -> Path:
-    """Conversions, quants and the conversation database. QUANTDESK_DATA_DIR overrides it."""
-    override = os.environ.get("QUANTDESK_DATA_DIR")
-    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def config_dir() -> Path:
-    """The settings file. QUANTDESK_CONFIG_DIR overrides it."""
-    override = os.environ.get("QUANTDESK_CONFIG_DIR")
-    path = Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    """Conversions, quants, jobs and the conversation database: QUANTDESK_DATA_DIR, else the folder chosen in
+    Settings, else default_data_dir()."""
+    override = os.environ.get("QUANTDESK_DATA_DIR") or get_setting("data_dir")
+    path = Path(override).expanduser() if override else default_data_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def models_dir() -> Path:
-    """Models QuantDesk made itself (conversions, quants)."""
-    path = data_dir() / "models"
+    """Models QuantDesk made itself (conversions, quants): the folder chosen in Settings, else
+    <data folder>/models."""
+    chosen = get_setting("models_dir")
+    path = Path(chosen).expanduser() if chosen else data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -61,14 +61,17 @@ class BackgroundTask(QObject):
             kwargs["on_progress"] = self.progress_changed.emit
             kwargs["cancel"] = self.cancel_token
         try:
-            result = self._work(*self._args, **kwargs)
-        except Cancelled:
-            self.cancelled.emit()
-        except QuantDeskError as error:
-            self.failed.emit(error)
-        except Exception as error:  # a bug, not a user error: still never a traceback dialog
-            log.exception("background task failed")
-            self.failed.emit(QuantDeskError("Something went wrong inside QuantDesk.",
-                                            "".join(traceback.format_exception(error))))
-        else:
-            self.finished.emit(result)
+            try:
+                result = self._work(*self._args, **kwargs)
+            except Cancelled:
+                self.cancelled.emit()
+            except QuantDeskError as error:
+                self.failed.emit(error)
+            except Exception as error:  # a bug, not a user error: still never a traceback dialog
+                log.exception("background task failed")
+                self.failed.emit(QuantDeskError("Something went wrong inside QuantDesk.",
+                                                "".join(traceback.format_exception(error))))
+            else:
+                self.finished.emit(result)
+        except RuntimeError:  # the page that asked is gone (the window closed): nobody to tell
+            log.debug("background task finished after its page was deleted")

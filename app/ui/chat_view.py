@@ -96,9 +96,11 @@ class ChatView(QWidget):
 
         self.banner = CrashBanner(self)
         self.transcript = QTextBrowser(self)
+        self.transcript.setAccessibleName(self.tr("Conversation"))
         self.transcript.setOpenExternalLinks(False)
         self.transcript.setPlaceholderText(self.tr("Load a model on the left, then type a message below."))
         self.input = ChatInput(self)
+        self.input.setAccessibleName(self.tr("Your message"))
         self.input.setPlaceholderText(self.tr("Message the model — Enter sends, Shift+Enter for a new line"))
         self.input.setFixedHeight(84)
         self.send_button = QPushButton(self.tr("Send"), self)

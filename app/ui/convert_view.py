@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,6 +29,7 @@ from app.core.jobs.convert import CONVERT, PROGRESS_STEPS, ConvertJobParams, Con
 from app.core.jobs.queue import JobRecord, JobState
 from app.core.models.hf_folder import read_config
 from app.core.paths import models_dir
+from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.error_dialog import DetailsButton
 from app.ui.job_controller import JobController
@@ -59,6 +60,7 @@ class ConvertView(QWidget):
         intro.setWordWrap(True)
 
         self.folder_edit = QLineEdit(self)
+        self.folder_edit.setAccessibleName(self.tr("Hugging Face model folder"))
         self.folder_edit.setPlaceholderText(self.tr("Model folder"))
         self.folder_edit.textChanged.connect(self._on_folder_edit_text_changed)
         folder_button = QPushButton(self.tr("Choose…"), self)
@@ -67,6 +69,7 @@ class ConvertView(QWidget):
         self.model_label.setWordWrap(True)
 
         self.out_edit = QLineEdit(self)
+        self.out_edit.setAccessibleName(self.tr("GGUF file to write"))
         self.out_edit.setPlaceholderText(self.tr("Where to save the GGUF file"))
         out_button = QPushButton(self.tr("Save as…"), self)
         out_button.clicked.connect(self._on_out_button_clicked)
@@ -79,6 +82,8 @@ class ConvertView(QWidget):
             ("f32", self.tr("F32 — exact copy, twice the size of F16")),
         ):
             self.type_combo.addItem(label, outtype)
+            self.type_combo.setItemData(self.type_combo.count() - 1, explain_quant_type(outtype.upper()),
+                                        Qt.ItemDataRole.ToolTipRole)
         self.type_combo.currentIndexChanged.connect(self._on_type_combo_current_index_changed)
 
         self.convert_button = QPushButton(self.tr("Convert"), self)

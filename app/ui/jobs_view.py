@@ -85,6 +85,7 @@ class JobsView(QWidget):
         self.notice = QLabel(self)
         self.notice.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setAccessibleName(self.tr("Jobs"))
         self.table.setObjectName("jobTable")
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.verticalHeader().setVisible(False)

@@ -43,6 +43,7 @@ class LogView(QWidget):
     def __init__(self, handler: QtLogHandler, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QPlainTextEdit(self)
+        self.text.setAccessibleName(self.tr("Log"))
         self.text.setReadOnly(True)
         self.text.setMaximumBlockCount(handler.lines.maxlen or 2000)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))

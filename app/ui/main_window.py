@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -25,18 +26,24 @@ from app.core.chat.store import ConversationStore
 from app.core.errors import QuantDeskError
 from app.core.jobs.queue import JobRecord
 from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
+from app.core.settings import get_setting
 from app.core.units import format_bytes
+from app.ui.accessibility import tab_moves_focus
 from app.ui.chat_view import ChatView
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
+from app.ui.first_run_view import FirstRunView
+from app.ui.help_view import HelpView
 from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobsView
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
 from app.ui.model_library_view import ModelLibraryView
+from app.ui.privacy_bar import PrivacyBar
 from app.ui.quant_table_view import QuantTableView
+from app.ui.settings_view import SettingsView
 
 READOUT_INTERVAL_MS = 1000
 SPEED_REDRAW_SECONDS = 0.25
@@ -69,7 +76,13 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self._bottom_pages = 0
         self._build_pages()
-        self.nav.setCurrentRow(0)
+        # a first start opens on the guide; later starts on the chat
+        self.show_page(self.tr("Chat") if get_setting("first_run_done") else self.tr("Get started"))
+        self.nav.setAccessibleName(self.tr("Pages"))
+        self.setAcceptDrops(True)  # a GGUF file dropped anywhere on the window joins the library
+        tab_moves_focus(self)  # Tab leaves text areas and tables: every screen works from the keyboard
+        QShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents), self,
+                  lambda: self.show_page(self.tr("How it works")))
 
         self.ram_label = QLabel(self)
         self.engine_label = QLabel(self)
@@ -77,10 +90,18 @@ class MainWindow(QMainWindow):
         for label in (self.ram_label, self.engine_label, self.speed_label):
             label.setContentsMargins(8, 0, 8, 0)
             self.statusBar().addPermanentWidget(label)
+        self.privacy = PrivacyBar(self)  # the Offline switch and the network indicator, in the window's frame
+        self.statusBar().addWidget(self.privacy)
+        self.privacy.set_offline_shown(self.model_browser.offline_switch.isChecked())
+        self.privacy.offline_toggled.connect(self.model_browser.offline_switch.setChecked)
+        self.model_browser.offline_changed.connect(self.privacy.set_offline_shown)
+        self.model_browser.offline_changed.connect(self.get_started.set_offline_shown)
         self.chat.tokens_per_second_changed.connect(self._on_chat_tokens_per_second_changed)
         self.bridge.text_arrived.connect(self._on_bridge_text_arrived)
         self.bridge.busy_changed.connect(self._on_bridge_busy_changed)
         self._stream_started: float | None = None
+        self._pending_load: Path | None = None
+        self.bridge.busy_changed.connect(self._on_bridge_idle_load_pending)
         self._speed_drawn_at = 0.0
         self._readout_timer = QTimer(self)
         self._readout_timer.setInterval(READOUT_INTERVAL_MS)
@@ -92,6 +113,9 @@ class MainWindow(QMainWindow):
         self._restore_state()
 
     def _build_pages(self) -> None:
+        self.get_started = FirstRunView(self.job_controller, self)
+        self.get_started.chat_requested.connect(self.chat_with)
+        self.add_page(self.tr("Get started"), self.get_started)
         chat_page = QSplitter(Qt.Orientation.Horizontal, self)
         self.library = ModelLibraryView(self.bridge, chat_page)
         self.chat = ChatView(self.bridge, self.history, chat_page)
@@ -102,6 +126,7 @@ class MainWindow(QMainWindow):
         self.computer = ComputerView(self)
         self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
+        self.computer.hardware_changed.connect(self.get_started.set_hardware)
         self.add_page(self.tr("Your computer"), self.computer)
         self.add_page(self.tr("Which quant?"), self.quant_table)
         self.model_browser = ModelBrowserView(self.job_controller, self)
@@ -112,11 +137,47 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Jobs"), self.jobs)
         # whatever a job made (a download, a conversion, a quant) belongs in the model list
         self.job_controller.job_finished.connect(lambda _record: self.library.refresh())
+        self.settings_page = SettingsView(self)
+        self.settings_page.models_dir_changed.connect(self.library.refresh)
+        self.add_last_page(self.tr("Settings"), self.settings_page)
+        self.add_last_page(self.tr("How it works"), HelpView(self))
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
 
     def _on_job_controller_job_failed(self, record: JobRecord | None, error: QuantDeskError) -> None:
         title = record.title if record is not None else self.tr("A job failed")
         show_error(self, error, title)
+
+    def chat_with(self, path: object) -> None:
+        """Open the Chat page on this model (from the guide): listed, selected, loaded when the engine is free."""
+        model = Path(str(path))
+        self.library.refresh()
+        self.library.select_path(model)
+        if self.library.selected_path() != model:
+            self.library.add_file(model)
+        self.show_page(self.tr("Chat"))
+        loaded = self.bridge.loaded
+        if loaded is None or Path(loaded.info.path) != model:
+            if self.bridge.busy:  # the starter is still loading: load this one right after
+                self._pending_load = model
+            else:
+                self.bridge.load_model(model)
+        self.chat.input.setFocus()
+
+    def _on_bridge_idle_load_pending(self, busy: bool) -> None:
+        if not busy and self._pending_load is not None:
+            model, self._pending_load = self._pending_load, None
+            self.bridge.load_model(model)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        added = [p for p in paths if self.library.add_file(p)]
+        if added:
+            event.acceptProposedAction()
+            self.show_page(self.tr("Chat"))
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""
@@ -205,6 +266,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self._readout_timer.stop()
+        self.privacy.shutdown()
+        self.get_started.shutdown()
         self.model_browser.shutdown()
         self.jobs.shutdown()
         self.job_controller.shutdown()

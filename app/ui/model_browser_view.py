@@ -68,6 +68,7 @@ class ModelBrowserView(QWidget):
                                           "border: 1px solid #e0c060; border-radius: 4px; padding: 6px; }")
 
         self.search_edit = QLineEdit(self)
+        self.search_edit.setAccessibleName(self.tr("Search models"))
         self.search_edit.setPlaceholderText(self.tr("Search models, e.g. qwen 0.5b instruct"))
         self.sort_combo = QComboBox(self)
         for key, label in SORTS:
@@ -77,6 +78,7 @@ class ModelBrowserView(QWidget):
         self.textgen_check.setChecked(True)
         self.search_button = QPushButton(self.tr("Search"), self)
         self.results = QListWidget(self)
+        self.results.setAccessibleName(self.tr("Search results"))
         self.results.setObjectName("searchResults")
         self.more_button = QPushButton(self.tr("More results"), self)
         self.search_status = QLabel(self)

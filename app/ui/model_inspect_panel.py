@@ -34,6 +34,7 @@ from app.core.errors import QuantDeskError
 from app.core.hub.connection import has_token, save_token
 from app.core.hub.inspect import RepoInspection
 from app.core.paths import hf_cache_dir
+from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
@@ -77,6 +78,7 @@ class ModelInspectPanel(QWidget):
         form.addRow(self.tr("Disk:"), self.disk_label)
 
         self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setAccessibleName(self.tr("Files in this model"))
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -88,6 +90,7 @@ class ModelInspectPanel(QWidget):
 
         self.token_box = QWidget(self)
         self.token_edit = QLineEdit(self.token_box)
+        self.token_edit.setAccessibleName(self.tr("Hugging Face access token"))
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText(self.tr("Hugging Face access token (hf_…)"))
         self.token_button = QPushButton(self.tr("Save token"), self.token_box)
@@ -252,7 +255,9 @@ class ModelInspectPanel(QWidget):
                 size.setText(self.tr("{size} (too big for the free disk)").format(size=format_bytes(f.size)))
             self.table.setItem(row, 1, size)
             g = ggufs.get(f.path)
-            self.table.setItem(row, 2, QTableWidgetItem(g.quant_from_name or "" if g else ""))
+            quant = QTableWidgetItem(g.quant_from_name or "" if g else "")
+            quant.setToolTip(explain_quant_type(quant.text()))  # bits per weight, K/IQ, importance matrix
+            self.table.setItem(row, 2, quant)
             if g is None:
                 header_text = ""
             elif g.header_error:

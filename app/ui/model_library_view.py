@@ -1,4 +1,5 @@
-"""The model library: the models on this computer, the one that is loaded, and a way to add a GGUF file."""
+"""The model library: the models on this computer, the one that is loaded, and a way to add a GGUF file
+(the button, or dropping files on the window: read where they lie, never copied, and remembered)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.core.engine.protocol import ModelLoaded
 from app.core.errors import QuantDeskError
-from app.core.models.library import ModelEntry, list_models
+from app.core.models.library import ModelEntry, add_model_file, list_models
 from app.core.units import format_bytes
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
@@ -34,6 +35,7 @@ class ModelLibraryView(QWidget):
         self.bridge = bridge
         title = QLabel(self.tr("<b>Your models</b>"), self)
         self.list = QListWidget(self)
+        self.list.setAccessibleName(self.tr("Your models"))
         self.list.setObjectName("modelList")
         self.list.setWordWrap(True)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -78,7 +80,8 @@ class ModelLibraryView(QWidget):
         self._update_buttons()
 
     def _add_entry(self, entry: ModelEntry) -> QListWidgetItem:
-        item = QListWidgetItem(f"{entry.title}\n{format_bytes(entry.size_bytes)}")
+        where = f" · {entry.source}" if entry.source else ""
+        item = QListWidgetItem(f"{entry.title}\n{format_bytes(entry.size_bytes)}{where}")
         item.setData(PATH_ROLE, str(entry.path))
         item.setToolTip(str(entry.path))
         self.list.addItem(item)
@@ -97,15 +100,21 @@ class ModelLibraryView(QWidget):
                 self.list.setCurrentRow(i)
                 return
 
-    def add_file(self, path: Path) -> None:
-        """Add a GGUF file chosen by the person (read in place, nothing is copied)."""
+    def add_file(self, path: Path) -> bool:
+        """Add a GGUF file chosen or dropped by the person (read in place, nothing is copied, remembered for
+        next time); a file that is not a GGUF model is refused in plain words. Returns whether it was added."""
+        try:
+            entry = add_model_file(path)
+        except QuantDeskError as error:
+            show_error(self.window(), error, self.tr("Add a model"))
+            return False
         for i in range(self.list.count()):
-            if Path(self.list.item(i).data(PATH_ROLE)) == path:
+            if Path(self.list.item(i).data(PATH_ROLE)).resolve() == entry.path:
                 self.list.setCurrentRow(i)
-                return
-        size = path.stat().st_size if path.exists() else 0
-        item = self._add_entry(ModelEntry(path.stem, path, size))
+                return True
+        item = self._add_entry(entry)
         self.list.setCurrentItem(item)
+        return True
 
     def _on_add_button_clicked(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, self.tr("Choose a GGUF model file"), str(Path.home()),

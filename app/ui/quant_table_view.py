@@ -34,9 +34,11 @@ from app.core.errors import QuantDeskError
 from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.models.facts import ModelFacts
 from app.core.models.library import list_models
+from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
+from app.ui.size_ladder import SizeLadder
 
 CONTEXT_STEPS = [512 * 2**i for i in range(9)]  # 512 … 131072 tokens
 DEFAULT_CONTEXT = 4096
@@ -80,6 +82,7 @@ class QuantTableView(QWidget):
         model_row.addWidget(self.show_button)
 
         self.ctx_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.ctx_slider.setAccessibleName(self.tr("Context length"))
         self.ctx_slider.setRange(0, len(CONTEXT_STEPS) - 1)
         self.ctx_slider.setPageStep(1)
         self.ctx_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
@@ -98,6 +101,7 @@ class QuantTableView(QWidget):
         self.sentence.setWordWrap(True)
         self.sentence.setStyleSheet("QLabel#recommendation { font-size: 13pt; padding: 6px; }")
         self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setAccessibleName(self.tr("Quant levels"))
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -123,6 +127,8 @@ class QuantTableView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.sentence)
         layout.addWidget(self.table, 1)
+        self.ladder = SizeLadder(self)  # each level's file against F16, in words
+        layout.addWidget(self.ladder)
         layout.addWidget(note)
 
         self.ctx_slider.valueChanged.connect(self._on_ctx_slider_value_changed)
@@ -239,6 +245,7 @@ class QuantTableView(QWidget):
             is_file = option is rec.this_file
             self._fill_row(row, option, is_file, option.type == rec.recommended and not is_file)
         self.sentence.setText(rec.sentence)
+        self.ladder.show_recommendation(rec)
         self.recommendation_changed.emit(rec)
 
     def recommended_row(self) -> int | None:
@@ -261,11 +268,13 @@ class QuantTableView(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             elif recommended:
                 item.setBackground(QBrush(QColor(RECOMMENDED_COLOUR)))
+            if column == 3 or recommended:  # dark text on the light badge colours, in the dark theme too
+                item.setForeground(QBrush(QColor("#1a1a1a")))
             if recommended:
                 font = QFont(item.font())
                 font.setBold(True)
                 item.setFont(font)
-            item.setToolTip(self._tooltip(o))
+            item.setToolTip(explain_quant_type(o.type) if column == 0 else self._tooltip(o))
             self.table.setItem(row, column, item)
 
     def _badge(self, o: QuantOption) -> str:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models.library import list_models
+from app.core.quant_words import explain_quant_type
 from app.core.quants import DEFAULT_LADDER, QUANT_TYPES
 from app.core.units import format_bytes
 
@@ -49,6 +50,7 @@ class QuantizeDialog(QDialog):
         browse.clicked.connect(self._on_browse_clicked)
 
         self.types = QListWidget(self)
+        self.types.setAccessibleName(self.tr("Quant types"))
         self.types.setObjectName("typeList")
         for t in QUANT_TYPES:
             note = ""
@@ -59,6 +61,7 @@ class QuantizeDialog(QDialog):
             bits = self.tr("about {bits:.1f} bits per weight").format(bits=t.main_bits_per_weight)
             item = QListWidgetItem(f"{t.name}  ·  {bits}{note}", self.types)
             item.setData(PATH_ROLE, t.name)
+            item.setToolTip(explain_quant_type(t.name))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if t.name in DEFAULT_LADDER else Qt.CheckState.Unchecked)
         ladder = QPushButton(self.tr("Comparison ladder: {types}").format(types=", ".join(DEFAULT_LADDER)),

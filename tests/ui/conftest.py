@@ -35,6 +35,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     create_application()
     history = ConversationStore(tmp_path / "conversations.sqlite3")
     win = MainWindow(bridge=EngineBridge(), history=history, jobs=JobController(JobQueue(tmp_path / "jobs.json")))
+    win.show_page("Chat")  # a first start opens on the guide (tests/ui/test_first_run.py); these tests chat
     qtbot.addWidget(win)
     win.show()
     yield win

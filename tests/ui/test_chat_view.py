@@ -14,7 +14,7 @@ from app.ui.main_window import MainWindow
 def test_library_lists_the_starter_model(window: MainWindow) -> None:
     entries = window.library.entries()
     assert entries and "SmolLM2 135M Instruct (starter)" in entries[0]
-    assert window.nav.item(0).text() == "Chat"
+    assert [window.nav.item(i).text() for i in range(2)] == ["Get started", "Chat"]  # the guide, then the chat
 
 
 def test_enter_sends_and_the_reply_streams_in(loaded_window: MainWindow, qtbot: QtBot) -> None:
@@ -93,7 +93,7 @@ def test_memory_readouts_show_ram_and_engine(loaded_window: MainWindow) -> None:
 
 def test_log_page_shows_engine_events(loaded_window: MainWindow) -> None:
     titles = [loaded_window.nav.item(i).text() for i in range(loaded_window.nav.count())]
-    assert titles[0] == "Chat" and titles[-1] == "Log"
+    assert titles[1] == "Chat" and titles[-1] == "Log"
     loaded_window.show_page("Log")
     log_view = loaded_window.pages.currentWidget()
     assert "loaded SmolLM2-135M-Instruct.Q4_1.gguf" in log_view.text.toPlainText()

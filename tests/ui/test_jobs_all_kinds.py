@@ -83,7 +83,7 @@ def test_a_conversion_from_the_convert_page_is_a_job_of_the_one_queue(
 
 def test_jobs_wait_their_turn_and_a_failure_is_shown_once(window: MainWindow, qtbot: QtBot,
                                                            tmp_path: Path) -> None:
-    from PySide6.QtWidgets import QMessageBox
+    from app.ui.error_dialog import ErrorDialog
 
     window.convert.set_folder(build_tiny_folder("qwen2", tmp_path / "tiny-qwen2"))
     window.convert.out_edit.setText(str(tmp_path / "first.gguf"))
@@ -100,8 +100,8 @@ def test_jobs_wait_their_turn_and_a_failure_is_shown_once(window: MainWindow, qt
     window.convert.out_edit.setText(str(tmp_path / "broken.gguf"))
     with qtbot.waitSignal(window.convert.conversion_failed, timeout=30_000):
         window.convert.start()
-    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox)), timeout=5_000)
-    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    qtbot.waitUntil(lambda: bool(window.findChildren(ErrorDialog)), timeout=5_000)
+    boxes = [b for b in window.findChildren(ErrorDialog) if b.isVisible()]
     assert len(boxes) == 1 and "no model weights" in boxes[0].text()  # one box, from the window
     assert boxes[0].windowTitle().startswith("Convert broken")
     boxes[0].close()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import gguf
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.jobs.queue import JobRecord, JobState
 from app.core.paths import hf_cache_dir
 from app.core.units import format_bytes
 from app.ui.download_panel import DownloadPanel
+from app.ui.error_dialog import ErrorDialog
 from app.ui.job_controller import JobController
 from app.ui.model_browser_view import ModelBrowserView
 from tests.fixtures.fake_hub import FakeFile, FakeHub, FakeRepo
@@ -138,7 +138,7 @@ def test_unknown_architecture_says_it_cannot_estimate(qtbot: QtBot, fake_hub: Fa
     _pick(qtbot, view, "tester/tiny-mamba")
     text = view.inspector.recommendation_label.text()
     assert text.startswith("QuantDesk can't estimate what this model needs.") and "MambaForCausalLM" in text
-    assert view.findChildren(QMessageBox) == []  # a line in the panel, never a dialog
+    assert view.findChildren(ErrorDialog) == []  # a line in the panel, never a dialog
 
 
 def test_paging_with_more_results(qtbot: QtBot, fake_hub: FakeHub, job_controller: JobController) -> None:

@@ -33,6 +33,7 @@ from app.core.engine.sampling import ContextSampler
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
 from app.core.machine.llama_build import ggml_gpu_devices
+from app.core.settings import configured_threads
 
 _backend_ready = False
 
@@ -70,7 +71,9 @@ class LlamaSession:
         offload = bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload())
         output_on_gpu = offload and request.n_gpu_layers != 0
         all_on_gpu = offload and not 0 <= request.n_gpu_layers <= n_layers
-        self.settings = context_settings(request.n_ctx, request.n_batch, request.n_threads, output_on_gpu, all_on_gpu)
+        self.settings = context_settings(
+            request.n_ctx, request.n_batch, request.n_threads or configured_threads(), output_on_gpu, all_on_gpu
+        )
         ctx_params = context_params(self.settings)
         ctx = L.llama_init_from_model(model, ctx_params)
         if not ctx:

@@ -7,6 +7,8 @@ rules hold everywhere:
   any request, and huggingface_hub's own HF_HUB_OFFLINE switch is set so its HTTP client refuses too.
 - Every huggingface_hub / network exception becomes a QuantDeskError in plain words (`hub_error`); the token
   never appears in a message or the log.
+- Every call says why it goes online (`require_online(why)`), and every request is recorded with its host and
+  that reason (network_log.py): the window lists them.
 """
 
 from __future__ import annotations
@@ -31,11 +33,16 @@ from app.core.errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
+from app.core.hub import network_log
 from app.core.offline import apply_offline_mode
 
 log = logging.getLogger(__name__)
-
-
+network_log.install()  # before any request: every one of them is recorded
+# No telemetry, whatever imported huggingface_hub first: it reads HF_HUB_DISABLE_TELEMETRY once, at import,
+# and with telemetry on its user-agent code fetches an "agent harness" list from huggingface.co on its own
+# (utils/_detect_agent.py), even with HF_ENDPOINT pointing elsewhere. offline.py sets the variable before any
+# entry point imports the library; this holds when something imported it earlier (a tool, a test, a plugin).
+constants.HF_HUB_DISABLE_TELEMETRY = True
 
 # ---- where ---------------------------------------------------------------------------------------------
 
@@ -45,17 +52,23 @@ def hub_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
-def hub_api() -> HfApi:
+def hub_api(why: str = "") -> HfApi:
     """A client for the endpoint as it is now; the token comes from HF_TOKEN or huggingface_hub's store."""
-    require_online()
+    require_online(why)
     return HfApi(endpoint=hub_endpoint())
 
 
 # ---- offline mode (the setting itself: app/core/offline.py) ---------------------------------------------
 
 
-def require_online() -> None:
-    """Our own guard, before any network call: offline means not even a request that would be refused."""
+def require_online(why: str = "") -> None:
+    """Our own guard, before any network call: offline means not even a request that would be refused.
+
+    `why` says, in a person's words, what the calls that follow on this thread are for ("search for
+    models"); the network log shows it beside each host. An empty `why` keeps the reason already set.
+    """
+    if why:
+        network_log.set_purpose(why)
     if apply_offline_mode():
         raise OfflineModeError(
             "Offline mode is on, so QuantDesk did not connect to the internet. Switch it off to search or "
@@ -80,7 +93,7 @@ def save_token(token: str) -> str:
     if not token:
         raise InvalidTokenError("Please paste a Hugging Face access token.", "empty token")
     with hub_errors():
-        name = str(hub_api().whoami(token=token).get("name", ""))
+        name = str(hub_api("check a Hugging Face token").whoami(token=token).get("name", ""))
     try:
         # login() checks it again and writes HF_HOME/token (+ stored_tokens) the way `hf auth login` does
         login(token=token, add_to_git_credential=False)

@@ -318,7 +318,7 @@ def download(plan: DownloadPlan, *, on_progress: ProgressCallback = no_progress,
              cancel: CancelToken | None = None,
              on_file: Callable[[FileProgress], None] | None = None) -> DownloadResult:
     """Fetch every file of the plan; safe to call again after any failure or cancel (it resumes)."""
-    require_online()
+    require_online(f"download {plan.repo_id}")
     check_disk_space(plan)
     reporter = _Reporter(plan, on_progress, on_file)
     done: list[DownloadedFile] = []

@@ -64,7 +64,7 @@ def repo_files(repo_id: str, commit: str) -> list[RemoteFile]:
 def plan_download(repo_id: str, include: Sequence[str] = (), revision: str = "main",
                   folder: Path | None = None) -> DownloadPlan:
     """Which files (glob patterns in `include`, all when empty), their sizes and hashes, at which commit."""
-    require_online()
+    require_online(f"list the files of {repo_id} to download")
     with hub_errors(repo_id):
         commit = hub_api().model_info(repo_id, revision=revision).sha or revision
     everything = repo_files(repo_id, commit)  # pinned to the commit: the plan can't change under us

@@ -174,7 +174,7 @@ def _safetensors_info(repo_id: str, commit: str, files: list[RepoFileInfo],
     tensors: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
     try:
         with hub_errors(repo_id):
-            meta = hub_api().get_safetensors_metadata(repo_id, revision=commit)
+            meta = hub_api(f"look inside {repo_id}").get_safetensors_metadata(repo_id, revision=commit)
         counts = meta.parameter_count
         tensors = tuple((name, str(t.dtype), tuple(int(d) for d in t.shape))
                         for fm in meta.files_metadata.values() for name, t in fm.tensors.items())
@@ -203,7 +203,7 @@ def read_gguf_info(repo_id: str, path: str, size: int, revision: str | None = No
 def inspect_repo(repo_id: str, revision: str = "main", *, on_progress: ProgressCallback = no_progress,
                  cancel: CancelToken | None = None) -> RepoInspection:
     """Everything a person needs to decide on a repo, in a few small requests (no weights are downloaded)."""
-    require_online()
+    require_online(f"look inside {repo_id}")
     with hub_errors(repo_id):
         info = hub_api().model_info(repo_id, revision=revision)
     commit = info.sha or revision
@@ -244,7 +244,7 @@ def inspect_repo(repo_id: str, revision: str = "main", *, on_progress: ProgressC
 
 def fetch_config(repo_id: str, revision: str) -> dict[str, object]:
     """config.json read straight from the Hub (not into the download cache: the repo is not downloaded)."""
-    require_online()
+    require_online(f"read the settings (config.json) of {repo_id}")
     url = hf_hub_url(repo_id, "config.json", revision=revision, endpoint=hub_endpoint())
     with hub_errors(f"{repo_id}/config.json"):
         response = get_session().get(url, headers=build_hf_headers(), follow_redirects=True, timeout=30)

@@ -139,7 +139,7 @@ def parse_gguf_header(fetch: Callable[[int, int], bytes], total_size: int | None
 def read_remote_gguf_header(repo_id: str, filename: str, revision: str | None = None,
                             size: int | None = None) -> GgufHeader:
     """The header of a GGUF file in a Hub repo, read with Range requests through huggingface_hub's session."""
-    require_online()
+    require_online(f"read the header of {filename}")
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=hub_endpoint())
     headers = build_hf_headers()
 

@@ -93,7 +93,7 @@ class ModelSearch:
         return not self._exhausted
 
     def next_page(self) -> SearchPage:
-        require_online()
+        require_online("search for models")
         with self._lock, hub_errors():
             if self._items is None:
                 self._items = iter(paginate(f"{hub_endpoint()}/api/models", params=_params(self.query),

