@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from app.cli.output import print_json, report_error
 from app.core.advice.placement import plan_load
@@ -25,16 +27,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ctx", type=int, default=2048, help="context length in tokens")
     p.add_argument("--gpu-layers", default="auto",
                    help="layers to put on the GPU: a number (-1: all, 0: none) or 'auto' (default: what fits)")
+    p.add_argument("--rpc", default="",
+                   help="other machines running `rpc-server`, as HOST:PORT[,HOST:PORT]: the model is split across "
+                        "their devices and this computer's GPUs (contacted even in offline mode: you named them)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
+
+
+def plan(path: Path, args: argparse.Namespace) -> tuple[LoadModel, str]:
+    """The load request (GPU layers, machines, split) and where each part goes, in words."""
+    hardware = None
+    if args.rpc:
+        from app.core.engine.machines import RPC_PURPOSE, read_remote_devices
+        from app.core.hub.network_log import record
+        from app.core.machine.hardware import read_hardware
+        from app.core.machine.rpc_backend import parse_endpoints
+
+        for endpoint in parse_endpoints(args.rpc):
+            record(str(endpoint), RPC_PURPOSE)
+        hardware = replace(read_hardware(), remote_devices=read_remote_devices(args.rpc))
+    placed = plan_load(path, args.ctx, hardware)
+    layers = placed.n_gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
+    request = LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers, rpc_servers=placed.rpc_servers,
+                        tensor_split=placed.tensor_split)
+    return request, placed.where
 
 
 def run(args: argparse.Namespace) -> int:
     client = EngineClient()
     try:
         path = resolve_model(args.model)
-        layers = plan_load(path, args.ctx).n_gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
-        loaded = client.load_model(LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers))
+        request, where = plan(path, args)
+        if where and not args.json:
+            print(f"[{where}]", file=sys.stderr)
+        loaded = client.load_model(request)
         conversation = Conversation()  # one question, kept in memory only
         conversation.add_user_message(args.prompt)
         messages = conversation.for_model(args.system or "")
@@ -68,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
             "prompt_tokens_per_second": round(done.stats.prompt_tokens_per_second, 2),
             "load_seconds": round(loaded.load_seconds, 3),
             "n_gpu_layers": loaded.info.n_gpu_layers,
+            "devices": list(loaded.info.devices),
+            "tensor_split": list(request.tensor_split),
+            "rpc_servers": list(request.rpc_servers),
+            "where": where,
         })
     else:
         sys.stdout.write(f"\n\n[{done.stats.generated_tokens} tokens, "

@@ -54,6 +54,10 @@ class ContextFullError(QuantDeskError):
     """The conversation no longer fits in the model's context window."""
 
 
+class RpcHostError(QuantDeskError):
+    """A machine named for llama.cpp's RPC backend that cannot be used (a bad address, nothing answering)."""
+
+
 # ---- the Hugging Face Hub: search, inspect, download ------------------------------------------------------
 
 

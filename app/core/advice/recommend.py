@@ -24,6 +24,8 @@ from typing import Any
 
 from app.core.advice.estimate import MemoryEstimate, estimate_file, estimate_tensors, repacked_types
 from app.core.advice.quant_mix import predict_tensors
+from app.core.advice.split import PlanDevice, describe_layers, layer_devices, shares_for, split_devices
+from app.core.context_settings import context_settings
 from app.core.machine.bandwidth import cpu_bandwidth, gpu_bandwidth
 from app.core.machine.hardware import GpuInfo, HardwareReport
 from app.core.models.facts import ModelFacts, TensorFacts
@@ -53,6 +55,11 @@ class Budget:
     unified: bool = False
     gpu_bandwidth: float = 0.0  # bytes/s, an estimate
     cpu_bandwidth: float = 0.0
+    devices: tuple[PlanDevice, ...] = ()  # two or more: the model is split across them (split.py)
+
+    @property
+    def split(self) -> bool:
+        return len(self.devices) > 1
 
 
 def ram_budget(available: int, total: int) -> int:
@@ -63,14 +70,61 @@ def gpu_budget(gpu: GpuInfo) -> int:
     return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.planned_total_bytes * GPU_RESERVE_SHARE))
 
 
+def remote_budget(free: int, total: int) -> int:
+    """A device on another machine: its free memory under the same rule as a local GPU."""
+    return free - max(GPU_RESERVE_MIN, int(total * GPU_RESERVE_SHARE))
+
+
+def plan_devices(hardware: HardwareReport) -> tuple[PlanDevice, ...]:
+    """Every device a model may be split onto, in llama.cpp's order: other machines' first, then this
+    computer's GPUs (a GPU sharing the RAM, Apple's, only alone)."""
+    remote = tuple(PlanDevice(d.endpoint if d.index == 0 else f"{d.endpoint} #{d.index}", d.endpoint,
+                              remote_budget(d.free_bytes, d.total_bytes), d.free_bytes, d.endpoint)
+                   for d in hardware.remote_devices)
+    local = tuple(PlanDevice(f"GPU {g.index}", g.name, gpu_budget(g), g.usable_bytes)
+                  for g in hardware.gpus if g.usable_by_llama and not g.unified_memory)
+    return remote + local
+
+
 def budget_for(hardware: HardwareReport) -> Budget:
     usable = [g for g in hardware.gpus if g.usable_by_llama]
     ram = ram_budget(hardware.memory.available_bytes, hardware.memory.total_bytes)
     cpu_bw = cpu_bandwidth(hardware.cpu.physical_cores)
+    devices = plan_devices(hardware)
+    if len(devices) > 1:  # llama.cpp's layer split across all of them, in proportion to what each may use
+        bandwidth = min((gpu_bandwidth(g.name) for g in usable), default=gpu_bandwidth(""))
+        names = {d.name for d in devices}
+        name = f"{len(devices)} × {devices[0].name}" if len(names) == 1 else f"{len(devices)} devices"
+        return Budget(ram, sum(d.budget for d in devices), name, False, bandwidth, cpu_bw, devices)
     if not usable:
+        if devices:  # one device on another machine and no GPU here
+            return Budget(ram, devices[0].budget, devices[0].label, False, gpu_bandwidth(""), cpu_bw, devices)
         return Budget(ram, None, cpu_bandwidth=cpu_bw)
-    gpu = max(usable, key=lambda g: g.usable_bytes)  # llama.cpp could split across GPUs; plan for the largest
+    gpu = max(usable, key=lambda g: g.usable_bytes)
     return Budget(ram, gpu_budget(gpu), gpu.name, gpu.unified_memory, gpu_bandwidth(gpu.name), cpu_bw)
+
+
+def splitting(facts: ModelFacts, tensors: tuple[TensorFacts, ...], budget: Budget,
+              make: Callable[[int], MemoryEstimate]) -> Callable[[int], MemoryEstimate]:
+    """`make` with its GPU part divided among the budget's devices (unchanged for one GPU)."""
+    if not budget.split:
+        return make
+    shares = shares_for(budget.devices)
+
+    def make_split(layers: int) -> MemoryEstimate:
+        one = make(layers)
+        settings = context_settings(one.n_ctx, n_threads=1, output_on_gpu=one.n_gpu_layers > 0)
+        return split_devices(facts, tensors, one, shares, settings)
+
+    return make_split
+
+
+def gpu_spare(est: MemoryEstimate, budget: Budget) -> int:
+    """What is left on the device with least room (negative: missing)."""
+    assert budget.gpu is not None
+    if budget.split and est.devices:
+        return min(d.budget - m.total for d, m in zip(budget.devices, est.devices, strict=True))
+    return budget.gpu - est.gpu.total
 
 
 @dataclass(frozen=True)
@@ -128,7 +182,9 @@ class Recommendation:
             "recommended": self.recommended,
             "why": self.sentence,
             "this_file": self.this_file.to_json() if self.this_file else None,
-            "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
+            "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name,
+                       "devices": [{"label": d.label, "name": d.name, "budget": d.budget}
+                                   for d in self.budget.devices]},
             "quality_source": QUALITY_SOURCE,
             "speed_note": "tokens/s are estimates from memory bandwidth",
         }
@@ -159,12 +215,12 @@ def place(
 
     def fits(est: MemoryEstimate) -> bool:
         ram_need = est.total if budget.unified else est.cpu.total
-        return ram_need <= budget.ram and (budget.gpu is None or est.gpu.total <= budget.gpu)
+        return ram_need <= budget.ram and (budget.gpu is None or gpu_spare(est, budget) >= 0)
 
     if budget.gpu is not None:
         full = make(-1)
         if fits(full):
-            return "gpu", full, budget.gpu - full.gpu.total
+            return "gpu", full, gpu_spare(full, budget)
         # VRAM need grows with every layer given to the GPU, so the most layers whose VRAM fits are found by
         # bisection: a header that claims thousands of layers costs a dozen estimates, not thousands. RAM need
         # shrinks as layers move to the GPU, so if that many do not fit the RAM, fewer do not either.
@@ -173,12 +229,12 @@ def place(
         while low < high:
             mid = (low + high + 1) // 2
             found[mid] = make(mid)
-            if found[mid].gpu.total <= budget.gpu:
+            if gpu_spare(found[mid], budget) >= 0:
                 low = mid
             else:
                 high = mid - 1
         if low > 0 and fits(found[low]):
-            return "partial", found[low], budget.gpu - found[low].gpu.total
+            return "partial", found[low], gpu_spare(found[low], budget)
     cpu = make(0)
     if cpu.cpu.total <= budget.ram:
         return "cpu", cpu, budget.ram - cpu.cpu.total
@@ -193,7 +249,7 @@ def _option(
     budget: Budget,
     quality: QualityLoss | None,
 ) -> QuantOption:
-    placement, est, spare = place(facts, tensors, make, budget)
+    placement, est, spare = place(facts, tensors, splitting(facts, tensors, budget, make), budget)
     tps = _tokens_per_second(facts, tensors, est, budget) if placement != "none" else None
     return QuantOption(type_name, est.file_bytes, est, placement, est.n_gpu_layers, tps, quality, spare)
 
@@ -251,8 +307,19 @@ def choose(options: tuple[QuantOption, ...]) -> QuantOption | None:
     return max(pool, key=lambda o: o.tokens_per_second or 0)
 
 
+def where_layers(option: QuantOption, budget: Budget, n_layers: int) -> str:
+    """Where each part of the model goes, in words ("layers 0–39 on GPU 0, 40–79 on GPU 1")."""
+    labels = [d.label for d in budget.devices] or [budget.gpu_name or "the GPU"]
+    shares = shares_for(budget.devices) if budget.devices else (1.0,)
+    return describe_layers(n_layers, layer_devices(n_layers, option.n_gpu_layers, shares), labels)
+
+
 def _where(option: QuantOption, budget: Budget, n_layers: int) -> str:
     gpu = budget.gpu_name or "GPU"
+    if budget.split and option.placement in ("gpu", "partial"):
+        across = "fits across" if option.placement == "gpu" else "fits partly across"
+        return (f"{across} your {gpu} ({where_layers(option, budget, n_layers)}), "
+                f"{format_bytes(option.spare_bytes)} to spare on the fullest")
     if option.placement == "gpu":
         return f"fits entirely in your {gpu} with {format_bytes(option.spare_bytes)} to spare"
     if option.placement == "partial":

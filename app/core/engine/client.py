@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -34,11 +35,15 @@ from app.core.engine.protocol import (
     UnloadModel,
 )
 from app.core.engine.server import serve
-from app.core.errors import EngineCrashedError
+from app.core.errors import EngineCrashedError, QuantDeskError
 from app.core.machine.llama_build import BackendInfo
 from app.core.process.runner import ChildProcess
 
 _POLL_SECONDS = 0.05
+# With a model on other machines: after this long without a word from the engine, check that each machine still
+# accepts connections. One that vanished without closing its connections (a cable pulled, a machine asleep) would
+# leave llama.cpp waiting on TCP for many minutes; a refused one has already made ggml abort the engine.
+RPC_QUIET_SECONDS = 15.0
 
 
 class EngineClient:
@@ -51,6 +56,8 @@ class EngineClient:
         self._generating: int | None = None
         self.loaded: ModelLoaded | None = None
         self.log_path: Path | None = None
+        self.rpc_servers: tuple[str, ...] = ()  # the machines the loaded model uses
+        self._lost: str | None = None  # a machine found gone: the crash message names it
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
@@ -111,6 +118,7 @@ class EngineClient:
         conn = self._child.conn if self._child is not None else None
         if conn is None:
             raise self._crash_error()
+        quiet_since = time.monotonic()
         while True:
             try:
                 if conn.poll(_POLL_SECONDS):
@@ -120,14 +128,35 @@ class EngineClient:
                 raise self._crash_error() from error
             if not self.is_running:
                 raise self._crash_error()
+            if self.rpc_servers and time.monotonic() - quiet_since > RPC_QUIET_SECONDS:
+                self._check_machines()
+                quiet_since = time.monotonic()
+
+    def _check_machines(self) -> None:
+        """End the engine if a machine the model runs on stopped accepting connections."""
+        from app.core.machine.rpc_backend import parse_endpoint, probe
+
+        for server in self.rpc_servers:
+            try:
+                probe(parse_endpoint(server), timeout=3.0)
+            except QuantDeskError:
+                self._lost = server
+                self.kill()
+                raise self._crash_error() from None
 
     def _crash_error(self) -> EngineCrashedError:
         self._generating = None
         self.loaded = None
         how = self._child.exit_description() if self._child is not None else "is not running"
         tail = self.log_tail()
+        message = "The model engine stopped unexpectedly. Your conversation is safe; restart the engine to go on."
+        if self._lost or (self.rpc_servers and ("RPC server" in tail or "Failed to connect" in tail)):
+            where = self._lost or ", ".join(self.rpc_servers)
+            message = (f"The connection to the machine at {where}, which runs part of the model, was lost. "
+                       "Your conversation is safe; restart the engine to go on (without that machine if it is gone).")
+        self._lost = None
         return EngineCrashedError(
-            "The model engine stopped unexpectedly. Your conversation is safe; restart the engine to go on.",
+            message,
             f"The engine process {how}.\n" + ("Last lines of its log:\n" + tail if tail else "(no log)"),
         )
 
@@ -141,6 +170,7 @@ class EngineClient:
 
     def load_model(self, request: LoadModel) -> ModelLoaded:
         self.start()
+        self.rpc_servers = request.rpc_servers
         self._send(request)
         event = self._recv()
         if isinstance(event, RequestFailed):

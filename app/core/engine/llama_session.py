@@ -20,6 +20,8 @@ import llama_cpp as L
 
 from app.core.context_settings import context_settings
 from app.core.engine.context_setup import context_params
+from app.core.engine.device_setup import apply as apply_devices
+from app.core.engine.device_setup import device_setup
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationStats,
@@ -56,6 +58,8 @@ class LlamaSession:
             raise ModelLoadError(f"There is no model file at {path}.", f"not a file: {path}")
         model_params = L.llama_model_default_params()
         model_params.n_gpu_layers = request.n_gpu_layers
+        devices = device_setup(request)  # other machines (RPC) and the split: kept alive through the load
+        apply_devices(devices, model_params)
         model = L.llama_model_load_from_file(os.fsencode(path), model_params)
         if not model:
             reason = log.problems_since(mark)
@@ -104,6 +108,7 @@ class LlamaSession:
             chat_template=self.chat_template,
             n_threads=int(L.llama_n_threads(ctx)),
             context=self.settings,
+            devices=devices.names,
         )
         self._one = (L.llama_token * 1)()
         self._batch_one = L.llama_batch_get_one(self._one, 1)  # reused: it points at self._one

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from app.core.machine.llama_build import BackendInfo, read_backend
+from app.core.machine.rpc_backend import RemoteDevice
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class HardwareReport:
     backend: BackendInfo | None
     os: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # devices of other machines added through llama.cpp's RPC backend (read by a child: rpc_backend.py)
+    remote_devices: tuple[RemoteDevice, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,0 +1,131 @@
+"""A model split across several devices: this computer's GPUs and other machines' devices (llama.cpp's RPC
+backend). llama.cpp does the splitting (its layer split); this module predicts it, layer by layer, so the
+estimate can say what each device holds and the window can say it in words ("layers 0–39 on GPU 0, 40–79 on
+GPU 1").
+
+llama.cpp's rule (llama-model.cpp, load_tensors): the devices' shares (tensor_split; by default their free
+memory) become cumulative split points in [0, 1]; with n_gpu_layers offloaded, layer il (the output layer
+counts as layer n_layer) goes to the first device whose split point lies above (il - i_gpu_start) / n_offloaded,
+all in single-precision floats; layers before i_gpu_start stay on the CPU. The devices come RPC servers first,
+then the local GPUs. QuantDesk passes the shares itself (each device's budget: its free memory under the
+headroom rules), so the split it plans is the one that loads.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from app.core.advice.estimate import (
+    CUDA_CONTEXT_BYTES,
+    FLOAT_MATMUL_BYTES,
+    FLOAT_TYPES,
+    DeviceMemory,
+    MemoryEstimate,
+    gpu_compute_bytes,
+    kv_cache_bytes,
+    pad,
+)
+from app.core.context_settings import ContextSettings
+from app.core.models.facts import ModelFacts, TensorFacts
+
+
+@dataclass(frozen=True)
+class PlanDevice:
+    """One device a model may be split onto, with what it may take under the headroom rules."""
+
+    label: str  # what a person calls it: "GPU 0", "192.168.1.20:50052"
+    name: str  # "NVIDIA H200", or the machine's address for a remote device
+    budget: int  # bytes the model may use there
+    free_bytes: int
+    endpoint: str = ""  # "host:port" for a device on another machine (RPC); "" for this computer's GPUs
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.endpoint)
+
+
+def shares_for(devices: Sequence[PlanDevice]) -> tuple[float, ...]:
+    """tensor_split: each device's share in proportion to what it may use (its free memory, less headroom)."""
+    return tuple(float(max(d.budget, 0)) for d in devices)
+
+
+def layer_devices(n_layers: int, n_gpu_layers: int, shares: Sequence[float]) -> tuple[int | None, ...]:
+    """For each layer 0..n_layers (the last is the output layer): the index of the device llama.cpp puts it on,
+    or None for the CPU. Follows llama.cpp's float32 arithmetic, so borderline layers land where it puts them."""
+    n_gpu_layers = n_layers + 1 if n_gpu_layers < 0 else n_gpu_layers
+    if not shares or sum(shares) <= 0:
+        return (None,) * (n_layers + 1)
+    points = np.cumsum(np.asarray(shares, dtype=np.float32), dtype=np.float32)
+    points = (points / points[-1]).astype(np.float32).tolist()
+    start = max(n_layers + 1 - n_gpu_layers, 0)
+    offloaded = min(n_gpu_layers, n_layers + 1)
+    placed: list[int | None] = []
+    for il in range(n_layers + 1):
+        if il < start or il - start >= offloaded:
+            placed.append(None)
+            continue
+        where = float(np.float32(il - start) / np.float32(offloaded))
+        placed.append(min(bisect_right(points, where), len(shares) - 1))
+    return tuple(placed)
+
+
+def _device_weights(facts: ModelFacts, tensors: tuple[TensorFacts, ...], placed: tuple[int | None, ...],
+                    n_devices: int) -> tuple[list[int], list[bool]]:
+    weights, floats = [0] * n_devices, [False] * n_devices
+    output = placed[facts.n_layers]
+    for t in tensors:
+        device = placed[t.layer] if t.layer is not None else (output if t.name != "token_embd.weight" else None)
+        if device is None:
+            continue
+        weights[device] += t.n_bytes
+        floats[device] = floats[device] or (t.ggml_type in FLOAT_TYPES and len(t.shape) >= 2)
+    if output is not None and not facts.has_output_tensor:  # a tied embedding is copied as the output layer
+        weights[output] += next((t.n_bytes for t in tensors if t.name == "token_embd.weight"), 0)
+    return weights, floats
+
+
+def split_devices(facts: ModelFacts, tensors: tuple[TensorFacts, ...], estimate: MemoryEstimate,
+                  shares: Sequence[float], settings: ContextSettings) -> MemoryEstimate:
+    """`estimate` (the whole model at its n_gpu_layers, as on one GPU) with its GPU part divided among the
+    devices by `shares`: each holds its layers' weights and KV cache, and reserves its own compute buffer and
+    its own CUDA context (a device on another machine: in that machine's rpc-server process)."""
+    placed = layer_devices(facts.n_layers, estimate.n_gpu_layers, shares)
+    weights, floats = _device_weights(facts, tensors, placed, len(shares))
+    cells = pad(estimate.n_ctx)
+    devices = []
+    for index in range(len(shares)):
+        layers = [il for il in range(facts.n_layers) if placed[il] == index]
+        kv = kv_cache_bytes(facts, estimate.n_ctx, range(layers[0], layers[-1] + 1), settings.swa_full,
+                            settings.effective_ubatch, settings.kv_bytes_per_value) if layers else 0
+        used = bool(layers) or placed[facts.n_layers] == index
+        compute = gpu_compute_bytes(facts, cells, settings.effective_ubatch, settings.flash_attn) if used else 0
+        compute += FLOAT_MATMUL_BYTES if floats[index] else 0
+        devices.append(DeviceMemory(weights[index], kv, compute, CUDA_CONTEXT_BYTES if used else 0))
+    gpu = DeviceMemory(sum(d.weights for d in devices), sum(d.kv_cache for d in devices),
+                       sum(d.compute for d in devices), sum(d.overhead for d in devices))
+    return replace(estimate, gpu=gpu, devices=tuple(devices))
+
+
+def describe_layers(n_layers: int, placed: Sequence[int | None], labels: Sequence[str]) -> str:
+    """Where each part goes, in words: "layers 0–15 on the processor, 16–31 and the output layer on GPU 0"."""
+    runs: list[tuple[int | None, int, int]] = []  # (device, first layer, last layer)
+    for il, device in enumerate(placed[:n_layers]):
+        if runs and runs[-1][0] == device:
+            runs[-1] = (device, runs[-1][1], il)
+        else:
+            runs.append((device, il, il))
+    output = placed[n_layers] if len(placed) > n_layers else None
+    parts = []
+    for i, (device, first, last) in enumerate(runs):
+        where = "the processor" if device is None else labels[device]
+        span = f"{first}–{last}" if first != last else f"{first}"
+        noun = ("layers " if first != last else "layer ") if i == 0 else ""
+        extra = " and the output layer" if device == output and i == len(runs) - 1 else ""
+        parts.append(f"{noun}{span}{extra} on {where}")
+    if runs and output != runs[-1][0]:
+        parts.append(f"the output layer on {'the processor' if output is None else labels[output]}")
+    return ", ".join(parts)
