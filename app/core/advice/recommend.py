@@ -93,8 +93,7 @@ def budget_for(hardware: HardwareReport) -> Budget:
     devices = plan_devices(hardware)
     if len(devices) > 1:  # llama.cpp's layer split across all of them, in proportion to what each may use
         bandwidth = min((gpu_bandwidth(g.name) for g in usable), default=gpu_bandwidth(""))
-        names = {d.name for d in devices}
-        name = f"{len(devices)} × {devices[0].name}" if len(names) == 1 else f"{len(devices)} devices"
+        name = f"{len(devices)} devices" if any(d.remote for d in devices) else f"{len(devices)} GPUs"
         return Budget(ram, sum(d.budget for d in devices), name, False, bandwidth, cpu_bw, devices)
     if not usable:
         if devices:  # one device on another machine and no GPU here

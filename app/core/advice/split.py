@@ -49,8 +49,13 @@ class PlanDevice:
 
 
 def shares_for(devices: Sequence[PlanDevice]) -> tuple[float, ...]:
-    """tensor_split: each device's share in proportion to what it may use (its free memory, less headroom)."""
-    return tuple(float(max(d.budget, 0)) for d in devices)
+    """tensor_split: each device's share in proportion to what it may use (its free memory, less headroom), as
+    fractions to 4 places (what is passed to llama.cpp, and so what the prediction uses too)."""
+    room = [max(d.budget, 0) for d in devices]
+    total = sum(room)
+    if total <= 0:
+        return tuple(round(1 / len(room), 4) for _ in room) if room else ()
+    return tuple(round(r / total, 4) for r in room)
 
 
 def layer_devices(n_layers: int, n_gpu_layers: int, shares: Sequence[float]) -> tuple[int | None, ...]:
