@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
+from app.cli.machines import add_rpc_option, hardware_with_machines
 from app.cli.output import print_json, report_error
 from app.core.advice.placement import plan_load
 from app.core.chat.conversation import Conversation
@@ -27,25 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ctx", type=int, default=2048, help="context length in tokens")
     p.add_argument("--gpu-layers", default="auto",
                    help="layers to put on the GPU: a number (-1: all, 0: none) or 'auto' (default: what fits)")
-    p.add_argument("--rpc", default="",
-                   help="other machines running `rpc-server`, as HOST:PORT[,HOST:PORT]: the model is split across "
-                        "their devices and this computer's GPUs (contacted even in offline mode: you named them)")
+    add_rpc_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
 
 def plan(path: Path, args: argparse.Namespace) -> tuple[LoadModel, str]:
     """The load request (GPU layers, machines, split) and where each part goes, in words."""
-    hardware = None
-    if args.rpc:
-        from app.core.engine.machines import RPC_PURPOSE, read_remote_devices
-        from app.core.hub.network_log import record
-        from app.core.machine.hardware import read_hardware
-        from app.core.machine.rpc_backend import parse_endpoints
-
-        for endpoint in parse_endpoints(args.rpc):
-            record(str(endpoint), RPC_PURPOSE)
-        hardware = replace(read_hardware(), remote_devices=read_remote_devices(args.rpc))
+    hardware = hardware_with_machines(args.rpc) if args.rpc else None
     placed = plan_load(path, args.ctx, hardware)
     layers = placed.n_gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
     request = LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers, rpc_servers=placed.rpc_servers,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.machines import add_rpc_option, hardware_with_machines
 from app.cli.output import print_json, report_error
 from app.core.advice.recommend import Recommendation, recommend
 from app.core.advice.sources import read_model_facts
 from app.core.errors import QuantDeskError
-from app.core.machine.hardware import read_hardware
 from app.core.units import format_bytes
 
 PLACEMENT_WORDS = {"gpu": "GPU", "partial": "GPU+CPU", "cpu": "CPU", "none": "does not fit"}
@@ -18,6 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="recommend a quant level for a model on this computer")
     p.add_argument("model", help="a GGUF file, a Hugging Face folder, or a Hub repo id (owner/name)")
     p.add_argument("--ctx", type=int, default=None, help="context length in tokens (default: 4096 or less)")
+    add_rpc_option(p)
     p.add_argument("--json", action="store_true", help="print the options as JSON")
     p.set_defaults(run=run)
 
@@ -47,7 +48,7 @@ def render(rec: Recommendation) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         facts = read_model_facts(args.model)
-        rec = recommend(facts, read_hardware(), args.ctx)
+        rec = recommend(facts, hardware_with_machines(args.rpc), args.ctx)
     except QuantDeskError as error:
         return report_error(error, args.json)
     if args.json:

@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # graphics memory QuantDesk may plan to use, in GB (0: all that is free); also a way to try what a
     # smaller card would do (machine/hardware.py applies it, advice/recommend.py plans within it)
     "gpu_memory_limit_gb": 0,
+    # other machines lending their devices through llama.cpp's RPC backend ("host:port"): Chat → Add a machine
+    "rpc_machines": [],
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -56,6 +58,7 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "first_run_done": lambda v: isinstance(v, bool),
     "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "gpu_memory_limit_gb": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "rpc_machines": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.

@@ -28,6 +28,7 @@ from app.core.engine.protocol import ChatMessage, GenerationDone, SamplingSettin
 from app.core.errors import QuantDeskError
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
+from app.ui.machines_bar import MachinesBar
 
 FLUSH_INTERVAL_MS = 50
 MAX_REPLY_TOKENS = 1024
@@ -108,6 +109,7 @@ class ChatView(QWidget):
         self.new_button = QPushButton(self.tr("New chat"), self)
         self.status = QLabel(self)
         self.status.setObjectName("chatStatus")
+        self.machines_bar = MachinesBar(bridge, self)
 
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
@@ -121,6 +123,7 @@ class ChatView(QWidget):
         top.addWidget(self.new_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.machines_bar)
         layout.addLayout(top)
         layout.addWidget(self.transcript, 1)
         layout.addLayout(entry)

@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import llama_cpp  # noqa: F401  (llama.cpp's libraries before numpy's: app/core/process/bootstrap.py)
+import psutil
 
 from app.core.advice.placement import plan_load
 from app.core.advice.recommend import budget_for, file_option
@@ -64,6 +65,10 @@ class SplitResult:
     engine_tg: list[float] = field(default_factory=list)
     estimate_per_device: list[int] = field(default_factory=list)
     vram_per_card: list[int] = field(default_factory=list)
+    # rpc: what each server process read and wrote (its sockets: /proc's rchar/wchar) per generated token,
+    # and to load the model
+    io_per_token: list[int] = field(default_factory=list)
+    io_load: list[int] = field(default_factory=list)
     engine_log_buffers: list[str] = field(default_factory=list)
 
     def speed(self, engine: list[float], bench: list[float]) -> float:
@@ -101,18 +106,34 @@ def llama_bench(model: str, split: list[float], extra: list[str], rounds: int, e
     return out, " ".join(["llama-bench", *cmd[1:]])
 
 
+def io_chars(pids: list[int]) -> list[int]:
+    """Bytes each process read plus wrote through system calls (sockets included): psutil's read/write_chars."""
+    out = []
+    for pid in pids:
+        counters = psutil.Process(pid).io_counters()
+        out.append(int(counters.read_chars + counters.write_chars))  # type: ignore[attr-defined]
+    return out
+
+
 def run_engine(result: SplitResult, request: LoadModel, rounds: int, pids_of_cards: list[int] | None) -> None:
     client = EngineClient()
     baseline = used_now()
+    servers = pids_of_cards or []
+    before_load = io_chars(servers)
     try:
         loaded = client.load_model(request)
+        result.io_load = [b - a for a, b in zip(before_load, io_chars(servers), strict=True)]
         result.devices = list(loaded.info.devices)
         n_words = calibrate_words(client)
         engine_generation(client, GREEDY)  # warm-up
         for r in range(rounds):
             result.engine_pp.append(engine_prompt(client, r, n_words)[0])
+        before, tokens = io_chars(servers), 0
         for _ in range(rounds):
-            result.engine_tg.append(engine_generation(client, GREEDY).stats.tokens_per_second)
+            stats = engine_generation(client, GREEDY).stats
+            result.engine_tg.append(stats.tokens_per_second)
+            tokens += stats.generated_tokens + stats.prompt_tokens - stats.prompt_tokens_reused
+        result.io_per_token = [(b - a) // max(1, tokens) for a, b in zip(before, io_chars(servers), strict=True)]
         # llama.cpp allocates the whole KV cache and reserves the compute buffers at load: no need to fill it
         result.vram_per_card = card_vram(pids_of_cards or [client.pid or 0], baseline)
         result.engine_log_buffers = [line for line in client.log_tail(400).splitlines()
@@ -221,6 +242,10 @@ def main() -> int:
                 missed.append(f"{r.mode} card {i}: VRAM {ratio:.3f} of the estimate")
         if len(cards) != len(r.estimate_per_device):
             missed.append(f"{r.mode}: {len(cards)} cards used, {len(r.estimate_per_device)} planned")
+    for r in results:
+        if r.io_per_token:
+            print(f"\n{r.mode}: bytes through each server's sockets per token (generation, prompt tokens included): "
+                  f"{r.io_per_token}; to load the model: {[f'{b / 2**20:,.0f} MiB' for b in r.io_load]}")
     for r in results:
         print(f"\n{r.mode}: {r.bench_command}\n  devices {r.devices}; llama.cpp's buffers:")
         for line in r.engine_log_buffers:

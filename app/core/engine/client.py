@@ -84,7 +84,7 @@ class EngineClient:
     def close(self, timeout: float = 5.0) -> None:
         """Ask the engine to exit; terminate, then kill, if it does not within `timeout`."""
         child = self._child
-        self._child, self.loaded = None, None
+        self._child, self.loaded, self.rpc_servers = None, None, ()
         if child is None:
             return
         with contextlib.suppress(OSError, ValueError):

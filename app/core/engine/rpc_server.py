@@ -57,8 +57,11 @@ def _check_port(endpoint: Endpoint) -> None:
 
 def serve_rpc(conn: Connection, endpoint: Endpoint, device_names: tuple[str, ...], threads: int) -> None:
     """The child: say which devices it serves (RpcServerReady, or an ErrorReport), then serve until ended."""
+    import os
+
     from app.core.machine import rpc_backend
 
+    os.dup2(2, 1)  # ggml's own messages ("Accepted client connection") go to stderr: stdout is the command's
     try:
         _check_port(endpoint)
         devices = rpc_backend.pick_devices(device_names)

@@ -356,6 +356,8 @@ class MemorySnapshot:
     system_total_bytes: int
     process_rss_bytes: int | None
     process_vram_bytes: int | None = None  # on NVIDIA GPUs, where NVML lists the process; None elsewhere
+    # the same per GPU, as (NVML index, bytes), for every GPU where the process holds memory
+    process_vram_per_gpu: tuple[tuple[int, int], ...] = ()
 
 
 def read_memory_snapshot(pid: int | None, with_vram: bool = False) -> MemorySnapshot:
@@ -369,6 +371,8 @@ def read_memory_snapshot(pid: int | None, with_vram: bool = False) -> MemorySnap
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             rss = None
         if with_vram:
-            held = [g.process_used_bytes for g in read_nvidia_gpus(pid) if g.process_used_bytes is not None]
-            vram = sum(held) if held else None
+            held = [(g.index, g.process_used_bytes) for g in read_nvidia_gpus(pid) if g.process_used_bytes is not None]
+            vram = sum(b for _, b in held) if held else None
+            per_gpu = tuple((i, b) for i, b in held if b > 0)
+            return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram, per_gpu)
     return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram)

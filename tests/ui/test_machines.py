@@ -1,0 +1,93 @@
+"""Other machines in the chat: Add a machine, the model split across two rpc-servers on 127.0.0.1, each host in
+the connection list (offline mode on: only the named machines are reached), and a machine killed mid-reply."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.core.engine.machines import RPC_PURPOSE
+from app.core.engine.protocol import GREEDY
+from app.core.engine.rpc_server import RpcServer
+from app.core.hub import network_log
+from app.core.machine.rpc_backend import Endpoint
+from app.core.models.library import starter_model_path
+from app.core.offline import set_offline
+from app.ui.main_window import MainWindow
+from tests.core.engine.test_rpc_split import QUESTION, free_port
+
+
+@pytest.fixture
+def servers() -> Iterator[list[RpcServer]]:
+    started = [RpcServer(Endpoint("127.0.0.1", free_port()), threads=1) for _ in range(2)]
+    try:
+        for server in started:
+            server.start()
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def offline() -> Iterator[None]:
+    set_offline(True)
+    yield
+    set_offline(False)
+
+
+def test_add_machines_split_the_model_and_a_lost_machine_is_a_message(
+        window: MainWindow, servers: list[RpcServer], qtbot: QtBot, offline: None) -> None:
+    network_log.clear()
+    bar = window.chat.machines_bar
+    addresses = [str(s.endpoint) for s in servers]
+    for address in addresses:
+        with qtbot.waitSignal(bar.machine_checked, timeout=30_000):
+            assert bar.add_machine(address)
+    assert window.bridge.machines == addresses
+    assert [bar.machines.item(i).text().split(" — ")[0] for i in range(2)] == addresses
+    assert "1 device(s)" in bar.machines.item(0).text()
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=120_000) as loaded:
+        window.bridge.load_model(starter_model_path(), n_ctx=2048)
+    assert loaded.args[0].info.devices == ("RPC0", "RPC1")
+    assert bar.where.text().startswith("Where the model runs: layers 0–") and addresses[1] in bar.where.text()
+    # offline, and only the machines named were reached, each with why
+    assert {(u.host, u.why) for u in network_log.connections()} == {(a, RPC_PURPOSE) for a in addresses}
+
+    chat = window.chat
+    chat.sampling = GREEDY
+    with qtbot.waitSignal(chat.reply_finished, timeout=120_000):
+        chat.send(QUESTION)
+    assert "Paris" in chat.last_reply
+
+    # a machine dies while a reply streams: the crash banner names it, the window stays alive, nothing is lost
+    first_text = []
+    window.bridge.text_arrived.connect(lambda text, _n: first_text.append(text))
+    with qtbot.waitSignal(window.bridge.engine_crashed, timeout=120_000) as crashed:
+        chat.send("Write a very long story about a lighthouse keeper who finds a map.")
+        qtbot.waitUntil(lambda: bool(first_text), timeout=60_000)
+        os.kill(servers[1].pid or 0, signal.SIGKILL)
+    assert f"machine at {addresses[1]}" in crashed.args[0].message or "machine at" in crashed.args[0].message
+    assert chat.banner.isVisible() and "restart" in chat.banner.label.text().lower()
+    rows = sqlite3.connect(chat.history.path).execute(
+        "SELECT role, content, complete FROM messages ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["user", "assistant", "user", "assistant"]
+    assert "Paris" in rows[1][1] and rows[3][1] and rows[3][2] == 0  # the cut reply kept, marked unfinished
+
+    # Restart with the dead machine still listed: it says which machine, in words; without it, the chat goes on
+    with qtbot.waitSignal(window.bridge.load_failed, timeout=60_000) as failed:
+        qtbot.mouseClick(chat.banner.restart_button, Qt.MouseButton.LeftButton)
+    assert addresses[1] in failed.args[0].message and "did not answer" in failed.args[0].message
+    bar.machines.item(1).setSelected(True)
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=120_000) as reloaded:
+        qtbot.mouseClick(bar.remove_button, Qt.MouseButton.LeftButton)
+    assert window.bridge.machines == addresses[:1] and reloaded.args[0].info.devices == ("RPC0",)
+    with qtbot.waitSignal(chat.reply_finished, timeout=120_000):
+        chat.send(QUESTION)
+    assert "Paris" in chat.last_reply
