@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -52,16 +52,17 @@ class MachinesBar(QWidget):
         self.note = QLabel(self)
         self.note.setWordWrap(True)
 
-        buttons = QVBoxLayout()
+        buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
+        self.heading = QLabel(self)
         row = QHBoxLayout()
-        row.addWidget(QLabel(self.tr("Other machines:"), self))
-        row.addWidget(self.machines, 1)
+        row.addWidget(self.heading, 1)
         row.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
+        layout.addWidget(self.machines)
         layout.addWidget(self.note)
         layout.addWidget(self.where)
         layout.addWidget(self.cards)
@@ -75,17 +76,21 @@ class MachinesBar(QWidget):
         bridge.model_loaded.connect(self._on_bridge_model_loaded)
         self._described: dict[str, str] = {}
         self._checking = False
+        for label in (self.where, self.cards, self.note):
+            self._say(label, "")
         self._fill()
 
     # ---- the list -----------------------------------------------------------------------------------
 
     def _fill(self) -> None:
+        """The list of machines; without any, one line says the model runs here (the list would be empty space)."""
         self.machines.clear()
         for address in self.bridge.machines:
             self.machines.addItem(self._described.get(address, address))
-        if not self.bridge.machines:
-            self.machines.addItem(self.tr("none: the model runs on this computer"))
-            self.machines.item(0).setFlags(Qt.ItemFlag.NoItemFlags)
+        alone = not self.bridge.machines
+        self.heading.setText(self.tr("The model runs on this computer.") if alone else self.tr("Other machines:"))
+        self.machines.setVisible(not alone)
+        self.remove_button.setVisible(not alone)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -101,7 +106,7 @@ class MachinesBar(QWidget):
             return False
         self._checking = True
         self._update_buttons()
-        self.note.setText(self.tr("Asking {address} for its devices…").format(address=endpoint))
+        self._say(self.note, self.tr("Asking {address} for its devices…").format(address=endpoint))
 
         def check() -> None:
             from app.core.engine.machines import RPC_PURPOSE, read_remote_devices
@@ -131,13 +136,13 @@ class MachinesBar(QWidget):
         self._described[address] = self.tr("{address} — {n} device(s), {free} free").format(
             address=address, n=len(devices), free=format_bytes(free))
         self.bridge.set_machines([*self.bridge.machines, address])
-        self.note.setText("")
+        self._say(self.note, "")
         self._fill()
         self._reload()
 
     def _on_machine_failed(self, error: QuantDeskError) -> None:
         self._checking = False
-        self.note.setText("")
+        self._say(self.note, "")
         self._update_buttons()
         show_error(self.window(), error, self.tr("Machine not added"))
 
@@ -156,8 +161,14 @@ class MachinesBar(QWidget):
 
     # ---- the plan and the readout -------------------------------------------------------------------
 
+    @staticmethod
+    def _say(label: QLabel, text: str) -> None:
+        """An empty line takes no room."""
+        label.setText(text)
+        label.setVisible(bool(text))
+
     def _on_bridge_plan_changed(self, where: str) -> None:
-        self.where.setText(self.tr("Where the model runs: {where}").format(where=where) if where else "")
+        self._say(self.where, self.tr("Where the model runs: {where}").format(where=where) if where else "")
 
     def _on_bridge_model_loaded(self, _loaded: object) -> None:
         self._on_bridge_plan_changed(self.bridge.plan_where)
@@ -165,7 +176,7 @@ class MachinesBar(QWidget):
     def show_readout(self, snap: MemorySnapshot) -> None:
         """Each GPU's memory held by the engine (drawn by the window's readout timer)."""
         if not snap.process_vram_per_gpu:
-            self.cards.setText("")
+            self._say(self.cards, "")
             return
-        self.cards.setText(self.tr("Engine's graphics memory: {cards}").format(cards=" · ".join(
+        self._say(self.cards, self.tr("Engine's graphics memory: {cards}").format(cards=" · ".join(
             self.tr("GPU {i} {vram}").format(i=i, vram=format_bytes(b)) for i, b in snap.process_vram_per_gpu)))

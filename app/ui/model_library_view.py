@@ -147,8 +147,15 @@ class ModelLibraryView(QWidget):
     def _on_bridge_model_loaded(self, loaded: ModelLoaded) -> None:
         info = loaded.info
         self._mark_loaded(Path(info.path))
-        where = (self.tr("on the graphics card ({n} layers)").format(n=info.n_gpu_layers)
-                 if info.n_gpu_layers else self.tr("on the processor"))
+        remote = sum(name.startswith("RPC") for name in info.devices)
+        if remote:
+            where = self.tr("split across {n} device(s), {r} on other machines").format(n=len(info.devices), r=remote)
+        elif len(info.devices) > 1:
+            where = self.tr("split across {n} graphics cards").format(n=len(info.devices))
+        elif info.n_gpu_layers:
+            where = self.tr("on the graphics card ({n} layers)").format(n=info.n_gpu_layers)
+        else:
+            where = self.tr("on the processor")
         self.state.setText(self.tr("Loaded {name}\nruns {where}, context {ctx} tokens, ready in {secs:.1f} s").format(
             name=Path(info.path).name, where=where, ctx=info.n_ctx, secs=loaded.load_seconds))
 

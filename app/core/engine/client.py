@@ -151,7 +151,7 @@ class EngineClient:
         tail = self.log_tail()
         message = "The model engine stopped unexpectedly. Your conversation is safe; restart the engine to go on."
         if self._lost or (self.rpc_servers and ("RPC server" in tail or "Failed to connect" in tail)):
-            where = self._lost or ", ".join(self.rpc_servers)
+            where = self._lost or ", ".join(self._unreachable()) or ", ".join(self.rpc_servers)
             message = (f"The connection to the machine at {where}, which runs part of the model, was lost. "
                        "Your conversation is safe; restart the engine to go on (without that machine if it is gone).")
         self._lost = None
@@ -159,6 +159,18 @@ class EngineClient:
             message,
             f"The engine process {how}.\n" + ("Last lines of its log:\n" + tail if tail else "(no log)"),
         )
+
+    def _unreachable(self) -> list[str]:
+        """The machines of the loaded model that no longer accept connections (ggml's log does not say which)."""
+        from app.core.machine.rpc_backend import parse_endpoint, probe
+
+        gone = []
+        for server in self.rpc_servers:
+            try:
+                probe(parse_endpoint(server), timeout=1.0)
+            except QuantDeskError:
+                gone.append(server)
+        return gone
 
     def log_tail(self, max_lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
