@@ -65,7 +65,7 @@ class SplitResult:
     engine_tg: list[float] = field(default_factory=list)
     estimate_per_device: list[int] = field(default_factory=list)
     vram_per_card: list[int] = field(default_factory=list)
-    # rpc: what each server process read and wrote (its sockets: /proc's rchar/wchar) per generated token,
+    # rpc: bytes over the loopback interface (engine ↔ servers, both ways) per token evaluated during generation,
     # and to load the model
     io_per_token: list[int] = field(default_factory=list)
     io_load: list[int] = field(default_factory=list)
@@ -107,12 +107,11 @@ def llama_bench(model: str, split: list[float], extra: list[str], rounds: int, e
 
 
 def io_chars(pids: list[int]) -> list[int]:
-    """Bytes each process read plus wrote through system calls (sockets included): psutil's read/write_chars."""
-    out = []
-    for pid in pids:
-        counters = psutil.Process(pid).io_counters()
-        out.append(int(counters.read_chars + counters.write_chars))  # type: ignore[attr-defined]
-    return out
+    """Bytes sent over the loopback interface so far (RPC servers on this host talk to the engine through it; each
+    byte counts once), one figure per server asked about: the servers' share is not told apart. A quiet machine
+    (the device) has no other loopback traffic to speak of."""
+    sent = int(psutil.net_io_counters(pernic=True)["lo"].bytes_sent) if pids else 0
+    return [sent for _ in pids[:1]]
 
 
 def run_engine(result: SplitResult, request: LoadModel, rounds: int, pids_of_cards: list[int] | None) -> None:
@@ -244,7 +243,7 @@ def main() -> int:
             missed.append(f"{r.mode}: {len(cards)} cards used, {len(r.estimate_per_device)} planned")
     for r in results:
         if r.io_per_token:
-            print(f"\n{r.mode}: bytes through each server's sockets per token (generation, prompt tokens included): "
+            print(f"\n{r.mode}: bytes engine ↔ servers per token (generation, prompts included): "
                   f"{r.io_per_token}; to load the model: {[f'{b / 2**20:,.0f} MiB' for b in r.io_load]}")
     for r in results:
         print(f"\n{r.mode}: {r.bench_command}\n  devices {r.devices}; llama.cpp's buffers:")
