@@ -21,16 +21,32 @@ import numpy as np
 
 from app.core.advice.estimate import (
     CUDA_CONTEXT_BYTES,
+    F16,
+    F32,
     FLOAT_MATMUL_BYTES,
     FLOAT_TYPES,
     DeviceMemory,
     MemoryEstimate,
+    attention_kinds,
     gpu_compute_bytes,
     kv_cache_bytes,
     pad,
 )
 from app.core.context_settings import ContextSettings
 from app.core.models.facts import ModelFacts, TensorFacts
+
+# With every layer offloaded to two or more devices, llama.cpp runs them as a pipeline (llama-context.cpp:
+# "pipeline parallelism enabled"): its scheduler keeps GGML_SCHED_MAX_COPIES = 4 copies of each device's graph
+# inputs, so that one micro-batch can be copied in while the last computes. Each device's compute buffer grows
+# by 4 copies of the residual stream (n_ubatch × n_embd floats) and 3 more of each F16 attention mask: read off
+# the logged buffers of the starter on one and on two devices (+10.5 MiB at 2k cells, +16.5 at 4k).
+PIPELINE_COPIES = 4
+
+
+def pipeline_bytes(facts: ModelFacts, cells: int, n_ubatch: int) -> int:
+    """What pipeline parallelism adds to each device's compute buffer."""
+    stream = PIPELINE_COPIES * n_ubatch * facts.n_embd * F32
+    return stream + (PIPELINE_COPIES - 1) * attention_kinds(facts) * cells * n_ubatch * F16
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,7 @@ def split_devices(facts: ModelFacts, tensors: tuple[TensorFacts, ...], estimate:
     placed = layer_devices(facts.n_layers, estimate.n_gpu_layers, shares)
     weights, floats = _device_weights(facts, tensors, placed, len(shares))
     cells = pad(estimate.n_ctx)
+    pipeline = None not in placed and len(set(placed)) > 1  # every layer offloaded, to several devices
     devices = []
     for index in range(len(shares)):
         layers = [il for il in range(facts.n_layers) if placed[il] == index]
@@ -109,6 +126,7 @@ def split_devices(facts: ModelFacts, tensors: tuple[TensorFacts, ...], estimate:
         used = bool(layers) or placed[facts.n_layers] == index
         compute = gpu_compute_bytes(facts, cells, settings.effective_ubatch, settings.flash_attn) if used else 0
         compute += FLOAT_MATMUL_BYTES if floats[index] else 0
+        compute += pipeline_bytes(facts, cells, settings.effective_ubatch) if used and pipeline else 0
         devices.append(DeviceMemory(weights[index], kv, compute, CUDA_CONTEXT_BYTES if used else 0))
     gpu = DeviceMemory(sum(d.weights for d in devices), sum(d.kv_cache for d in devices),
                        sum(d.compute for d in devices), sum(d.overhead for d in devices))

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.core.advice.estimate import CUDA_CONTEXT_BYTES, kv_cache_bytes
+from app.core.advice.estimate import CUDA_CONTEXT_BYTES, gpu_compute_bytes, kv_cache_bytes
 from app.core.advice.quant_mix import predict_tensors
 from app.core.advice.recommend import GPU_RESERVE_SHARE, budget_for, file_option, plan_devices, recommend
 from app.core.advice.split import describe_layers, layer_devices, shares_for
@@ -27,7 +27,8 @@ def test_even_split_of_every_layer() -> None:
     # so blocks 0-16 (17 of them) on GPU 0, blocks 17-31 and the output layer on GPU 1
     placed = layer_devices(32, -1, (0.5, 0.5))
     assert placed[:17] == (0,) * 17 and placed[17:] == (1,) * 16
-    assert describe_layers(32, placed, ["GPU 0", "GPU 1"]) == "layers 0–16 on GPU 0, 17–31 and the output layer on GPU 1"
+    words = describe_layers(32, placed, ["GPU 0", "GPU 1"])
+    assert words == "layers 0–16 on GPU 0, 17–31 and the output layer on GPU 1"
 
 
 def test_uneven_split_of_an_80_layer_model() -> None:
@@ -46,7 +47,8 @@ def test_partial_offload_keeps_the_first_layers_on_the_cpu() -> None:
 
 
 def test_no_gpu_layers_says_the_processor() -> None:
-    assert describe_layers(4, layer_devices(4, 0, (1.0,)), ["GPU 0"]) == "layers 0–3 and the output layer on the processor"
+    words = describe_layers(4, layer_devices(4, 0, (1.0,)), ["GPU 0"])
+    assert words == "layers 0–3 and the output layer on the processor"
 
 
 @pytest.fixture
@@ -89,6 +91,9 @@ def test_two_gpu_plan_against_hand_computed_layers(two_gpus: None) -> None:
     assert gpu0.kv_cache == kv_cache_bytes(facts, 4096, range(0, 23))
     assert gpu1.kv_cache == kv_cache_bytes(facts, 4096, range(23, 32))
     assert gpu0.overhead == gpu1.overhead == CUDA_CONTEXT_BYTES  # each card has its own CUDA context
+    # each card reserves its own compute buffer, with the pipeline's 4 copies of its inputs (every layer offloaded):
+    # 4 × 512 × 4096 floats of residual stream and 3 more 4096-cell F16 masks = 32 + 12 MiB
+    assert gpu0.compute == gpu1.compute == gpu_compute_bytes(facts, 4096, 512) + 44 * 2**20
     assert option.memory.gpu.total == gpu0.total + gpu1.total
     sentence = recommend(facts, report, 4096).sentence
     assert "layers 0–22 on GPU 0, 23–31 and the output layer on GPU 1" in sentence
