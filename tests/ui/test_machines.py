@@ -102,3 +102,15 @@ def test_add_machines_split_the_model_and_a_lost_machine_is_a_message(
     with qtbot.waitSignal(chat.reply_finished, timeout=120_000):
         chat.send(QUESTION)
     assert "Paris" in chat.last_reply
+
+
+def test_each_cards_share_shows_in_the_status_bar_and_the_chat(window: MainWindow) -> None:
+    from app.core.machine.hardware import MemorySnapshot
+
+    gib = 1024**3
+    window.readout_ready.emit(MemorySnapshot(8 * gib, 64 * gib, gib, 5 * gib, ((0, 3 * gib), (1, 2 * gib))))
+    assert "GPU 0 3.0 GB · GPU 1 2.0 GB" in window.engine_label.text()
+    cards = window.chat.machines_bar.cards
+    assert cards.isVisibleTo(window) and cards.text() == "Engine's graphics memory: GPU 0 3.0 GB · GPU 1 2.0 GB"
+    window.readout_ready.emit(MemorySnapshot(8 * gib, 64 * gib, gib))
+    assert not cards.isVisibleTo(window)

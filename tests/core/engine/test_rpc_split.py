@@ -3,6 +3,7 @@ children on 127.0.0.1 lend their CPUs, the plan splits the starter across both, 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -127,3 +128,36 @@ def test_the_server_never_outlives_the_command() -> None:
             return
         time.sleep(0.2)
     pytest.fail("the RPC server kept serving after its command was killed")
+
+
+def test_a_machine_gone_silent_ends_a_stalled_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine that vanishes without closing its connections leaves llama.cpp waiting on TCP; the client checks
+    the machines after a quiet spell and ends the engine when one no longer answers. The stall is made here by
+    stopping the engine process (SIGSTOP), the lost machine by naming a port nothing listens on."""
+    from app.core.engine import client as client_module
+    from app.core.errors import EngineCrashedError
+
+    monkeypatch.setattr(client_module, "RPC_QUIET_SECONDS", 1.0)
+    client = EngineClient()
+    try:
+        client.load_model(LoadModel(str(starter_model_path()), n_ctx=512))
+        gone = f"127.0.0.1:{free_port()}"
+        client.rpc_servers = (gone,)
+        os.kill(client.pid or 0, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(EngineCrashedError, match=f"machine at {gone}"):
+            client.complete([ChatMessage("user", QUESTION)], 16, GREEDY)
+        assert time.monotonic() - started < 15 and not client.is_running
+    finally:
+        client.close()
+
+
+def test_chat_command_splits_across_named_machines(two_servers: list[str]) -> None:
+    done = subprocess.run([sys.executable, "main.py", "chat", "starter", "--rpc", ",".join(two_servers), "--prompt",
+                           QUESTION, "--temperature", "0", "--max-tokens", "24", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reply = json.loads(done.stdout)
+    assert "Paris" in reply["reply"] and reply["devices"] == ["RPC0", "RPC1"]
+    assert reply["rpc_servers"] == two_servers and len(reply["tensor_split"]) == 2
+    assert reply["where"].endswith(f"and the output layer on {two_servers[1]}")

@@ -169,3 +169,17 @@ def test_memory_snapshot_reports_the_engine_vram(monkeypatch: pytest.MonkeyPatch
     assert read_memory_snapshot(me).process_vram_bytes is None  # NVML only when asked
     monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml([H100], init_error=True))
     assert read_memory_snapshot(me, with_vram=True).process_vram_bytes is None  # no driver: no figure
+
+
+def test_live_readout_has_each_cards_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model split across two cards: the snapshot gives the engine's VRAM on each (NVML's process lists)."""
+    from app.core.machine.hardware import read_memory_snapshot
+
+    pid = __import__("os").getpid()
+    cards = [{"name": "NVIDIA H200", "total": 140 * GB, "used": 5 * GB, "procs": {pid: 3 * GB, 99: GB}},
+             {"name": "NVIDIA H200", "total": 140 * GB, "used": 4 * GB, "procs": {pid: 2 * GB}}]
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml(cards))
+    snap = read_memory_snapshot(pid, with_vram=True)
+    assert snap.process_vram_bytes == 5 * GB
+    assert snap.process_vram_per_gpu == ((0, 3 * GB), (1, 2 * GB))
+    assert read_memory_snapshot(pid).process_vram_per_gpu == ()  # without NVML asked: RAM only
