@@ -72,7 +72,7 @@ class LlamaSession:
         n_layers = int(L.llama_model_n_layer(model))
         # llama.cpp offloads the output layer first: any GPU layer puts it (and the logits) on the GPU
         gpus = ggml_gpu_devices(L.llama_cpp._lib)
-        offload = bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload())
+        offload = bool(devices.names) or (bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload()))
         output_on_gpu = offload and request.n_gpu_layers != 0
         all_on_gpu = offload and not 0 <= request.n_gpu_layers <= n_layers
         self.settings = context_settings(
