@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,35 @@ def test_each_cards_share_shows_in_the_status_bar_and_the_chat(window: MainWindo
     assert cards.isVisibleTo(window) and cards.text() == "Engine's graphics memory: GPU 0 3.0 GB · GPU 1 2.0 GB"
     window.readout_ready.emit(MemorySnapshot(8 * gib, 64 * gib, gib))
     assert not cards.isVisibleTo(window)
+
+
+def test_two_gpus_in_the_computer_and_quant_pages(qtbot: QtBot) -> None:
+    """Two cards (20 and 10 GiB free of 24): each listed, the room on each, and the plan across both in words."""
+    from app.core.machine.hardware import BackendInfo, GpuInfo
+    from app.ui.computer_view import ComputerView
+    from app.ui.quant_table_view import QuantTableView
+    from tests.fixtures.model_shapes import llama3_8b_facts
+    from tests.ui.test_estimate_views import machine
+
+    gib = 1024**3
+    base = machine(ram_free=48)
+    cards = tuple(GpuInfo(i, "NVIDIA RTX A5000", "NVIDIA", 24 * gib, (24 - free) * gib, free * gib, "550.1", "8.6")
+                  for i, free in ((0, 20), (1, 10)))
+    report = replace(base, gpus=cards, backend=BackendInfo(True, "CUDA", "0.3.36", ("A5000", "A5000")))
+    computer = ComputerView(read_now=False)
+    qtbot.addWidget(computer)
+    computer.show_report(report)
+    assert "GPU 0, NVIDIA RTX A5000" in computer.gpus.text() and "GPU 1, NVIDIA RTX A5000" in computer.gpus.text()
+    assert "across your 2 GPUs (GPU 0 18.8 GB, GPU 1 8.8 GB)" in computer.room.text()
+    table = QuantTableView(read_hardware_now=False)
+    qtbot.addWidget(table)
+    table.set_hardware(report)
+    table.set_facts(llama3_8b_facts())
+    assert "layers 0–22 on GPU 0, 23–31 and the output layer on GPU 1" in table.sentence.text()
+    row = table.recommended_row()
+    assert row is not None and "2 GPUs — split, fits whole" in table.table.item(row, 3).text()
+    if SCREENSHOT_DIR:
+        for widget, name in ((computer, "your-computer-2gpus"), (table, "which-quant-2gpus")):
+            widget.resize(1000, 640)
+            widget.show()
+            widget.grab().save(str(Path(SCREENSHOT_DIR) / f"{name}.png"))
