@@ -33,6 +33,8 @@ def render(rec: Recommendation) -> str:
         where = PLACEMENT_WORDS[o.placement]
         if o.placement == "partial":
             where = f"GPU {o.n_gpu_layers} layers"
+        if len(o.memory.devices) > 1 and o.placement in ("gpu", "partial"):  # split: see the sentence for where
+            where = f"{len(o.memory.devices)} devices" + ("" if o.placement == "gpu" else f" {o.n_gpu_layers} l.")
         speed = f"{o.tokens_per_second:.0f}" if o.tokens_per_second else "–"
         loss = f"+{o.quality.delta_perplexity:g} perplexity" if o.quality else "–"
         mark = "→" if o.type == rec.recommended and o is not rec.this_file else " "
