@@ -21,6 +21,7 @@ from app.core.hub import network_log
 from app.core.machine.rpc_backend import Endpoint
 from app.core.models.library import starter_model_path
 from app.core.offline import set_offline
+from app.core.settings import set_setting
 from app.ui.main_window import MainWindow
 from tests.core.engine.test_rpc_split import QUESTION, free_port
 
@@ -43,6 +44,7 @@ def servers() -> Iterator[list[RpcServer]]:
     finally:
         for server in started:
             server.stop()
+        set_setting("rpc_machines", [])  # the machines added are remembered: the next window must not look for them
 
 
 @pytest.fixture
