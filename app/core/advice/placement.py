@@ -72,6 +72,8 @@ def _plan_split(path: Path, n_ctx: int, hardware: HardwareReport) -> LoadPlan:
         return LoadPlan(-1, "partial", "The file could not be read ahead; llama.cpp splits it by free memory.",
                         shares, servers, "")
     option = file_option(facts, hardware, n_ctx)
+    if option.placement == "cpu":  # too big for the devices even in part, small enough for this computer's RAM
+        return LoadPlan(0, "cpu", "It does not fit on the devices, so it runs on this computer's processor.")
     layers = option.n_gpu_layers if option.placement in ("gpu", "partial") else -1  # "none": llama.cpp says why
     where = where_layers(replace(option, n_gpu_layers=layers), budget, facts.n_layers)
     machines = "machine" if len(servers) == 1 else "machines"
