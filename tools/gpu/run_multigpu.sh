@@ -16,7 +16,7 @@ for step in "$@"; do
   echo "=== $step"
   case $step in
     check)
-      nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv,noheader
+      nvidia-smi --query-gpu=index,name,memory.used,memory.total,driver_version --format=csv,noheader; nvidia-smi topo -m | head -4
       python3 -c "import llama_cpp as L; print('offload', L.llama_supports_gpu_offload(), 'rpc', L.llama_supports_rpc())"
       python3 -c "import huggingface_hub, httpx2, psutil, pynvml; print('hub, psutil, NVML: present')" 
       python3 main.py hardware ;;
