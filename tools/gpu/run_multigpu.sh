@@ -23,10 +23,10 @@ for step in "$@"; do
     model)
       [ -f $MODEL ] || python3 tests/bench/random_model.py --shape llama-3-8b --type Q4_K_M --tokenizer-from $T --out $MODEL ;;
     bench)
-      python3 tests/bench/bench_multi_gpu.py $MODEL --mode both --cap-gb ${CAP:-5} --rounds 3 \
+      python3 tests/bench/bench_multi_gpu.py $MODEL --mode ${MODE:-both} --cap-gb ${CAP:-5} --rounds ${ROUNDS:-3} \
         --json $OUT/multi-gpu.json 2>&1 | tee $OUT/multi-gpu.md ;;
     app)
-      python3 main.py recommend $MODEL --ctx 4096 2>&1 | tail -5
+      python3 main.py hardware; python3 main.py recommend $MODEL --ctx 4096 2>&1 | tail -5
       CUDA_VISIBLE_DEVICES=0 python3 main.py rpc-server --port 50252 > $OUT/rpc-a.log 2>&1 &
       A=$!
       CUDA_VISIBLE_DEVICES=1 python3 main.py rpc-server --port 50253 > $OUT/rpc-b.log 2>&1 &
@@ -36,7 +36,8 @@ for step in "$@"; do
         CUDA_VISIBLE_DEVICES= python3 main.py chat $MODEL --rpc 127.0.0.1:50252,127.0.0.1:50253 --prompt "Hello" \
           --max-tokens 32 --temperature 0 --ctx 4096 --json 2>&1 | tail -c 2500
       else echo "huggingface_hub is not on this machine: chat --rpc (its connection list) skipped"; fi
-      kill -INT $A $B; wait $A $B; tail -3 $OUT/rpc-a.log ;;
+      # SIGTERM: a background job of a non-interactive shell ignores SIGINT, so Ctrl+C's signal would not arrive
+      kill -TERM $A $B; wait $A $B; tail -3 $OUT/rpc-a.log ;;
   esac
   echo "=== $step: $(( $(date +%s) - start )) s"
 done
