@@ -14,7 +14,7 @@ from app.core.offline import apply_offline_mode
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import chat, convert, doctor, download, hardware, quantize, recommend, rpc_server
+    from app.cli import chat, compare, convert, doctor, download, hardware, quantize, recommend, rpc_server
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"QuantDesk {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (doctor, hardware, recommend, chat, download, convert, quantize, rpc_server):
+    for command in (doctor, hardware, recommend, chat, download, convert, quantize, compare, rpc_server):
         command.add_parser(sub)
     return parser
 

@@ -26,7 +26,7 @@ import psutil  # noqa: E402
 import pytest  # noqa: E402
 
 # session-scoped model files (starter expanded to F16, a tiny random-weight Llama, its imatrix) for any test folder
-pytest_plugins = ["tests.model_fixtures"]
+pytest_plugins = ["tests.model_fixtures", "tests.fixtures.ladder"]
 
 
 def _children() -> set[int]:

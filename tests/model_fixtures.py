@@ -27,14 +27,22 @@ def starter_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_tiny_random(tokenizer_from: Path, dst: Path, n_vocab: int = 4096, n_embd: int = 256,
-                     n_ff: int = 512, n_blocks: int = 2, seed: int = 0) -> Path:
+                     n_ff: int = 512, n_blocks: int = 2, seed: int = 0,
+                     specials: dict[int, str] | None = None, special_ids: dict[str, int] | None = None,
+                     add_bos: bool = False, chat_template: str | None = None) -> Path:
     """A random-weight Llama of real shapes (rows of 256, so K- and i-quants are used without fallback),
     with the starter's tokenizer cut to its first n_vocab tokens (merges kept only where all three
-    pieces survive), written as F16 like a conversion would."""
+    pieces survive), written as F16 like a conversion would.
+
+    `specials` replaces control tokens by id (the starter's 17 come first), `special_ids` sets
+    tokenizer.ggml.<name>_token_id, `chat_template` is written as tokenizer.chat_template: a stand-in for
+    another family's vocabulary and format (tests/fixtures/family_models.py)."""
     src = gguf.GGUFReader(tokenizer_from)
     rng = np.random.default_rng(seed)
     writer = gguf.GGUFWriter(dst, arch="llama")
     tokens = src.fields["tokenizer.ggml.tokens"].contents()[:n_vocab]
+    for token_id, text in (specials or {}).items():
+        tokens[token_id] = text
     kept = set(tokens)
     merges = [m for m in src.fields["tokenizer.ggml.merges"].contents()
               if (parts := m.split(" ", 1)) and len(parts) == 2 and parts[0] in kept and parts[1] in kept
@@ -56,9 +64,14 @@ def make_tiny_random(tokenizer_from: Path, dst: Path, n_vocab: int = 4096, n_emb
     writer.add_token_list(tokens)
     writer.add_token_types(src.fields["tokenizer.ggml.token_type"].contents()[:n_vocab])
     writer.add_token_merges(merges)
-    for key in ("bos_token_id", "eos_token_id", "unknown_token_id", "padding_token_id"):
-        writer.add_uint32(f"tokenizer.ggml.{key}", int(src.fields[f"tokenizer.ggml.{key}"].contents()))
-    writer.add_add_bos_token(False)
+    ids = {key: int(src.fields[f"tokenizer.ggml.{key}_token_id"].contents())
+           for key in ("bos", "eos", "unknown", "padding")}
+    ids.update(special_ids or {})
+    for key, token_id in ids.items():
+        writer.add_uint32(f"tokenizer.ggml.{key}_token_id", token_id)
+    writer.add_add_bos_token(add_bos)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
 
     def matrix(rows: int, cols: int) -> np.ndarray:
         return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float16)

@@ -7,8 +7,11 @@ Uses a throwaway data and settings folder, the real starter model and the real e
 what a person sees. The network screen searches the fake Hub of the tests (tests/fixtures/fake_hub.py: the
 real huggingface_hub client talking to a server on 127.0.0.1), so its host is 127.0.0.1. The error screen is
 a real full disk: llama.cpp quantizing into /dev/full. The 200 % set is a 1920×1080 screen at 200 %
-(QT_SCALE_FACTOR=2, a 960×540 window): the size where a person at 200 % runs out of room first. The chat
-runs llama.cpp on one thread, so the speed shown is one core's, steady on a shared machine.
+(QT_SCALE_FACTOR=2, a 960×540 window): the size where a person at 200 % runs out of room first; there the
+chat starts with its side panel folded (chat-200) and is drawn again with it open (chat-panel-open-200).
+The chat runs llama.cpp on one thread, so the speed shown is one core's, steady on a shared machine. Chat
+screens: chat-empty (no model yet), chat-ready (the starter loaded, the input waiting), chat (a short answer
+and a code block), chat-memory (the memory panel with its timeline), engine-crashed.
 
 The Find models, Convert and Jobs screenshots are written by their UI tests, with real content in them:
 `QUANTDESK_SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/ui`.
@@ -83,6 +86,12 @@ def shoot(widget: QWidget, name: str) -> None:
     print(f"wrote {path.relative_to(ROOT)}")
 
 
+def ask(window: MainWindow, finished: list[object], question: str) -> None:
+    count = len(finished)
+    window.chat.send(question)
+    wait_until(lambda: len(finished) > count, timeout=240)
+
+
 def wanted(name: str) -> bool:
     return ARGS.screens == "all" or name in ARGS.screens.split(",")
 
@@ -149,20 +158,34 @@ def main() -> int:
     # One llama.cpp thread for the pictures: on a shared 2-core machine, OpenMP's barriers make two threads
     # crawl whenever another process takes a core (0.8-10 tokens/s seen), which is no picture of the app.
     set_setting("threads", 1)
-    window.bridge.load_model(starter_model_path(), n_ctx=2048)
+    window.library.select_path(starter_model_path())
+    window.load_default_model()  # through the Chat page's load options, as the Load button does
     wait_until(lambda: window.bridge.loaded is not None and not window.bridge.busy)
     set_setting("threads", 0)
     window.library.refresh()
+    if wanted("chat-ready"):
+        shoot(window, "chat-ready")
     window.chat.sampling = SamplingSettings(temperature=0.7, seed=11)
-    for question in ("What is the capital of France? Answer in one word.",
-                     "Give me three tips for staying focused while studying."):
-        count = len(finished)
-        window.chat.send(question)
-        wait_until(lambda count=count: len(finished) > count)
+    ask(window, finished, "What is the capital of France? Answer in one word.")
+    window.chat.sampling = SamplingSettings(temperature=0.0)
+    ask(window, finished, "Write a Python function that adds two numbers, with a short explanation.")
+    window.chat.conversations.refresh()
     window.update_readouts()
     window.chat.input.setPlainText("What is the capital of Germany?")
     if wanted("chat"):
         shoot(window, "chat")
+    if wanted("chat-panel-open"):  # at 200 % the narrow chat starts with its side panel folded: opened here
+        window.chat.settings_button.setChecked(True)
+        shoot(window, "chat-panel-open")
+        window.chat.settings_button.setChecked(False)
+    if wanted("chat-memory"):
+        for _ in range(4):  # a few readouts for the timeline
+            window._readout_timer.timeout.emit()
+            wait_until(lambda: not window._readout_in_flight)
+            time.sleep(0.3)
+        window.chat.side.setCurrentIndex(1)
+        shoot(window, "chat-memory")
+        window.chat.side.setCurrentIndex(0)
 
     for page, name in (("Your computer", "your-computer"), ("Which quant?", "which-quant"),
                        ("Settings", "settings"), ("How it works", "how-it-works")):
@@ -198,7 +221,7 @@ def main() -> int:
     if not ARGS.one_set:
         me = [sys.executable, __file__, "--one-set"]
         subprocess.run([*me, "--scale", "2", "--size", "960x540", "--suffix=-200",
-                        "--screens", "get-started,chat,which-quant,settings"], check=True)
+                        "--screens", "get-started,chat,chat-panel-open,which-quant,settings"], check=True)
         subprocess.run([*me, "--theme", "dark", "--suffix=-dark", "--screens", "get-started,chat"], check=True)
     return 0
 

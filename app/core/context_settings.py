@@ -15,7 +15,8 @@ from off to "auto"; n_batch is 2048 there, 512 in llama-cpp-python's Llama):
   llama.cpp otherwise reserves logits for a whole batch (n_vocab × 512 floats: 250 MiB for a 128k vocabulary).
 - F16 K and V cache; the full-size cache on sliding-window layers (swa_full), so a follow-up turn can reuse
   the cached prefix however long the conversation is.
-- threads: one per physical core, for generation and for prompts (hyper-threads slow the matrix products);
+- threads: one per physical core (or the number chosen in Settings), for generation and for prompts
+  (hyper-threads slow the matrix products);
   with every layer on a GPU, one thread for generation: the processor then only looks up the next token's
   embedding, and waking a pool of threads for that each token cost the 1B model on an H200 5 % with the
   default sampler chain (docs/benchmarks/gpu.md).
@@ -78,13 +79,18 @@ def context_settings(
     n_threads: int | None = None,
     output_on_gpu: bool = False,
     all_on_gpu: bool = False,
+    cores: int | None = None,
 ) -> ContextSettings:
     """The settings for a model loaded with context `n_ctx` (and the request's batch and threads, if set).
     `output_on_gpu`: the output layer runs on a GPU (llama.cpp offloads it first, so any GPU layer means it);
-    `all_on_gpu`: every layer does."""
+    `all_on_gpu`: every layer does. `cores`: the threads chosen in Settings (None: one per physical core);
+    they stand for the processor's cores, so generation with every layer on a GPU still uses one."""
     batch = max(1, n_batch)
     backend = {"on": True, "off": False}.get(os.environ.get("QUANTDESK_BACKEND_SAMPLING", ""), output_on_gpu)
-    cores = n_threads if n_threads and n_threads > 0 else physical_cores()
+    if n_threads and n_threads > 0:
+        cores = n_threads
+    elif not cores or cores <= 0:
+        cores = physical_cores()
     return ContextSettings(
         n_ctx=n_ctx,
         n_batch=batch,

@@ -152,3 +152,7 @@ class ImatrixError(QuantDeskError):
 
 class QuantizeError(QuantDeskError):
     """llama.cpp's quantizer refused or failed; `detail` holds its own log lines."""
+
+
+class EvaluationError(QuantDeskError):
+    """Measuring a model's quality against a reference failed (a text too short, models that don't match)."""

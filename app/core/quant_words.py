@@ -85,6 +85,7 @@ class LadderStep:
     share_of_f16: float  # 0..1
     percent_smaller: float
     percent_worse: float | None
+    measured: bool = False  # percent_worse measured here on this model (Compare page), not the published one
 
     def sentence(self, f16_bytes: int) -> str:
         """"14.2 GB → 4.1 GB at Q4_K_M, 71 % smaller, about 3 % worse on the published measure"."""
@@ -93,12 +94,16 @@ class LadderStep:
         if self.type == "F16":
             return f"{format_bytes(f16_bytes)} at F16: the full-size model"
         if self.percent_worse is not None:
-            text += f", {_about(self.percent_worse)} worse on the published measure"
+            where = "measured here" if self.measured else "on the published measure"
+            text += f", {_about(self.percent_worse)} worse {where}"
         return text
 
 
-def ladder(sizes: dict[str, int]) -> list[LadderStep]:
-    """Each level of `sizes` (type → file bytes, F16 included) against F16, largest first."""
+def ladder(sizes: dict[str, int], measured: dict[str, float] | None = None) -> list[LadderStep]:
+    """Each level of `sizes` (type → file bytes, F16 included) against F16, largest first. `measured`: type →
+    percent worse as measured here on this model; those levels use it instead of the published figure."""
     f16 = sizes["F16"]
-    steps = [LadderStep(t, b, b / f16, (1 - b / f16) * 100, percent_worse(t)) for t, b in sizes.items()]
+    measured = measured or {}
+    steps = [LadderStep(t, b, b / f16, (1 - b / f16) * 100, measured.get(t, percent_worse(t)), t in measured)
+             for t, b in sizes.items()]
     return sorted(steps, key=lambda s: -s.file_bytes)

@@ -160,7 +160,7 @@ OFFERED_NAMES: tuple[str, ...] = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3
 OFFERED: tuple[QuantType, ...] = tuple(BY_NAME[n] for n in OFFERED_NAMES)
 
 #: A sensible ladder for the comparison panel: one near-lossless, one good, one small, one tiny.
-DEFAULT_LADDER: tuple[str, ...] = ("Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
+DEFAULT_LADDER: tuple[str, ...] = ("Q8_0", "Q6_K", "Q4_K_M", "Q3_K_M", "Q2_K")
 
 
 def quant_type(name: str) -> QuantType:

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     # graphics memory QuantDesk may plan to use, in GB (0: all that is free); also a way to try what a
     # smaller card would do (machine/hardware.py applies it, advice/recommend.py plans within it)
     "gpu_memory_limit_gb": 0,
+    "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
     # other machines lending their devices through llama.cpp's RPC backend ("host:port"): Chat → Add a machine
     "rpc_machines": [],
 }
@@ -57,7 +58,8 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "theme": lambda v: v in THEMES,
     "first_run_done": lambda v: isinstance(v, bool),
     "added_models": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
-    "gpu_memory_limit_gb": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "gpu_memory_limit_gb": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 4096,
+    "chat": lambda v: isinstance(v, dict),
     "rpc_machines": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
 }
 

@@ -92,9 +92,7 @@ class DownloadPanel(QWidget):
 
     def _on_watcher_changed(self, record: JobRecord) -> None:
         if record.state is JobState.QUEUED:
-            ahead = self.watcher.jobs_ahead()
-            self.status_label.setText(self.tr("Waiting for {n} job(s) on the Jobs page to finish first…")
-                                      .format(n=ahead) if ahead else self.tr("Starting…"))
+            self.status_label.setText(self.watcher.waiting_text())
             return
         if record.detail:
             self.file_label.setText(record.detail)

@@ -66,7 +66,8 @@ class HelpView(QWidget):
                 "measured it on Llama-3-8B: one published measure on one model. <b>Bits per weight</b> is the "
                 "average storage per weight. Memory figures are estimates from the model's shape, checked "
                 "against measured memory (within 1 to 2 %); speeds are estimates from the memory's "
-                "bandwidth.</p>"),
+                "bandwidth and the time each layer takes, until a model has run here: then its measured "
+                "speed is shown.</p>"),
             self.tr(
                 "<h3>Privacy</h3>"
                 "<p>Everything runs on this computer and QuantDesk sends no telemetry. It connects to the "

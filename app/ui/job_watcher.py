@@ -52,6 +52,12 @@ class JobWatcher(QObject):
             ahead += record.state in (JobState.QUEUED, JobState.RUNNING)
         return ahead
 
+    def waiting_text(self) -> str:
+        """What a page says while its job waits in the queue."""
+        ahead = self.jobs_ahead()
+        return (self.tr("Waiting for {n} job(s) on the Jobs page to finish first…").format(n=ahead) if ahead
+                else self.tr("Starting…"))
+
     def _check(self) -> None:
         if self.job_id is None:
             return

@@ -42,7 +42,8 @@ REPAINT_INTERVAL_MS = 500
 COLUMNS = ("Job", "Status", "Progress", "Time left", "")
 
 STAGE_NAMES = {"expand": "expanding to F16", "imatrix": "importance matrix", "quantize": "quantizing",
-               "download": "downloading", "convert": "converting"}
+               "download": "downloading", "convert": "converting", "reference": "measuring the reference",
+               "measure": "measuring"}
 
 
 class JobRow(QWidget):
@@ -191,10 +192,19 @@ class JobsView(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(result.folder))
 
     def _on_quantize_button_clicked(self) -> None:
+        self.open_quantize_dialog()
+
+    def open_quantize_dialog(self, src: Path | None = None, types: tuple[str, ...] | None = None) -> QuantizeDialog:
+        """The Quantize dialog, with a model and levels already chosen when given (the Compare page's ladder)."""
         dialog = QuantizeDialog(self)
+        if src is not None:
+            dialog.set_source(src)
+        if types is not None:
+            dialog.set_types(types)
         dialog.setModal(True)
         dialog.accepted.connect(lambda: self.quantize_requested(dialog.choice()))
         dialog.open()
+        return dialog
 
     def quantize_requested(self, choice: QuantizeChoice | None) -> None:
         """Check the input off the GUI thread (its header can be large), then ask or queue."""

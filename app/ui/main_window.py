@@ -10,14 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMainWindow,
-    QSplitter,
     QStackedWidget,
     QWidget,
 )
@@ -26,10 +25,12 @@ from app.core.chat.store import ConversationStore
 from app.core.errors import QuantDeskError
 from app.core.jobs.queue import JobRecord
 from app.core.machine.hardware import MemorySnapshot, read_memory_snapshot
+from app.core.quants import DEFAULT_LADDER
 from app.core.settings import get_setting
 from app.core.units import format_bytes
 from app.ui.accessibility import tab_moves_focus
-from app.ui.chat_view import ChatView
+from app.ui.chat_page import ChatPage
+from app.ui.compare_view import CompareView
 from app.ui.computer_view import ComputerView
 from app.ui.convert_view import ConvertView
 from app.ui.engine_bridge import EngineBridge
@@ -40,7 +41,6 @@ from app.ui.job_controller import JobController
 from app.ui.jobs_view import JobsView
 from app.ui.log_view import LogView, install_log_handler
 from app.ui.model_browser_view import ModelBrowserView
-from app.ui.model_library_view import ModelLibraryView
 from app.ui.privacy_bar import PrivacyBar
 from app.ui.quant_table_view import QuantTableView
 from app.ui.settings_view import SettingsView
@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self._readout_timer.setInterval(READOUT_INTERVAL_MS)
         self._readout_in_flight = False
         self.readout_ready.connect(self._on_readout_ready)
+        self.readout_ready.connect(self.chat.memory.add_snapshot)
         self.readout_ready.connect(self.chat.machines_bar.show_readout)
         self._readout_timer.timeout.connect(self._on_readout_timer_timeout)
         self._readout_timer.start()
@@ -117,19 +118,17 @@ class MainWindow(QMainWindow):
         self.get_started = FirstRunView(self.job_controller, self)
         self.get_started.chat_requested.connect(self.chat_with)
         self.add_page(self.tr("Get started"), self.get_started)
-        chat_page = QSplitter(Qt.Orientation.Horizontal, self)
-        self.library = ModelLibraryView(self.bridge, chat_page)
-        self.chat = ChatView(self.bridge, self.history, chat_page)
-        chat_page.addWidget(self.library)
-        chat_page.addWidget(self.chat)
-        chat_page.setSizes([300, 860])
-        self.add_page(self.tr("Chat"), chat_page)
+        self.chat_page = ChatPage(self.bridge, self.history, self)
+        self.library, self.chat = self.chat_page.library, self.chat_page.chat
+        self.add_page(self.tr("Chat"), self.chat_page)
         self.computer = ComputerView(self)
         self.quant_table = QuantTableView(self, read_hardware_now=False, show_first_model=True)
         self.computer.hardware_changed.connect(self.quant_table.set_hardware)
         self.computer.hardware_changed.connect(self.get_started.set_hardware)
         self.add_page(self.tr("Your computer"), self.computer)
         self.add_page(self.tr("Which quant?"), self.quant_table)
+        self.compare = CompareView(self.job_controller, self)
+        self.add_page(self.tr("Compare"), self.compare)
         self.model_browser = ModelBrowserView(self.job_controller, self)
         self.add_page(self.tr("Find models"), self.model_browser)
         self.convert = ConvertView(self.job_controller, self)
@@ -138,11 +137,23 @@ class MainWindow(QMainWindow):
         self.add_page(self.tr("Jobs"), self.jobs)
         # whatever a job made (a download, a conversion, a quant) belongs in the model list
         self.job_controller.job_finished.connect(lambda _record: self.library.refresh())
+        self.job_controller.job_finished.connect(self._on_job_controller_job_finished)
+        self.compare.measurements_changed.connect(self.quant_table.refresh_measured)
+        self.compare.ladder_requested.connect(self._on_compare_ladder_requested)
         self.settings_page = SettingsView(self)
         self.settings_page.models_dir_changed.connect(self.library.refresh)
+        self.settings_page.models_dir_changed.connect(self.compare.refresh_models)
         self.add_last_page(self.tr("Settings"), self.settings_page)
         self.add_last_page(self.tr("How it works"), HelpView(self))
         self.add_last_page(self.tr("Log"), LogView(install_log_handler(), self))
+
+    def _on_job_controller_job_finished(self, record: JobRecord) -> None:
+        if record.kind != "evaluate":  # a new model file: the Compare page lists it
+            self.compare.refresh_models()
+
+    def _on_compare_ladder_requested(self, path: Path) -> None:
+        self.show_page(self.tr("Jobs"))
+        self.jobs.open_quantize_dialog(path, DEFAULT_LADDER)
 
     def _on_job_controller_job_failed(self, record: JobRecord | None, error: QuantDeskError) -> None:
         title = record.title if record is not None else self.tr("A job failed")
@@ -161,13 +172,15 @@ class MainWindow(QMainWindow):
             if self.bridge.busy:  # the starter is still loading: load this one right after
                 self._pending_load = model
             else:
-                self.bridge.load_model(model)
+                self.library.load_selected()  # with the context length and placement chosen on the Chat page
         self.chat.input.setFocus()
 
     def _on_bridge_idle_load_pending(self, busy: bool) -> None:
         if not busy and self._pending_load is not None:
             model, self._pending_load = self._pending_load, None
-            self.bridge.load_model(model)
+            self.library.select_path(model)
+            if self.library.selected_path() == model:
+                self.library.load_selected()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -182,9 +195,7 @@ class MainWindow(QMainWindow):
 
     def load_default_model(self) -> None:
         """At start-up, load the selected model (the starter on first launch) so chat works at once."""
-        path = self.library.selected_path()
-        if path is not None and not self.bridge.busy:
-            self.bridge.load_model(path)
+        self.library.load_selected()
 
     def add_page(self, title: str, widget: QWidget) -> None:
         """A page in the navigation, above the ones that stay at the bottom (the log)."""
@@ -215,8 +226,7 @@ class MainWindow(QMainWindow):
         if self._readout_in_flight:
             return
         self._readout_in_flight = True
-        loaded = self.bridge.loaded
-        pid, with_vram = self.bridge.engine_pid, loaded is not None and loaded.info.n_gpu_layers != 0
+        pid, with_vram = self.bridge.engine_pid, True  # NVML too: the GPU's total and the engine's VRAM
 
         def sample() -> None:
             try:
@@ -274,6 +284,8 @@ class MainWindow(QMainWindow):
         self.privacy.shutdown()
         self.get_started.shutdown()
         self.model_browser.shutdown()
+        self.chat_page.shutdown()
+        self.compare.shutdown()
         self.jobs.shutdown()
         self.job_controller.shutdown()
         self.bridge.shutdown()

@@ -11,6 +11,7 @@ the network.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,13 +31,15 @@ from PySide6.QtWidgets import (
 
 from app.core.advice.repo import HardwareOnce, RepoAdvice, inspect_and_recommend
 from app.core.errors import QuantDeskError
-from app.core.hub.search import ModelSearch, ModelSummary, SearchPage, SearchQuery
 from app.core.offline import apply_offline_mode, is_offline, set_offline
 from app.ui.background import BackgroundTask
 from app.ui.download_panel import DownloadPanel
 from app.ui.error_dialog import show_error
 from app.ui.job_controller import JobController
 from app.ui.model_inspect_panel import ModelInspectPanel
+
+if TYPE_CHECKING:  # the Hub client (huggingface_hub, httpx2) loads with the first search, not at start-up
+    from app.core.hub.search import ModelSearch, ModelSummary, SearchPage, SearchQuery
 
 REPO_ROLE = Qt.ItemDataRole.UserRole
 SORTS = (("downloads", "Most downloaded"), ("likes", "Most liked"), ("recent", "Recently updated"))
@@ -144,6 +147,8 @@ class ModelBrowserView(QWidget):
     # ---- state --------------------------------------------------------------------------------------
 
     def query(self) -> SearchQuery:
+        from app.core.hub.search import SearchQuery
+
         return SearchQuery(text=self.search_edit.text(), sort=self.sort_combo.currentData(),
                            gguf_only=self.gguf_check.isChecked(),
                            text_generation_only=self.textgen_check.isChecked())
@@ -173,6 +178,8 @@ class ModelBrowserView(QWidget):
     def start_search(self) -> None:
         if is_offline():
             return
+        from app.core.hub.search import ModelSearch
+
         self._search = ModelSearch(self.query())
         self.results.clear()
         self.inspector.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -31,13 +32,14 @@ from app.core.advice.recommend import QuantOption
 from app.core.advice.repo import RepoRecommendation
 from app.core.convert.families import CONVERTIBLE_ARCHITECTURES, SUPPORTED_TITLES
 from app.core.errors import QuantDeskError
-from app.core.hub.connection import has_token, save_token
-from app.core.hub.inspect import RepoInspection
 from app.core.paths import hf_cache_dir
 from app.core.quant_words import explain_quant_type
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
 from app.ui.error_dialog import show_error
+
+if TYPE_CHECKING:  # the Hub client loads with the first inspection, not at start-up
+    from app.core.hub.inspect import RepoInspection
 
 COLUMNS = ("File", "Size", "Quant (name)", "Quant (header)")
 
@@ -168,6 +170,8 @@ class ModelInspectPanel(QWidget):
         self.recommendation_label.setText(self._recommendation_text(recommendation))
         self.disk_label.setText(self._disk_text(inspection))
         self._fill_table(inspection)
+        from app.core.hub.connection import has_token  # loaded by the inspection that got us here
+
         self.token_box.setVisible(inspection.gated and not has_token())
         self._update_buttons()
 
@@ -329,6 +333,8 @@ class ModelInspectPanel(QWidget):
         token = self.token_edit.text()
         self.token_edit.clear()  # the token leaves the widget at once; only huggingface_hub's store keeps it
         self.token_button.setEnabled(False)
+        from app.core.hub.connection import save_token
+
         self._token_task = BackgroundTask(save_token, token, parent=self, pass_progress=False)
         self._token_task.finished.connect(self._on_token_task_finished)
         self._token_task.failed.connect(self._on_token_task_failed)

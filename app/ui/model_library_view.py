@@ -1,5 +1,6 @@
-"""The model library: the models on this computer, the one that is loaded, and a way to add a GGUF file
-(the button, or dropping files on the window: read where they lie, never copied, and remembered)."""
+"""The model library: the models on this computer, the one that is loaded, a way to add a GGUF file (the
+button, or dropping files on the window: read where they lie, never copied, and remembered), and how the
+selected one loads (context length, where it runs and why, progress)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.chat.preferences import ChatPreferences
 from app.core.engine.protocol import ModelLoaded
 from app.core.errors import QuantDeskError
 from app.core.models.library import ModelEntry, add_model_file, list_models
 from app.core.units import format_bytes
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
+from app.ui.load_options_view import LoadOptionsView
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -30,9 +33,12 @@ PATH_ROLE = Qt.ItemDataRole.UserRole
 class ModelLibraryView(QWidget):
     load_requested = Signal(Path)
 
-    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
+                 preferences: ChatPreferences | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        prefs = preferences or ChatPreferences()
+        self.options = LoadOptionsView(prefs.context_length, prefs.placement, self)
         title = QLabel(self.tr("<b>Your models</b>"), self)
         self.list = QListWidget(self)
         self.list.setAccessibleName(self.tr("Your models"))
@@ -42,7 +48,8 @@ class ModelLibraryView(QWidget):
         self.load_button = QPushButton(self.tr("Load"), self)
         self.unload_button = QPushButton(self.tr("Unload"), self)
         self.unload_button.setToolTip(self.tr("Free the memory the loaded model uses"))
-        self.add_button = QPushButton(self.tr("Add GGUF file…"), self)
+        self.add_button = QPushButton(self.tr("Add file…"), self)
+        self.add_button.setToolTip(self.tr("Add a GGUF model file from this computer (it is read in place)"))
         self.state = QLabel(self.tr("No model loaded."), self)
         self.state.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -53,6 +60,7 @@ class ModelLibraryView(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        layout.addWidget(self.options)
         layout.addWidget(self.state)
 
         self.load_button.clicked.connect(self._on_load_button_clicked)
@@ -60,12 +68,14 @@ class ModelLibraryView(QWidget):
         self.unload_button.clicked.connect(self._on_unload_button_clicked)
         bridge.model_unloaded.connect(self._on_bridge_model_unloaded)
         self.list.itemDoubleClicked.connect(lambda _item: self._on_load_button_clicked())
-        self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
+        self.list.currentRowChanged.connect(lambda _row: self._on_list_current_row_changed())
         bridge.model_loaded.connect(self._on_bridge_model_loaded)
         bridge.load_failed.connect(self._on_bridge_load_failed)
         bridge.engine_crashed.connect(self._on_bridge_engine_crashed)
         bridge.status_changed.connect(self.state.setText)
         bridge.busy_changed.connect(lambda _busy: self._update_buttons())
+        bridge.load_progress.connect(self.options.show_progress)
+        bridge.load_planned.connect(lambda plan: self.options.reason.setText(plan.reason))
         self.refresh()
 
     def refresh(self) -> None:
@@ -122,10 +132,20 @@ class ModelLibraryView(QWidget):
         if name:
             self.add_file(Path(name))
 
-    def _on_load_button_clicked(self) -> None:
+    def _on_list_current_row_changed(self) -> None:
+        self.options.set_model(self.selected_path())
+        self._update_buttons()
+
+    def load_selected(self) -> bool:
+        """Load the selected model with the context length and placement chosen below the list."""
         path = self.selected_path()
-        if path is not None and not self.bridge.busy:
-            self.bridge.load_model(path)
+        if path is None or self.bridge.busy:
+            return False
+        self.options.show_progress(0.0)
+        return self.bridge.load_model(path, n_ctx=self.options.context_length, placement=self.options.placement)
+
+    def _on_load_button_clicked(self) -> None:
+        self.load_selected()
 
     def _mark_loaded(self, loaded_path: Path | None) -> None:
         """Bold the model that is in the engine now, so it is clear what the chat talks to."""
@@ -145,6 +165,7 @@ class ModelLibraryView(QWidget):
         self._update_buttons()
 
     def _on_bridge_model_loaded(self, loaded: ModelLoaded) -> None:
+        self.options.show_progress(None)
         info = loaded.info
         self._mark_loaded(Path(info.path))
         remote = sum(name.startswith("RPC") for name in info.devices)
@@ -152,6 +173,8 @@ class ModelLibraryView(QWidget):
             where = self.tr("split across {n} device(s), {r} on other machines").format(n=len(info.devices), r=remote)
         elif len(info.devices) > 1:
             where = self.tr("split across {n} graphics cards").format(n=len(info.devices))
+        elif info.n_gpu_layers < 0:
+            where = self.tr("on the graphics card (all layers)")
         elif info.n_gpu_layers:
             where = self.tr("on the graphics card ({n} layers)").format(n=info.n_gpu_layers)
         else:
@@ -160,13 +183,18 @@ class ModelLibraryView(QWidget):
             name=Path(info.path).name, where=where, ctx=info.n_ctx, secs=loaded.load_seconds))
 
     def _on_bridge_load_failed(self, error: QuantDeskError) -> None:
+        self.options.show_progress(None)
         self._mark_loaded(None)
         self.state.setText(self.tr("Not loaded."))
         show_error(self.window(), error, self.tr("Could not load the model"))
 
     def _on_bridge_engine_crashed(self, error: QuantDeskError) -> None:
+        self.options.show_progress(None)
         self._mark_loaded(None)
         self.state.setText(self.tr("The engine stopped. Restart it from the chat panel."))
+
+    def shutdown(self) -> None:
+        self.options.shutdown()
 
     def _update_buttons(self) -> None:
         self.load_button.setEnabled(self.selected_path() is not None and not self.bridge.busy)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.advice.recommend import QuantOption, Recommendation, recommend
 from app.core.advice.sources import read_model_facts
 from app.core.errors import QuantDeskError
+from app.core.evaluate.measured import MeasuredLadder, measured_ladder
 from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.models.facts import ModelFacts
 from app.core.models.library import list_models
@@ -57,6 +58,7 @@ class QuantTableView(QWidget):
         self.facts: ModelFacts | None = None
         self.hardware: HardwareReport | None = None
         self.recommendation: Recommendation | None = None
+        self.measured: MeasuredLadder | None = None  # this model's levels as measured here (Compare page)
         self._tasks: list[BackgroundTask] = []
 
         title = QLabel(self.tr("<h2>Which quant?</h2>"), self)
@@ -108,16 +110,10 @@ class QuantTableView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        note = QLabel(
-            self.tr(
-                "Speeds are estimates from the memory's bandwidth. *Quality loss is the rise in "
-                "perplexity measured on Llama-3-8B by llama.cpp (lower is better); small models "
-                "lose more."
-            ),
-            self,
-        )
+        self.note = note = QLabel(self)
         note.setWordWrap(True)
         note.setStyleSheet("color: #555;")
+        self._update_note()
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
@@ -161,6 +157,7 @@ class QuantTableView(QWidget):
 
     def set_facts(self, facts: ModelFacts) -> None:
         self.facts = facts
+        self.measured = measured_ladder(facts)  # a small SQLite read
         if not self.model_box.currentText().strip():
             self.model_box.setEditText(facts.source)
         self.status.setText(
@@ -234,10 +231,32 @@ class QuantTableView(QWidget):
 
     # ---- the table ------------------------------------------------------------------------------------
 
+    def refresh_measured(self) -> None:
+        """New measurements were made (Compare page): read them again for the model shown."""
+        if self.facts is not None:
+            self.measured = measured_ladder(self.facts)
+            self.update_table()
+
+    def _update_note(self) -> None:
+        text = self.tr("Speeds are estimates (memory bandwidth and each layer's time), or measured once a file "
+                       "has run here. ")
+        if self.measured is None:
+            text += self.tr("*Quality loss is the rise in perplexity measured on Llama-3-8B by llama.cpp (lower "
+                            "is better); small models lose more. Measure this model's own on the Compare page.")
+        else:
+            m = self.measured
+            text += self.tr("*Quality loss marked \"measured here\" was measured on this computer on {model} "
+                            "against {ref} ({text}, context {ctx}): the rise in perplexity and the KL divergence "
+                            "(lower is better). Other levels show llama.cpp's figures for Llama-3-8B.").format(
+                model=m.model_name, ref=m.reference_type or "the reference", text=m.text_title, ctx=m.n_ctx)
+        self.note.setText(text)
+
     def update_table(self) -> None:
+        self._update_note()
         if self.facts is None or self.hardware is None:
             return
-        rec = recommend(self.facts, self.hardware, self.n_ctx)
+        measured = self.measured.quality_by_type() if self.measured is not None else None
+        rec = recommend(self.facts, self.hardware, self.n_ctx, measured)
         self.recommendation = rec
         rows = list(rec.options) + ([rec.this_file] if rec.this_file is not None else [])
         self.table.setRowCount(len(rows))
@@ -245,7 +264,7 @@ class QuantTableView(QWidget):
             is_file = option is rec.this_file
             self._fill_row(row, option, is_file, option.type == rec.recommended and not is_file)
         self.sentence.setText(rec.sentence)
-        self.ladder.show_recommendation(rec)
+        self.ladder.show_recommendation(rec, self.measured.percent_worse_by_type() if self.measured else None)
         self.recommendation_changed.emit(rec)
 
     def recommended_row(self) -> int | None:
@@ -259,7 +278,9 @@ class QuantTableView(QWidget):
         if recommended:
             name = self.tr("★ {type} — recommended").format(type=o.type)
         speed = self.tr("~{n:.0f} tokens/s").format(n=o.tokens_per_second) if o.tokens_per_second else "–"
-        loss = self.tr("+{d:g} perplexity").format(d=o.quality.delta_perplexity) if o.quality else "–"
+        if o.measured is not None:  # it ran here: what it did beats any estimate
+            speed = self.tr("{n:.0f} tokens/s measured").format(n=o.measured.tokens_per_second)
+        loss = self._loss_text(o)
         cells = [name, format_bytes(o.file_bytes), format_bytes(o.memory.total), self._badge(o), speed, loss]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -276,6 +297,20 @@ class QuantTableView(QWidget):
                 item.setFont(font)
             item.setToolTip(explain_quant_type(o.type) if column == 0 else self._tooltip(o))
             self.table.setItem(row, column, item)
+
+    def _loss_text(self, o: QuantOption) -> str:
+        q = o.quality
+        if q is None:
+            return "–"
+        if q.source.startswith("measured here") and self.measured is not None \
+                and o.type == self.measured.reference_type:
+            return self.tr("the reference of the figures measured here")
+        if q.source.startswith("measured here"):
+            return self.tr("{d:+.3g} perplexity, KL divergence {k:.4f} — measured here").format(
+                d=q.delta_perplexity, k=q.mean_kld or 0.0)
+        if self.measured is not None:
+            return self.tr("not measured here; Llama-3-8B: +{d:g} perplexity").format(d=q.delta_perplexity)
+        return self.tr("+{d:g} perplexity (Llama-3-8B)").format(d=q.delta_perplexity)
 
     def _badge(self, o: QuantOption) -> str:
         split = len(o.memory.devices) > 1

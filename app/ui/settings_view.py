@@ -1,4 +1,5 @@
-"""Settings: the data folder, the models folder, threads, the theme, offline by default; a menu entry on Linux.
+"""Settings: the data folder, the models folder, threads, the graphics memory limit, the theme, offline by
+default; a menu entry on Linux.
 
 Each change is saved at once in the settings file (app/core/settings.py, checked values). The theme applies
 at once; a new data folder is used from the next start (the open conversations and jobs stay where they
@@ -61,6 +62,14 @@ class SettingsView(QWidget):
         self.threads.setSpecialValueText(self.tr("Automatic (one per processor core)"))
         self.threads.setAccessibleName(self.tr("Processor threads"))
         self.threads_note = QLabel(self.tr("For chatting and quantizing. Applies to the next model loaded."), self)
+        self.gpu_limit = QSpinBox(self)
+        self.gpu_limit.setRange(0, 4096)
+        self.gpu_limit.setSuffix(self.tr(" GB"))
+        self.gpu_limit.setSpecialValueText(self.tr("All that is free"))
+        self.gpu_limit.setAccessibleName(self.tr("Graphics memory limit"))
+        self.gpu_limit_note = QLabel(self.tr("The most graphics memory QuantDesk plans a model into. Lower it to "
+                                             "leave room for other programs, or to see what a smaller card would "
+                                             "do; the rest of a model runs on the processor."), self)
         self.theme = QComboBox(self)
         self.theme.setAccessibleName(self.tr("Theme"))
         for key in THEMES:
@@ -70,7 +79,7 @@ class SettingsView(QWidget):
                                                 "The switch at the bottom of the window goes online for a while."))
         self.menu_button = QPushButton(self.tr("Add QuantDesk to the applications menu"), self)
         self.menu_note = QLabel(self)
-        for note in (self.data_note, self.models_note, self.threads_note, self.menu_note):
+        for note in (self.data_note, self.models_note, self.threads_note, self.gpu_limit_note, self.menu_note):
             note.setWordWrap(True)
             note.setObjectName("settingsNote")
 
@@ -81,6 +90,8 @@ class SettingsView(QWidget):
         form.addRow("", self.models_note)
         form.addRow(self.tr("Threads:"), self.threads)
         form.addRow("", self.threads_note)
+        form.addRow(self.tr("Graphics memory:"), self.gpu_limit)
+        form.addRow("", self.gpu_limit_note)
         form.addRow(self.tr("Theme:"), self.theme)
         form.addRow(self.tr("Privacy:"), self.offline_default)
         layout = QVBoxLayout(self)
@@ -102,6 +113,7 @@ class SettingsView(QWidget):
         self.data_edit.editingFinished.connect(lambda: self._save_folder("data_dir", self.data_edit))
         self.models_edit.editingFinished.connect(lambda: self._save_folder("models_dir", self.models_edit))
         self.threads.valueChanged.connect(lambda n: self._save("threads", int(n)))
+        self.gpu_limit.valueChanged.connect(lambda n: self._save("gpu_memory_limit_gb", int(n)))
         self.theme.currentIndexChanged.connect(self._on_theme_current_index_changed)
         self.offline_default.toggled.connect(lambda on: self._save("offline_by_default", bool(on)))
         self.menu_button.clicked.connect(self._on_menu_button_clicked)
@@ -116,14 +128,15 @@ class SettingsView(QWidget):
 
     def load(self) -> None:
         """Show the saved values (the defaults where none were chosen)."""
-        for widget in (self.threads, self.theme, self.offline_default):
+        for widget in (self.threads, self.gpu_limit, self.theme, self.offline_default):
             widget.blockSignals(True)
         self.data_edit.setText(get_setting("data_dir") or str(data_dir()))
         self.models_edit.setText(get_setting("models_dir") or str(models_dir()))
         self.threads.setValue(int(get_setting("threads")))
+        self.gpu_limit.setValue(int(get_setting("gpu_memory_limit_gb")))
         self.theme.setCurrentIndex(max(0, self.theme.findData(get_setting("theme"))))
         self.offline_default.setChecked(bool(get_setting("offline_by_default")))
-        for widget in (self.threads, self.theme, self.offline_default):
+        for widget in (self.threads, self.gpu_limit, self.theme, self.offline_default):
             widget.blockSignals(False)
 
     def _save(self, key: str, value: object) -> bool:

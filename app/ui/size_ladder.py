@@ -37,14 +37,16 @@ class SizeLadder(QWidget):
         self.steps: list[LadderStep] = []
         self.bars: dict[str, QProgressBar] = {}
 
-    def show_sizes(self, sizes: dict[str, int], highlight: str | None) -> None:
-        """`sizes`: type → file bytes, F16 included; `highlight`: the level the headline speaks of."""
+    def show_sizes(self, sizes: dict[str, int], highlight: str | None,
+                   measured: dict[str, float] | None = None) -> None:
+        """`sizes`: type → file bytes, F16 included; `highlight`: the level the headline speaks of;
+        `measured`: type → percent worse measured here (the Compare page), shown instead of the published."""
         self._clear()
         if "F16" not in sizes:
             self.headline.setText("")
             return
         f16 = sizes["F16"]
-        self.steps = ladder(sizes)
+        self.steps = ladder(sizes, measured)
         for row, step in enumerate(self.steps):
             name = QLabel(f"<b>{step.type}</b>" if step.type == highlight else step.type, self)
             name.setToolTip(explain_quant_type(step.type))
@@ -63,7 +65,8 @@ class SizeLadder(QWidget):
                        self.tr("{size} · {smaller:.0f} % smaller").format(size=format_bytes(step.file_bytes),
                                                                         smaller=step.percent_smaller))
             if step.percent_worse is not None and step.type != "F16":
-                figures += self.tr(" · {worse} worse").format(worse=_short_percent(step.percent_worse))
+                figures += (self.tr(" · {worse} worse, measured here") if step.measured else
+                            self.tr(" · {worse} worse")).format(worse=_short_percent(step.percent_worse))
             text = QLabel(figures, self)
             self._grid.addWidget(name, row, 0)
             self._grid.addWidget(bar, row, 1)
@@ -72,8 +75,8 @@ class SizeLadder(QWidget):
         chosen = next((s for s in self.steps if s.type == highlight), None)
         self.headline.setText(chosen.sentence(f16) + "." if chosen else "")
 
-    def show_recommendation(self, rec: Recommendation) -> None:
-        self.show_sizes({o.type: o.file_bytes for o in rec.options}, rec.recommended)
+    def show_recommendation(self, rec: Recommendation, measured: dict[str, float] | None = None) -> None:
+        self.show_sizes({o.type: o.file_bytes for o in rec.options}, rec.recommended, measured)
 
     def _clear(self) -> None:
         while self._grid.count():

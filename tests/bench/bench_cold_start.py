@@ -1,9 +1,15 @@
 """Cold start: from process start to the main window shown, with no model loaded.
 
-    .venv/bin/python tests/bench/bench_cold_start.py [--runs 7]
+    .venv/bin/python tests/bench/bench_cold_start.py [--runs 7] [--against OTHER_CHECKOUT]
 
 Each run is a fresh `python main.py`-like process that builds the real MainWindow and reports the moment its
-first frame is painted; the time is measured from just before the process is spawned. Goal: ≤ 1.5 s.
+first frame is painted; the time is measured from just before the process is spawned.
+
+Goal: not slower than before the restructure (issue 9: 1.12 s median on a quiet machine). On a shared machine
+an absolute figure says more about the neighbours than about the code, so `--against` runs an earlier checkout
+(`git worktree add --detach /tmp/before 43fde55`) in the same minutes, one launch of each in turn, and the
+goal becomes this tree's median ≤ 1.05 × the other's (5 %: the spread of two runs of one tree here). Without
+it the goal is the absolute 1.12 s.
 """
 
 from __future__ import annotations
@@ -45,9 +51,13 @@ if __name__ == "__main__":
 """
 
 
-def one_run(env: dict[str, str]) -> float:
+GOAL_S = 1.12
+GOAL_RATIO = 1.05
+
+
+def one_run(env: dict[str, str], root: Path = ROOT) -> float:
     start = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT)], capture_output=True, text=True, env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, env=env,
                          timeout=60)
     for line in out.stdout.splitlines():
         if line.startswith("shown "):
@@ -58,16 +68,31 @@ def one_run(env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--against", type=Path, help="another checkout (an earlier commit), run in turn")
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     env["QUANTDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="quantdesk-bench-")
-    one_run(env)  # warm the OS file cache, as a second launch would be
-    times = [one_run(env) for _ in range(args.runs)]
-    print(f"cold start to window shown (QT_QPA_PLATFORM={env['QT_QPA_PLATFORM']}), {args.runs} runs:")
-    print(f"  median {statistics.median(times):.3f} s, min {min(times):.3f} s, max {max(times):.3f} s"
-          "   (goal <= 1.5 s)")
-    return 0
+    trees = [ROOT] + ([args.against.resolve()] if args.against else [])
+    for tree in trees:
+        one_run(env, tree)  # warm the OS file cache, as a second launch would be
+    times: dict[Path, list[float]] = {tree: [] for tree in trees}
+    for _ in range(args.runs):
+        for tree in trees:
+            times[tree].append(one_run(env, tree))
+    print(f"cold start to window shown (QT_QPA_PLATFORM={env['QT_QPA_PLATFORM']}), {args.runs} runs each, "
+          f"load average {os.getloadavg()[0]:.1f}:")
+    for tree, ts in times.items():
+        print(f"  {tree}: median {statistics.median(ts):.3f} s, min {min(ts):.3f} s, max {max(ts):.3f} s")
+    ours = statistics.median(times[ROOT])
+    if args.against:
+        ratio = ours / statistics.median(times[trees[1]])
+        met = ratio <= GOAL_RATIO
+        print(f"  this tree / the other: {ratio:.3f}   (goal <= {GOAL_RATIO}) {'met' if met else 'MISSED'}")
+    else:
+        met = ours <= GOAL_S
+        print(f"  goal: median <= {GOAL_S} s {'met' if met else 'MISSED'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -34,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 # model is offloaded (app/core/process/bootstrap.py); --diagnose loads a model in this process.
 import llama_cpp  # noqa: F401
 
-from app.core.context_settings import context_settings
+from app.core.advice.speed import token_work, tokens_per_second
+from app.core.context_settings import context_settings, physical_cores
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import GREEDY, ChatMessage, GenerationDone, LoadModel, SamplingSettings
+from app.core.machine.bandwidth import cpu_bandwidth
 from app.core.machine.hardware import read_memory_snapshot
 from app.core.models.facts import read_gguf_facts
 from app.core.models.library import starter_model_path
@@ -68,6 +70,7 @@ class ModelResult:
     rss_bytes: int | None = None
     vram_bytes: int | None = None
     bytes_per_token: int = 0
+    estimate_tg: float = 0.0  # advice/speed.py's estimate for this file and placement
     command: str = ""
 
     def ratio(self, engine: list[float], bench: list[float]) -> float:
@@ -117,7 +120,16 @@ def engine_generation(client: EngineClient, sampling: SamplingSettings) -> Gener
     return client.complete([ChatMessage("user", STORY)], GEN_TOKENS, sampling)
 
 
-def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interleave: bool = True) -> ModelResult:
+def estimate_speed(path: str, gpu_layers: int, gpu_bandwidth_gbps: float) -> float:
+    """What Which quant? would say: advice/speed.py with the fitted floors (not this machine's measured ones)."""
+    facts = read_gguf_facts(path)
+    work = token_work(facts, facts.tensors, gpu_layers)
+    gpu_bw = gpu_bandwidth_gbps * 1e9 if gpu_layers != 0 else 0.0
+    return tokens_per_second(work, gpu_bw, cpu_bandwidth(physical_cores()))
+
+
+def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interleave: bool = True,
+            pp_rounds: int = 10) -> ModelResult:
     settings = context_settings(N_CTX, n_threads=threads)
     facts = read_gguf_facts(path)
     result = ModelResult(Path(path).name, facts.file_type or "?", Path(path).stat().st_size, gpu_layers,
@@ -128,11 +140,12 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
         client.load_model(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads))
         n_words = calibrate_words(client)
         engine_generation(client, GREEDY)  # warm-up: graphs, and the greedy chain attached
-        if not interleave:  # a quiet machine: one llama-bench run with all repetitions (one model load)
-            bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, GEN_TOKENS, repetitions=rounds)
+        if not interleave:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
+            bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, 0, repetitions=pp_rounds)
             result.bench_pp.extend(bench[f"pp{PROMPT_TOKENS}"].samples)
+            bench = llama_bench(path, settings, gpu_layers, 0, GEN_TOKENS, repetitions=rounds)
             result.bench_tg.extend(bench[f"tg{GEN_TOKENS}"].samples)
-        for r in range(rounds):
+        for r in range(rounds if interleave else pp_rounds):
             if interleave:  # a noisy machine: llama-bench and the engine round by round
                 bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, GEN_TOKENS, repetitions=1)
                 result.bench_pp.append(bench[f"pp{PROMPT_TOKENS}"].tokens_per_second)
@@ -168,7 +181,7 @@ def session_rates(path: str, gpu_layers: int, threads: int | None, rounds: int) 
     try:
         rates = []
         for i in range(rounds + 1):
-            _, _, stats = session.generate([ChatMessage("user", STORY)], GEN_TOKENS, GREEDY,
+            _, _, stats, _ = session.generate([ChatMessage("user", STORY)], GEN_TOKENS, GREEDY,
                                            lambda _t, _n: None, lambda: False)
             if i:  # the first is a warm-up
                 rates.append(stats.tokens_per_second)
@@ -187,6 +200,7 @@ def main() -> int:
     parser.add_argument("--gpu-layers", type=int, default=0, help="-1: all layers on the GPU")
     parser.add_argument("--threads", type=int, default=None, help="default: one per physical core")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pp-rounds", type=int, default=10, help="prompt repetitions with --no-interleave")
     parser.add_argument("--bandwidth", type=float, default=0.0, help="memory bandwidth in GB/s, for the share")
     parser.add_argument("--goal", type=float, default=0.95)
     parser.add_argument("--no-interleave", action="store_true",
@@ -198,7 +212,8 @@ def main() -> int:
     started = time.perf_counter()
     results = []
     for model in models:
-        result = measure(model, args.gpu_layers, args.threads, args.rounds, not args.no_interleave)
+        result = measure(model, args.gpu_layers, args.threads, args.rounds, not args.no_interleave, args.pp_rounds)
+        result.estimate_tg = estimate_speed(model, args.gpu_layers, args.bandwidth)
         if args.diagnose:
             result.session_tg_greedy = session_rates(model, args.gpu_layers, args.threads, args.rounds)
         results.append(result)
@@ -207,8 +222,9 @@ def main() -> int:
             args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
     missed = []
     print("| model | type | llama-bench pp512 | engine pp512 | ratio | engine pp512 after a reply | llama-bench tg128 "
-          "| engine tg128 greedy | ratio | engine tg128 default chain | ratio | bandwidth share llama-bench / engine |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| engine tg128 greedy | ratio | engine tg128 default chain | ratio | bandwidth share llama-bench / engine "
+          "| estimate tg (error vs engine greedy) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         pp, greedy, chain = (r.ratio(r.engine_pp, r.bench_pp), r.ratio(r.engine_tg_greedy, r.bench_tg),
                              r.ratio(r.engine_tg_chain, r.bench_tg))
@@ -220,7 +236,8 @@ def main() -> int:
         print(f"| {r.model} | {r.file_type} | {fmt(r.bench_pp)} | {fmt(r.engine_pp)} | {pp:.3f} "
               f"| {fmt(r.engine_pp_after_reply)} ({r.ratio(r.engine_pp_after_reply, r.bench_pp):.2f}) "
               f"| {fmt(r.bench_tg)} "
-              f"| {fmt(r.engine_tg_greedy)} | {greedy:.3f} | {fmt(r.engine_tg_chain)} | {chain:.3f} | {share} |")
+              f"| {fmt(r.engine_tg_greedy)} | {greedy:.3f} | {fmt(r.engine_tg_chain)} | {chain:.3f} | {share} "
+              f"| {r.estimate_tg:,.0f} ({r.estimate_tg / statistics.median(r.engine_tg_greedy) - 1:+.0%}) |")
         for name, value in (("prompt", pp), ("greedy generation", greedy), ("default-chain generation", chain)):
             if value < args.goal:
                 missed.append(f"{r.model} {name}: {value:.3f} < {args.goal}")

@@ -58,3 +58,27 @@ def test_doctor_text_report() -> None:
     result = run_cli("doctor")
     assert result.returncode == 0
     assert "Starter model: answered" in result.stdout and "All good." in result.stdout
+
+
+def test_chat_with_a_tiny_context_and_a_long_prompt_never_aborts() -> None:
+    # the case: --ctx 64 with a 200-token prompt aborted the engine in GGML_ASSERT(n_tokens_all <= n_batch)
+    prompt = " ".join(["word"] * 200)
+    result = run_cli("chat", "starter", "--ctx", "64", "--prompt", prompt, "--max-tokens", "8", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["n_ctx"] == 256 and data["prompt_tokens"] > 200  # llama.cpp pads a context to 256
+    assert "GGML_ASSERT" not in result.stderr
+    too_long = run_cli("chat", "starter", "--ctx", "64", "--prompt", prompt + " " + prompt, "--json")
+    assert too_long.returncode == 1
+    assert "Shorten the message" in json.loads(too_long.stdout)["error"]["message"]
+
+
+def test_chat_presets_formats_and_the_end_token() -> None:
+    result = run_cli("chat", "starter", "--prompt", "What is the capital of France? Answer in one word.",
+                     "--preset", "precise", "--temperature", "0", "--json")
+    data = json.loads(result.stdout)
+    assert data["reply"] == "The capital of France is Paris."
+    assert data["end_token"] == "<|im_end|>" and data["chat_format"] == "template" and data["preset"] == "precise"
+    text = json.loads(run_cli("chat", "starter", "--prompt", "Once upon a time", "--format", "text",
+                              "--temperature", "0", "--max-tokens", "12", "--json").stdout)
+    assert text["chat_format"] == "text" and text["prompt_tokens"] <= 5  # the words alone, no template around them

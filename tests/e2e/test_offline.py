@@ -34,8 +34,8 @@ from tests.fixtures.tiny_hf import build_tiny_folder
 pytestmark = pytest.mark.slow
 
 GGUF_REPO = "tester/tiny-GGUF"  # in the fake_hub fixture
-PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Find models", "Convert", "Jobs", "Settings",
-         "How it works", "Log"]
+PAGES = ["Get started", "Chat", "Your computer", "Which quant?", "Compare", "Find models", "Convert", "Jobs",
+         "Settings", "How it works", "Log"]
 FRANCE = "What is the capital of France? Answer in one word."
 
 

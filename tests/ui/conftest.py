@@ -31,7 +31,9 @@ def job_controller(tmp_path: Path) -> Iterator[JobController]:
 
 
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    # a settings file of the test's own: the chat saves what a test changes (presets, context length)
+    monkeypatch.setenv("QUANTDESK_CONFIG_DIR", str(tmp_path / "config"))
     create_application()
     history = ConversationStore(tmp_path / "conversations.sqlite3")
     win = MainWindow(bridge=EngineBridge(), history=history, jobs=JobController(JobQueue(tmp_path / "jobs.json")))

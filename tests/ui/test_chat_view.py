@@ -76,6 +76,7 @@ def test_engine_crash_shows_banner_keeps_conversation_and_restarts(loaded_window
         chat.send("And of Germany?")
     assert chat.banner.isVisible()
     assert "restart" in chat.banner.label.text().lower()
+    assert chat.status.text() == "The model engine stopped." and chat.context_bar.text() == "context: no model"
     assert "Paris" in chat.transcript_text() and before.strip() in chat.transcript_text()
     with qtbot.waitSignal(loaded_window.bridge.model_loaded, timeout=60_000):
         qtbot.mouseClick(chat.banner.restart_button, Qt.MouseButton.LeftButton)

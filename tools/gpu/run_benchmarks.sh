@@ -29,6 +29,27 @@ for step in "$@"; do
         --gpu-layers -1 --rounds 3 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json 2>&1 | tee $OUT/speed-gpu.md
       python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-Q4_K_M.gguf --threads 1 \
         --gpu-layers -1 --rounds 3 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-t1.json 2>&1 | tail -4 ;;
+    models-all)
+      for t in Q4_K_M Q8_0 F16; do model llama-3.2-1b $t; done
+      for s in qwen2.5-7b gemma-2-9b mistral-7b; do model $s Q4_K_M; done
+      for t in Q4_K_M Q8_0 F16; do model llama-3-8b $t; done
+      df -h $M | tail -1 ;;
+    pp-diag)  # which setting separates the engine's pp512 from llama-bench's (tests/bench/pp_variants.py)
+      for t in F16 Q4_K_M; do echo "llama-3.2-1b $t"; python3 tests/bench/pp_variants.py $M/llama-3.2-1b-$t.gguf \
+        2>/dev/null | tee -a $OUT/pp-diag.md; done ;;
+    speed-all)
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 3 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json \
+        2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu.md ;;
+    chain-diag)  # what each sampler costs in the graph (tests/bench/chain_variants.py)
+      python3 tests/bench/chain_variants.py $M/llama-3.2-1b-Q4_K_M.gguf 2>/dev/null | tee -a $OUT/chain-diag.md ;;
+    speed-held)  # shapes no speed constant was fitted on
+      python3 tests/bench/bench_engine_speed.py $M/{qwen2.5-7b,gemma-2-9b,mistral-7b}-Q4_K_M.gguf \
+        --gpu-layers -1 --rounds 3 --pp-rounds 5 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-held.json \
+        2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu-held.md ;;
+    speed-cpu16)  # the device's processor, the GPU hidden
+      CUDA_VISIBLE_DEVICES= python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0}.gguf \
+        --gpu-layers 0 --rounds 2 --pp-rounds 3 --no-interleave --json $OUT/speed-cpu16.json 2>&1 | tee $OUT/speed-cpu16.md ;;
     models-held)
       for s in qwen2.5-7b gemma-2-9b mistral-7b; do model $s Q4_K_M; done ;;
     speed-gpu)
@@ -46,7 +67,8 @@ for step in "$@"; do
     caps)
       python3 tests/bench/bench_vram_cap.py --models $M --tokenizer $T --json $OUT/caps.json 2>&1 | tee $OUT/caps.md ;;
     app)
-      python3 main.py hardware --json | head -c 1500; echo; python3 -c "from app.core.engine.build_info import describe_build; print(describe_build())"
+      python3 main.py hardware --json > $OUT/hardware.json; head -c 1500 $OUT/hardware.json; echo
+      python3 -c "from app.core.engine.build_info import describe_build; print(describe_build())"
       python3 main.py chat $M/llama-3.2-1b-F16.gguf --prompt "Hello there" --max-tokens 48 --temperature 0 --json \
         2>&1 | tail -c 1500 ;;
   esac

@@ -14,16 +14,21 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
+from app.core.advice.measured_speed import measured_speed
 from app.core.advice.recommend import QuantOption, Recommendation, file_option, recommend
 from app.core.convert.predict import facts_from_metadata
 from app.core.errors import GatedModelError, ModelInfoError, OfflineModeError, QuantDeskError
-from app.core.hub.inspect import GgufFileInfo, RepoInspection, fetch_config, inspect_repo
 from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.models.facts import ModelFacts, facts_from_gguf_fields, tensors_from_raw
 from app.core.progress import CancelToken, ProgressCallback, check_cancelled, no_progress
 from app.core.quants import BY_NAME
+
+if TYPE_CHECKING:  # the Hub client (huggingface_hub, httpx2) loads when a repo is first inspected, not at start-up
+    from app.core.hub.inspect import GgufFileInfo, RepoInspection
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,8 @@ def model_facts(inspection: RepoInspection) -> ModelFacts:
     """The model's shape from what the inspection read; a QuantDeskError in plain words when it can't be."""
     st = inspection.safetensors
     if st is not None and st.tensors:
+        from app.core.hub.inspect import fetch_config
+
         config = fetch_config(inspection.repo_id, inspection.commit)
         return facts_from_metadata(config, st.tensors, inspection.repo_id)
     # a whole single file: its header has every tensor (a split set's first part has only some)
@@ -118,6 +125,8 @@ def model_facts(inspection: RepoInspection) -> ModelFacts:
 
 def repo_facts(repo_id: str, revision: str = "main") -> ModelFacts:
     """A Hub repo's model facts before download, from the same small reads as its inspection."""
+    from app.core.hub.inspect import inspect_repo
+
     return model_facts(inspect_repo(repo_id, revision))
 
 
@@ -133,6 +142,8 @@ def _file_fits(inspection: RepoInspection, facts: ModelFacts, rec: Recommendatio
             option: QuantOption | None = file_option(own, hardware, rec.n_ctx)
         else:  # header not read: the catalogue's prediction for the type its name says
             option = next((o for o in rec.options if o.type == quant), None)
+        if option is not None:  # the same file (name and size) may have run here after a download
+            option = replace(option, measured=measured_speed(PurePosixPath(g.path).name, g.size))
         fits.append(FileFit(g.path, g.size, quant, option))
     return tuple(fits)
 
@@ -184,6 +195,8 @@ def inspect_and_recommend(repo_id: str, hardware: HardwareOnce, revision: str = 
                           on_progress: ProgressCallback = no_progress,
                           cancel: CancelToken | None = None) -> RepoAdvice:
     """inspect_repo and the recommendation for this computer (run it off the GUI thread)."""
+    from app.core.hub.inspect import inspect_repo
+
     inspection = inspect_repo(repo_id, revision, on_progress=on_progress, cancel=cancel)
     check_cancelled(cancel)
     return advise(inspection, recommend_for_inspection(inspection, hardware.get()))

@@ -14,7 +14,7 @@ headroom rules), so the split it plans is the one that loads.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,8 +32,14 @@ from app.core.advice.estimate import (
     kv_cache_bytes,
     pad,
 )
-from app.core.context_settings import ContextSettings
+from app.core.context_settings import ContextSettings, context_settings
+from app.core.machine.hardware import GpuInfo, HardwareReport
 from app.core.models.facts import ModelFacts, TensorFacts
+
+MIB = 1024**2
+# The GPU headroom rule (recommend.py's docstring states every rule): max(512 MB, 5 % of the card) kept free.
+GPU_RESERVE_MIN = 512 * MIB
+GPU_RESERVE_SHARE = 0.05
 
 # With every layer offloaded to two or more devices, llama.cpp runs them as a pipeline (llama-context.cpp:
 # "pipeline parallelism enabled"): its scheduler keeps GGML_SCHED_MAX_COPIES = 4 copies of each device's graph
@@ -62,6 +68,50 @@ class PlanDevice:
     @property
     def remote(self) -> bool:
         return bool(self.endpoint)
+
+
+def gpu_budget(gpu: GpuInfo) -> int:
+    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.planned_total_bytes * GPU_RESERVE_SHARE))
+
+
+def remote_budget(free: int, total: int) -> int:
+    """A device on another machine: its free memory under the same rule as a local GPU."""
+    return free - max(GPU_RESERVE_MIN, int(total * GPU_RESERVE_SHARE))
+
+
+def plan_devices(hardware: HardwareReport) -> tuple[PlanDevice, ...]:
+    """Every device a model may be split onto, in llama.cpp's order: other machines' first, then this
+    computer's GPUs (a GPU sharing the RAM, Apple's, only alone)."""
+    remote = tuple(PlanDevice(d.endpoint if d.index == 0 else f"{d.endpoint} #{d.index}", d.endpoint,
+                              remote_budget(d.free_bytes, d.total_bytes), d.free_bytes, d.endpoint)
+                   for d in hardware.remote_devices)
+    local = tuple(PlanDevice(f"GPU {g.index}", g.name, gpu_budget(g), g.usable_bytes)
+                  for g in hardware.gpus if g.usable_by_llama and not g.unified_memory)
+    return remote + local
+
+
+def splitting(facts: ModelFacts, tensors: tuple[TensorFacts, ...], devices: Sequence[PlanDevice],
+              make: Callable[[int], MemoryEstimate]) -> Callable[[int], MemoryEstimate]:
+    """`make` (an estimate by GPU layers) with its GPU part divided among `devices` (unchanged for fewer than 2)."""
+    if len(devices) < 2:
+        return make
+    shares = shares_for(devices)
+
+    def make_split(layers: int) -> MemoryEstimate:
+        one = make(layers)
+        settings = context_settings(one.n_ctx, n_threads=1, output_on_gpu=one.n_gpu_layers > 0)
+        return split_devices(facts, tensors, one, shares, settings)
+
+    return make_split
+
+
+def device_spare(estimate: MemoryEstimate, devices: Sequence[PlanDevice], gpu_budget: int | None) -> int:
+    """What is left on the device with least room (negative: missing): of each device's budget when the
+    estimate is split across `devices`, else of the one GPU's `gpu_budget`."""
+    if estimate.devices and len(estimate.devices) == len(devices):
+        return min(d.budget - m.total for d, m in zip(devices, estimate.devices, strict=True))
+    assert gpu_budget is not None
+    return gpu_budget - estimate.gpu.total
 
 
 def shares_for(devices: Sequence[PlanDevice]) -> tuple[float, ...]:
@@ -152,3 +202,10 @@ def describe_layers(n_layers: int, placed: Sequence[int | None], labels: Sequenc
     if runs and output != runs[-1][0]:
         parts.append(f"the output layer on {'the processor' if output is None else labels[output]}")
     return ", ".join(parts)
+
+
+def describe_plan(n_layers: int, n_gpu_layers: int, devices: Sequence[PlanDevice], gpu_name: str = "") -> str:
+    """describe_layers for a plan over `devices` (one GPU when none are listed: `gpu_name`)."""
+    labels = [d.label for d in devices] or [gpu_name or "the GPU"]
+    shares = shares_for(devices) if devices else (1.0,)
+    return describe_layers(n_layers, layer_devices(n_layers, n_gpu_layers, shares), labels)

@@ -2,7 +2,11 @@
 
 WAL mode keeps each small write cheap; an assistant message is created empty when its reply starts,
 updated as text arrives, and marked complete when the reply ends (or left incomplete if it never does,
-which the UI shows as an interrupted reply).
+which the UI shows as an interrupted reply). A reply's end is kept with it: why it stopped, its speed and
+its time to first token, so a reopened conversation shows what the person saw.
+
+Schema history: 1 (conversations, messages); 2 (a conversation's system prompt; a reply's stop reason and
+figures). An older file is brought up to date when opened.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from app.core.paths import data_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -22,7 +26,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     title TEXT NOT NULL,
     model_path TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    system_prompt TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -30,10 +35,39 @@ CREATE TABLE IF NOT EXISTS messages (
     role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
     content TEXT NOT NULL,
     complete INTEGER NOT NULL DEFAULT 1,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    stop_reason TEXT,
+    generated_tokens INTEGER,
+    tokens_per_second REAL,
+    first_token_seconds REAL,
+    dropped_messages INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
 """
+
+# version 1 → 2: the columns added since
+_MIGRATE_1_TO_2 = (
+    "ALTER TABLE conversations ADD COLUMN system_prompt TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE messages ADD COLUMN stop_reason TEXT",
+    "ALTER TABLE messages ADD COLUMN generated_tokens INTEGER",
+    "ALTER TABLE messages ADD COLUMN tokens_per_second REAL",
+    "ALTER TABLE messages ADD COLUMN first_token_seconds REAL",
+    "ALTER TABLE messages ADD COLUMN dropped_messages INTEGER NOT NULL DEFAULT 0",
+)
+
+_MESSAGE_COLUMNS = ("id, role, content, complete, stop_reason, generated_tokens, tokens_per_second, "
+                    "first_token_seconds, dropped_messages")
+
+
+@dataclass(frozen=True)
+class ReplyFigures:
+    """How a reply ended and how fast it came: kept with it, shown under it."""
+
+    stop_reason: str | None = None  # protocol.StopReason, "crashed", "failed"; None: never ended (app closed)
+    generated_tokens: int | None = None
+    tokens_per_second: float | None = None
+    first_token_seconds: float | None = None
+    dropped_messages: int = 0  # the oldest messages the model no longer saw for this reply
 
 
 @dataclass(frozen=True)
@@ -42,6 +76,7 @@ class StoredMessage:
     role: str
     content: str
     complete: bool
+    figures: ReplyFigures = ReplyFigures()
 
 
 @dataclass(frozen=True)
@@ -50,6 +85,12 @@ class ConversationSummary:
     title: str
     model_path: str
     updated_at: float
+    system_prompt: str = ""
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class ConversationStore:
@@ -61,6 +102,12 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = self._db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'conversations'").fetchone()[0]
+        if has_tables and version < 2:
+            for statement in _MIGRATE_1_TO_2:
+                self._db.execute(statement)
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.commit()
@@ -68,15 +115,60 @@ class ConversationStore:
     def close(self) -> None:
         self._db.close()
 
-    def new_conversation(self, title: str, model_path: str = "") -> int:
+    # ---- conversations ----------------------------------------------------------------------------------
+
+    def new_conversation(self, title: str, model_path: str = "", system_prompt: str = "") -> int:
         now = time.time()
         cur = self._db.execute(
-            "INSERT INTO conversations (title, model_path, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (title, model_path, now, now),
+            "INSERT INTO conversations (title, model_path, created_at, updated_at, system_prompt) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (title, model_path, now, now, system_prompt),
         )
         self._db.commit()
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def set_title(self, conversation_id: int, title: str) -> None:
+        self._db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+        self._db.commit()
+
+    def set_system_prompt(self, conversation_id: int, system_prompt: str) -> None:
+        self._db.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?", (system_prompt, conversation_id))
+        self._db.commit()
+
+    def set_model(self, conversation_id: int, model_path: str) -> None:
+        self._db.execute("UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id))
+        self._db.commit()
+
+    def conversation(self, conversation_id: int) -> ConversationSummary | None:
+        row = self._db.execute(
+            "SELECT id, title, model_path, updated_at, system_prompt FROM conversations WHERE id = ?",
+            (conversation_id,),
+        ).fetchone()
+        return ConversationSummary(*row) if row else None
+
+    def conversations(self, limit: int = 500, search: str = "") -> list[ConversationSummary]:
+        """Newest first; with `search`, those whose title or any message holds the text (any case)."""
+        sql = "SELECT id, title, model_path, updated_at, system_prompt FROM conversations"
+        args: list[object] = []
+        if search.strip():
+            pattern = _like_pattern(search.strip())
+            sql += (" WHERE title LIKE ? ESCAPE '\\' OR id IN (SELECT conversation_id FROM messages "
+                    "WHERE content LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        return [ConversationSummary(*r) for r in self._db.execute(sql, args).fetchall()]
+
+    def latest_conversation(self) -> ConversationSummary | None:
+        found = self.conversations(limit=1)
+        return found[0] if found else None
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        self._db.commit()
+
+    # ---- messages -----------------------------------------------------------------------------------------
 
     def add_message(self, conversation_id: int, role: str, content: str, complete: bool = True) -> int:
         now = time.time()
@@ -94,29 +186,25 @@ class ConversationStore:
                          (content, int(complete), message_id))
         self._db.commit()
 
-    def set_title(self, conversation_id: int, title: str) -> None:
-        self._db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+    def finish_message(self, message_id: int, content: str, complete: bool, figures: ReplyFigures) -> None:
+        """The reply's last text, whether it ended on its own, and how (one write)."""
+        self._db.execute(
+            "UPDATE messages SET content = ?, complete = ?, stop_reason = ?, generated_tokens = ?, "
+            "tokens_per_second = ?, first_token_seconds = ?, dropped_messages = ? WHERE id = ?",
+            (content, int(complete), figures.stop_reason, figures.generated_tokens, figures.tokens_per_second,
+             figures.first_token_seconds, figures.dropped_messages, message_id),
+        )
+        self._db.commit()
+
+    def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
+        """Remove a message and every later one (Edit and resend, Regenerate)."""
+        self._db.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, message_id))
         self._db.commit()
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         rows = self._db.execute(
-            "SELECT id, role, content, complete FROM messages WHERE conversation_id = ? ORDER BY id",
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
-        return [StoredMessage(r[0], r[1], r[2], bool(r[3])) for r in rows]
-
-    def conversations(self, limit: int = 100) -> list[ConversationSummary]:
-        rows = self._db.execute(
-            "SELECT id, title, model_path, updated_at FROM conversations ORDER BY updated_at DESC, id DESC "
-            "LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [ConversationSummary(*r) for r in rows]
-
-    def latest_conversation(self) -> ConversationSummary | None:
-        found = self.conversations(limit=1)
-        return found[0] if found else None
-
-    def delete_conversation(self, conversation_id: int) -> None:
-        self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        self._db.commit()
+        return [StoredMessage(r[0], r[1], r[2], bool(r[3]), ReplyFigures(r[4], r[5], r[6], r[7], r[8] or 0))
+                for r in rows]

@@ -13,7 +13,7 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from app.core.engine.protocol import (
@@ -25,8 +25,10 @@ from app.core.engine.protocol import (
     Generate,
     GenerationDone,
     LoadModel,
+    LoadProgress,
     ModelLoaded,
     ModelUnloaded,
+    PromptReady,
     RequestFailed,
     SamplingSettings,
     Shutdown,
@@ -180,11 +182,16 @@ class EngineClient:
 
     # ---- requests -----------------------------------------------------------------------------------
 
-    def load_model(self, request: LoadModel) -> ModelLoaded:
+    def load_model(self, request: LoadModel, on_progress: Callable[[float], None] | None = None) -> ModelLoaded:
+        """Load a model (replacing the one loaded); on_progress(fraction) follows llama.cpp's reading."""
         self.start()
         self.rpc_servers = request.rpc_servers
         self._send(request)
         event = self._recv()
+        while isinstance(event, LoadProgress):
+            if on_progress is not None:
+                on_progress(event.fraction)
+            event = self._recv()
         if isinstance(event, RequestFailed):
             self.loaded = None
             raise event.error.to_error()
@@ -216,17 +223,20 @@ class EngineClient:
         messages: Sequence[ChatMessage],
         max_tokens: int = 512,
         sampling: SamplingSettings = GREEDY,
-    ) -> Iterator[TextDelta | GenerationDone]:
-        """Yield TextDelta events as the reply streams, then one GenerationDone."""
+        prompt_format: str = "auto",
+        top_logprobs: int = 0,
+    ) -> Iterator[PromptReady | TextDelta | GenerationDone]:
+        """Yield one PromptReady, TextDelta events as the reply streams, then one GenerationDone (with every
+        token and its `top_logprobs` most likely alternatives when that is above 0)."""
         rid = next(self._ids)
         self._generating = rid
-        self._send(Generate(rid, tuple(messages), max_tokens, sampling))
+        self._send(Generate(rid, tuple(messages), max_tokens, sampling, prompt_format, top_logprobs=top_logprobs))
         try:
             while True:
                 event = self._recv()
                 if isinstance(event, RequestFailed):
                     raise event.error.to_error()
-                if isinstance(event, TextDelta) and event.request_id == rid:
+                if isinstance(event, (TextDelta, PromptReady)) and event.request_id == rid:
                     yield event
                 elif isinstance(event, GenerationDone) and event.request_id == rid:
                     yield event
@@ -235,9 +245,9 @@ class EngineClient:
             self._generating = None
 
     def complete(self, messages: Sequence[ChatMessage], max_tokens: int = 512,
-                 sampling: SamplingSettings = GREEDY) -> GenerationDone:
+                 sampling: SamplingSettings = GREEDY, prompt_format: str = "auto") -> GenerationDone:
         """generate() without the stream: the final event."""
-        for event in self.generate(messages, max_tokens, sampling):
+        for event in self.generate(messages, max_tokens, sampling, prompt_format):
             if isinstance(event, GenerationDone):
                 return event
         raise EngineCrashedError("The engine ended the reply without finishing it.", "no GenerationDone")

@@ -1,7 +1,12 @@
 """Messages between the app and the engine process: plain frozen dataclasses sent over a Pipe.
 
-Requests go app → engine, events come back engine → app. Generation streams TextDelta events and ends
-with exactly one GenerationDone or RequestFailed carrying the same request_id.
+Requests go app → engine, events come back engine → app. Loading may send LoadProgress events before its
+ModelLoaded. Generation sends one PromptReady (the prompt's size, and whether old turns were dropped to fit
+the context), streams TextDelta events and ends with exactly one GenerationDone or RequestFailed carrying
+the same request_id.
+
+To extend: add a field with a default to a request or an event (old senders keep working), or a new event
+class to `Event`; a client ignores events it does not know.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class SamplingSettings:
     top_p: float = 0.95
     min_p: float = 0.05
     seed: int = 0xFFFFFFFF  # llama.cpp's LLAMA_DEFAULT_SEED: a random seed each time
+    repeat_penalty: float = 1.0  # 1.0: off; above 1 makes recently used tokens less likely
+    repeat_last_n: int = 64  # how many recent tokens the repeat penalty looks at
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
+    grammar: str = ""  # a GBNF grammar (llama.cpp's) the reply must follow, e.g. JSON only; empty: none
 
 
 GREEDY = SamplingSettings(temperature=0.0)
@@ -57,6 +66,11 @@ class Generate:
     messages: tuple[ChatMessage, ...]
     max_tokens: int = 512
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    # "auto": the model's own format (chat_format.py), "text": continue the text as written, or the name
+    # of one of llama.cpp's built-in formats ("chatml", "llama3", "gemma", "phi3", "mistral-v7"...)
+    prompt_format: str = "auto"
+    # > 0: GenerationDone.tokens lists every token of the reply with this many most likely alternatives
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,12 +112,34 @@ class ModelInfo:
     n_threads: int = 0
     context: ContextSettings | None = None  # what the engine asked of llama.cpp (flash attention, batches...)
     devices: tuple[str, ...] = ()  # the devices named for the model ("RPC0", "CUDA0"); () = llama.cpp's choice
+    n_batch: int = 0  # tokens per llama_decode call: the context's own, never more than its n_ctx
+    chat_format: str = "text"  # "template" (its own, Jinja), "builtin" (llama.cpp's), "text" (none: continues)
+    chat_format_note: str = ""  # the same in plain words, for the person
+    bos_token: str = ""
+    eos_token: str = ""
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    fraction: float  # 0..1, as llama.cpp reads the weights
 
 
 @dataclass(frozen=True)
 class ModelLoaded:
     info: ModelInfo
     load_seconds: float
+    rss_before_bytes: int = 0  # the engine's resident memory just before loading: what the model adds is the rest
+
+
+@dataclass(frozen=True)
+class PromptReady:
+    """The prompt is evaluated; the reply's first token comes next."""
+
+    request_id: int
+    prompt_tokens: int
+    prompt_tokens_reused: int
+    dropped_messages: int  # the oldest messages left out because the conversation outgrew the context
+    n_ctx: int
 
 
 @dataclass(frozen=True)
@@ -120,6 +156,8 @@ class GenerationStats:
     prompt_seconds: float
     generated_tokens: int
     generation_seconds: float
+    first_token_seconds: float = 0.0  # from the request's arrival to the first token of the reply
+    dropped_messages: int = 0
 
     @property
     def tokens_per_second(self) -> float:
@@ -139,11 +177,32 @@ StopReason = Literal["end_of_text", "max_tokens", "stopped", "context_full"]
 
 
 @dataclass(frozen=True)
+class TokenChoice:
+    token: int
+    piece: bytes  # the token's bytes (a piece of UTF-8, possibly incomplete)
+    probability: float  # the model's own: softmax of its logits at temperature 1
+    end: bool = False  # an end-of-generation token (its piece is empty)
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    """One token of a reply and the model's most likely tokens at that point (Generate.top_logprobs)."""
+
+    token: int
+    piece: bytes
+    probability: float
+    top: tuple[TokenChoice, ...]  # most likely first
+    end: bool = False  # an end-of-generation token: the reply ended here
+
+
+@dataclass(frozen=True)
 class GenerationDone:
     request_id: int
     text: str
     stop_reason: StopReason
     stats: GenerationStats
+    end_token: str = ""  # the end-of-turn token or stop text the reply ended at ("<|im_end|>"), if any
+    tokens: tuple[GeneratedToken, ...] = ()  # only when the request asked for top_logprobs
 
 
 @dataclass(frozen=True)
@@ -164,4 +223,5 @@ class BuildDescribed:
     backend: BackendInfo | None  # None: llama-cpp-python is missing
 
 
-Event = ModelLoaded | TextDelta | GenerationDone | ModelUnloaded | RequestFailed | BuildDescribed
+Event = (LoadProgress | ModelLoaded | PromptReady | TextDelta | GenerationDone | ModelUnloaded | RequestFailed
+         | BuildDescribed)

@@ -30,19 +30,25 @@ def run_reply(
     ends_turn: Callable[[int], bool],
     on_token: Callable[[int, int], bool],
     should_stop: Callable[[], bool],
-) -> tuple[StopReason, int]:
+    on_sampled: Callable[[int, bool], None] | None = None,
+) -> tuple[StopReason, int, int]:
     """Generate from the logits of the last evaluated token until a turn ends, `on_token(token, n)` returns
     True, the context is full, `max_tokens` are out, or `should_stop()`. Every token generated is also
     evaluated (appended to `cached`, the tokens in the KV cache), so the next turn can reuse the whole reply;
-    `one` is the one-token array `batch_one` points at. Returns why it ended and how many tokens it made."""
+    `one` is the one-token array `batch_one` points at. Returns why it ended, how many tokens it made and the
+    last token sampled (the end-of-turn token when a turn ended; -1 when none was sampled). `on_sampled(token,
+    ends_turn)` sees every sampled token before the next decode, while its logits are still readable."""
     sample, decode = L.llama_sampler_sample, L.llama_decode
     generated = 0
     reason: StopReason = "max_tokens"
     if max_tokens <= 0:
-        return reason, 0
+        return reason, 0, -1
     token = sample(sampler, ctx, -1)
     while True:
-        if ends_turn(token):
+        ends = ends_turn(token)
+        if on_sampled is not None:
+            on_sampled(token, ends)
+        if ends:
             reason = "end_of_text"
             break
         generated += 1
@@ -66,4 +72,4 @@ def run_reply(
             break
         token = sample(sampler, ctx, -1)
     L.llama_synchronize(ctx)  # the last decode belongs to this reply's time
-    return reason, generated
+    return reason, generated, token

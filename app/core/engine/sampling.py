@@ -15,12 +15,29 @@ from __future__ import annotations
 import llama_cpp as L
 
 from app.core.engine.protocol import SamplingSettings
+from app.core.errors import QuantDeskError
 
 
-def build_chain(s: SamplingSettings) -> L.llama_sampler_p:
-    """llama.cpp's sampler chain for these settings: greedy for temperature <= 0, else top-k, top-p,
-    min-p, temperature and a random draw (the order llama.cpp's own tools use)."""
+def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_p:
+    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty and the grammar
+    asked for, then greedy for temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the
+    order llama.cpp's own tools use). QuantDeskError for a grammar llama.cpp cannot read."""
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    n_vocab = L.llama_vocab_n_tokens(vocab)
+    if s.logit_bias:
+        biases = (L.llama_logit_bias * len(s.logit_bias))()
+        for i, (token, bias) in enumerate(s.logit_bias):
+            biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
+    if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
+            n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+    if s.grammar:
+        grammar = L.llama_sampler_init_grammar(vocab, s.grammar.encode("utf-8"), b"root")
+        if not grammar:
+            L.llama_sampler_free(chain)
+            raise QuantDeskError("The reply's grammar could not be read.", s.grammar[:500])
+        L.llama_sampler_chain_add(chain, grammar)
     if s.temperature <= 0:
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
         return chain
@@ -35,23 +52,27 @@ def build_chain(s: SamplingSettings) -> L.llama_sampler_p:
 class ContextSampler:
     """The chain in use on one context: built on first use, kept across replies with the same settings."""
 
-    def __init__(self, ctx: L.llama_context_p, backend: bool) -> None:
+    def __init__(self, ctx: L.llama_context_p, backend: bool, vocab: L.llama_vocab_p) -> None:
         self._ctx = ctx
+        self._vocab = vocab
         self._backend = backend
         self._settings: SamplingSettings | None = None
         self.chain: L.llama_sampler_p | None = None
         self.on_backend = False  # whether llama.cpp took the chain into its graph
+        self._attached = False  # whether the chain was offered to the graph
 
-    def prepare(self, settings: SamplingSettings) -> L.llama_sampler_p:
+    def prepare(self, settings: SamplingSettings, in_graph: bool = True) -> L.llama_sampler_p:
         """The chain for a reply with `settings`, in its initial state; call before evaluating the prompt, so
-        the prompt's last token is already sampled in the graph."""
-        if self.chain is not None and settings == self._settings:
+        the prompt's last token is already sampled in the graph. `in_graph=False` keeps it out of the graph
+        for this reply (a reply whose token probabilities are read from the logits needs them on the processor)."""
+        attach = self._backend and in_graph
+        if self.chain is not None and settings == self._settings and attach == self._attached:
             L.llama_sampler_reset(self.chain)
             return self.chain
         self.release()
-        chain = build_chain(settings)
-        self.chain, self._settings = chain, settings
-        if self._backend:
+        chain = build_chain(settings, self._vocab)
+        self.chain, self._settings, self._attached = chain, settings, attach
+        if attach:
             self.on_backend = bool(L.llama_set_sampler(self._ctx, 0, chain))
         return chain
 
@@ -59,7 +80,7 @@ class ContextSampler:
         """Detach the chain from the context (before freeing either) and free it."""
         if self.chain is None:
             return
-        if self._backend:
+        if self._attached:
             L.llama_set_sampler(self._ctx, 0, None)
         L.llama_sampler_free(self.chain)
-        self.chain, self._settings, self.on_backend = None, None, False
+        self.chain, self._settings, self.on_backend, self._attached = None, None, False, False

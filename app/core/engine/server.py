@@ -16,6 +16,7 @@ from app.core.engine.protocol import (
     Generate,
     GenerationDone,
     LoadModel,
+    LoadProgress,
     ModelLoaded,
     ModelUnloaded,
     Request,
@@ -58,7 +59,10 @@ class DeltaSender:
 
 def serve(conn: Connection) -> None:
     """The engine's main loop. Returns on Shutdown or when the app's end of the pipe closes."""
+    import psutil
+
     from app.core.engine.llama_session import LlamaSession
+    from app.core.engine.token_choices import TokenRecorder
     from app.core.llama_log import LlamaLogCapture
 
     log = LlamaLogCapture()
@@ -94,9 +98,18 @@ def serve(conn: Connection) -> None:
                 if session is not None:
                     session.close()
                     session = None
+                rss_before = psutil.Process().memory_info().rss
                 started = time.perf_counter()
-                session = LlamaSession(request, log)
-                conn.send(ModelLoaded(session.info, time.perf_counter() - started))
+                sent = [-1]
+
+                def progress(fraction: float, sent: list[int] = sent) -> None:
+                    percent = int(fraction * 100)
+                    if percent != sent[0]:  # llama.cpp reports per tensor: send each whole percent once
+                        sent[0] = percent
+                        conn.send(LoadProgress(fraction))
+
+                session = LlamaSession(request, log, progress)
+                conn.send(ModelLoaded(session.info, time.perf_counter() - started, rss_before))
             elif isinstance(request, UnloadModel):
                 if session is not None:
                     session.close()
@@ -107,11 +120,21 @@ def serve(conn: Connection) -> None:
                     raise EngineNotReadyError("Load a model before chatting.", "Generate before LoadModel")
                 rid = request.request_id
                 deltas = DeltaSender(conn, rid)
-                text, reason, stats = session.generate(
-                    request.messages, request.max_tokens, request.sampling, deltas.add, stop_requested
+                recorder = TokenRecorder(session, request.top_logprobs) if request.top_logprobs > 0 else None
+                text, reason, stats, end_token = session.generate(
+                    request.messages,
+                    request.max_tokens,
+                    request.sampling,
+                    deltas.add,
+                    stop_requested,
+                    prompt_format=request.prompt_format,
+                    on_prompt=conn.send,
+                    request_id=rid,
+                    on_token=recorder,
                 )
                 deltas.flush()
-                conn.send(GenerationDone(rid, text, reason, stats))
+                conn.send(GenerationDone(rid, text, reason, stats, end_token,
+                                         tokens=tuple(recorder.tokens) if recorder else ()))
             elif isinstance(request, DescribeBuild):
                 from app.core.machine.llama_build import read_backend_here
 

@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import httpx2
-from huggingface_hub.utils import _http
+if TYPE_CHECKING:  # the window's privacy bar reads the log at start-up; the HTTP client loads with the first call
+    import httpx2
 
 NO_REASON = "no reason given"
 
@@ -93,6 +94,8 @@ def _on_request(request: httpx2.Request) -> None:
 
 
 def _recording_client() -> httpx2.Client:
+    from huggingface_hub.utils import _http
+
     client = _http.default_client_factory()
     hooks = client.event_hooks
     # after huggingface_hub's own hook, which refuses every request in offline mode: a refused request
@@ -109,4 +112,6 @@ def install() -> None:
         if _installed:
             return
         _installed = True
+    from huggingface_hub.utils import _http
+
     _http.set_client_factory(_recording_client)

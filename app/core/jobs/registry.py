@@ -7,10 +7,11 @@ from typing import Any
 from app.core.errors import QuantDeskError
 from app.core.jobs.convert import CONVERT
 from app.core.jobs.download import DOWNLOAD
+from app.core.jobs.evaluate import EVALUATE
 from app.core.jobs.kind import JobKind
 from app.core.jobs.quantize import QUANTIZE
 
-KINDS: dict[str, JobKind[Any, Any]] = {kind.name: kind for kind in (DOWNLOAD, CONVERT, QUANTIZE)}
+KINDS: dict[str, JobKind[Any, Any]] = {kind.name: kind for kind in (DOWNLOAD, CONVERT, QUANTIZE, EVALUATE)}
 
 
 def kind_named(name: str) -> JobKind[Any, Any]:

@@ -1,10 +1,9 @@
 """Memory bandwidth of known hardware, for the tokens/s estimate (generating a token reads every weight once).
 
 Sources: the vendors' published specifications (NVIDIA data sheets, Apple's chip announcements, JEDEC DDR
-speeds). These are peak figures; the efficiency factors turn them into the speed llama.cpp reaches, from
-QuantDesk's facts (shared/facts/quant-quality.md): on one H100 an 8B model ran at 39 % (Q4_K_M) to 81 %
-(F16) of the bandwidth ceiling; a 1B Q4_K_M on 16 CPU cores at about 40 GB/s effective; SmolLM2-135M
-Q4_K_M on 2 cores at about 100 tokens/s. Every speed shown from these is labelled an estimate.
+speeds). These are peak figures; advice/speed.py turns them into the speed llama.cpp reaches (the share of
+the peak per kind of weight type, and a per-layer floor), fitted on the engine's own measurements. Every
+speed shown from these is labelled an estimate.
 """
 
 from __future__ import annotations
@@ -85,19 +84,17 @@ UNKNOWN_GPU_BANDWIDTH_GBPS = 300.0
 DEFAULT_RAM_BANDWIDTH_GBPS = 51.2
 # One core streams about this much from RAM in llama.cpp's kernels, so few cores cannot use all of it.
 PER_CORE_BANDWIDTH_GBPS = 6.0
-# Share of the peak that llama.cpp's token generation reaches (see the module's sources).
-GPU_EFFICIENCY = 0.6
-CPU_EFFICIENCY = 0.8
+# The share of these peaks that generation reaches depends on the weight types: advice/speed.py.
 
 
 def gpu_bandwidth(name: str) -> float:
-    """Effective bytes/s a GPU named `name` reads weights at during generation (an estimate)."""
+    """Peak bytes/s of the memory of a GPU named `name` (the vendor's figure)."""
     matches = [key for key in GPU_BANDWIDTH_GBPS if key.lower() in name.lower()]
     peak = GPU_BANDWIDTH_GBPS[max(matches, key=len)] if matches else UNKNOWN_GPU_BANDWIDTH_GBPS
-    return peak * GB * GPU_EFFICIENCY
+    return peak * GB
 
 
 def cpu_bandwidth(physical_cores: int) -> float:
-    """Effective bytes/s the CPU reads weights at: RAM's speed, or what its cores can pull (an estimate)."""
+    """Peak bytes/s the processor can read: RAM's speed, or what its cores can pull (an estimate)."""
     peak = min(DEFAULT_RAM_BANDWIDTH_GBPS, PER_CORE_BANDWIDTH_GBPS * max(1, physical_cores))
-    return peak * GB * CPU_EFFICIENCY
+    return peak * GB

@@ -350,29 +350,39 @@ def read_hardware() -> HardwareReport:
 
 @dataclass(frozen=True)
 class MemorySnapshot:
-    """One live readout for the status bar: the system's RAM and one process's (the engine's) memory."""
+    """One live readout: the system's RAM, one process's (the engine's) memory, and the NVIDIA GPUs'."""
 
     system_used_bytes: int
     system_total_bytes: int
     process_rss_bytes: int | None
     process_vram_bytes: int | None = None  # on NVIDIA GPUs, where NVML lists the process; None elsewhere
-    # the same per GPU, as (NVML index, bytes), for every GPU where the process holds memory
+    gpu_used_bytes: int | None = None  # all NVIDIA GPUs together (NVML); None without one or without with_vram
+    gpu_total_bytes: int | None = None
+    taken_at: float = 0.0  # time.monotonic() when read
+    # the process's VRAM per GPU, as (NVML index, bytes), for every GPU where it holds memory
     process_vram_per_gpu: tuple[tuple[int, int], ...] = ()
 
 
 def read_memory_snapshot(pid: int | None, with_vram: bool = False) -> MemorySnapshot:
     """RAM now, and `pid`'s resident memory; with_vram also asks NVML (slower: call it off the GUI thread)."""
+    import time
+
     vm = psutil.virtual_memory()
     rss: int | None = None
     vram: int | None = None
+    gpu_used = gpu_total = None
     if pid is not None:
         try:
             rss = int(psutil.Process(pid).memory_info().rss)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             rss = None
-        if with_vram:
-            held = [(g.index, g.process_used_bytes) for g in read_nvidia_gpus(pid) if g.process_used_bytes is not None]
-            vram = sum(b for _, b in held) if held else None
-            per_gpu = tuple((i, b) for i, b in held if b > 0)
-            return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram, per_gpu)
-    return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram)
+    per_gpu: tuple[tuple[int, int], ...] = ()
+    if with_vram:
+        gpus = read_nvidia_gpus(pid)
+        if gpus:
+            gpu_used, gpu_total = sum(g.used_bytes for g in gpus), sum(g.total_bytes for g in gpus)
+        held = [(g.index, g.process_used_bytes) for g in gpus if g.process_used_bytes is not None]
+        vram = sum(b for _, b in held) if held and pid is not None else None
+        per_gpu = tuple((i, b) for i, b in held if b > 0) if pid is not None else ()
+    return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram, gpu_used, gpu_total,
+                          time.monotonic(), per_gpu)

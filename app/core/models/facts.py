@@ -9,6 +9,7 @@ anything is sized from it: a damaged header is a plain-words error, never a trac
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,10 +50,7 @@ class TensorFacts:
 
     @property
     def n_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def layer(self) -> int | None:

@@ -15,6 +15,7 @@ size to read and fails as HeaderFormatError (InvalidModelFileError for a local f
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +86,7 @@ class RawTensor:
 
     @property
     def n_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def type_name(self) -> str:

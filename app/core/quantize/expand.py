@@ -16,9 +16,13 @@ import numpy as np
 from app.core.disk import partial_path
 from app.core.errors import InvalidModelFileError
 from app.core.progress import CancelToken, ProgressCallback, check_cancelled, no_progress
+from app.core.quants import quant_type_for_ftype
 
-# the reader's own pseudo-keys; the writer adds the architecture; the file type is set below
-_SKIPPED_KEYS = ("GGUF.", "general.architecture", "general.file_type")
+#: Where an expansion's weights came from (the source's file type, "Q4_1"): an F16 made from a Q4_1 holds the
+#: Q4_1's values, not the original model's, which matters when it is the reference others are measured against.
+EXPANDED_FROM_KEY = "quantdesk.expanded_from"
+# the reader's own pseudo-keys; the writer adds the architecture; the file type and the source are set below
+_SKIPPED_KEYS = ("GGUF.", "general.architecture", "general.file_type", EXPANDED_FROM_KEY)
 
 
 def open_gguf(path: Path) -> Any:
@@ -35,6 +39,12 @@ def open_gguf(path: Path) -> Any:
             f"{path.name} is not a GGUF model file QuantDesk can read (it may be damaged or incomplete).",
             f"gguf.GGUFReader({str(path)!r}) failed: {type(error).__name__}: {error}",
         ) from error
+
+
+def _file_type_name(reader: Any) -> str:
+    field = reader.fields.get("general.file_type")
+    level = quant_type_for_ftype(int(field.contents())) if field is not None else None
+    return level.name if level is not None else ""
 
 
 def field_value(field: Any) -> tuple[Any, Any, Any]:
@@ -80,6 +90,9 @@ def expand_to_f16(
             writer.add_key_value(key, value, vtype, sub_type=sub)
         writer.add_key_value("general.file_type", int(gguf.LlamaFileType.MOSTLY_F16),
                              gguf.GGUFValueType.UINT32)
+        source_type = _file_type_name(reader)
+        if source_type:
+            writer.add_key_value(EXPANDED_FROM_KEY, source_type, gguf.GGUFValueType.STRING)
 
         # (tensor, dtype to write, or None to copy its bytes as they are: F16/BF16 stay themselves)
         plan: list[tuple[Any, np.dtype[Any] | None]] = []

@@ -10,15 +10,19 @@ import pytest
 
 from app.core.advice.estimate import (
     CUDA_CONTEXT_BYTES,
+    FLOAT_MATMUL_BYTES,
     REPACK_X86_AVX2,
     compute_bytes,
     estimate_file,
     estimate_memory,
+    gpu_blocks,
+    gpu_compute_bytes,
     kv_cache_bytes,
     pad,
     repacked_types,
 )
 from app.core.advice.quant_mix import predict_tensors, use_more_bits
+from app.core.context_settings import ContextSettings
 from app.core.models.facts import read_gguf_facts
 from app.core.quants import OFFERED, quant_type
 from tests.bench.measure_memory import measure
@@ -85,7 +89,7 @@ def test_formula_against_llama_cpp_logged_buffers_and_measured_memory(
     logged_weights = sum(measured.model_buffers.values())  # CPU_Mapped + CPU_REPACK
     assert est.weights == pytest.approx(logged_weights, abs=0.02 * MIB)
     assert est.kv_cache == pytest.approx(measured.kv_buffers["CPU"], abs=0.01 * MIB)
-    reserved = compute_bytes(facts, pad(n_ctx), 512, 512)
+    reserved = compute_bytes(facts, pad(n_ctx), 512)  # flash attention: no score matrix
     assert reserved == pytest.approx(measured.compute_buffers["CPU"], rel=0.03)
     assert est.total == pytest.approx(measured.rss_growth, rel=0.05)
 
@@ -102,6 +106,8 @@ def test_kv_cache_formula_and_sliding_window() -> None:
 
 
 def test_offload_split_follows_llama_cpp_placement() -> None:
+    """llama.cpp counts the output layer as the last layer and offloads from the end: n_gpu_layers = k puts the
+    output layer and the last k - 1 blocks on the GPU (seen in its log's per-device KV sizes on an H200)."""
     facts = llama3_8b_facts()
     q4 = quant_type("Q4_K_M")
     tensors = {t.name: t.n_bytes for t in predict_tensors(facts, q4)}
@@ -111,26 +117,43 @@ def test_offload_split_follows_llama_cpp_placement() -> None:
     assert full.n_gpu_layers == 33
     assert full.cpu.weights == tensors["token_embd.weight"]  # the token embedding stays on the CPU
     assert full.gpu.overhead == CUDA_CONTEXT_BYTES and full.gpu.kv_cache == kv_cache_bytes(facts, 4096)
-    assert full.gpu.compute == compute_bytes(facts, 4096, 512, 512)  # the whole reserved buffer
-    layers_only = estimate_memory(facts, q4, 4096, n_gpu_layers=32)  # all blocks but not the output layer
-    # the output layer (and its norm) go to the GPU only when everything does
-    assert (
-        full.gpu.weights - layers_only.gpu.weights == tensors["output.weight"] + tensors["output_norm.weight"]
-    )
-    half = estimate_memory(facts, q4, 4096, n_gpu_layers=16)
-    assert half.gpu.kv_cache == half.cpu.kv_cache == kv_cache_bytes(facts, 4096) // 2
+    assert full.gpu.compute == gpu_compute_bytes(facts, 4096, 512)  # the whole reserved buffer
+    output_only = estimate_memory(facts, q4, 4096, n_gpu_layers=1)
+    assert output_only.gpu.weights == tensors["output.weight"] + tensors["output_norm.weight"]
+    assert output_only.gpu.kv_cache == 0 and gpu_blocks(facts, 1) == 0
+    last_block = estimate_memory(facts, q4, 4096, n_gpu_layers=2)
     block = sum(n for name, n in tensors.items() if name.startswith("blk.31."))
-    assert estimate_memory(facts, q4, 4096, n_gpu_layers=1).gpu.weights == block  # the last block goes first
+    assert last_block.gpu.weights - output_only.gpu.weights == block  # then blocks, from the last one
+    half = estimate_memory(facts, q4, 4096, n_gpu_layers=17)
+    assert half.gpu.kv_cache == half.cpu.kv_cache == kv_cache_bytes(facts, 4096) // 2
+    assert estimate_memory(facts, q4, 4096, n_gpu_layers=33).gpu.total == full.gpu.total
 
 
 def test_tied_embedding_is_copied_to_the_gpu_as_output(estimate_ladder: dict[str, Path]) -> None:
     facts = read_gguf_facts(estimate_ladder["Q4_K_M"])
     sizes = {t.name: t.n_bytes for t in facts.tensors}
     embd = sizes["token_embd.weight"]
-    full = estimate_file(facts, 512, n_gpu_layers=-1)
-    blocks = estimate_file(facts, 512, n_gpu_layers=facts.n_layers)
-    assert full.gpu.weights - blocks.gpu.weights == embd + sizes["output_norm.weight"]
-    assert full.cpu.weights == embd
+    output_only = estimate_file(facts, 512, n_gpu_layers=1)
+    assert output_only.gpu.weights == embd + sizes["output_norm.weight"]
+    assert output_only.cpu.weights >= embd  # the original stays on the CPU for the token lookup
+
+
+def test_float_matrices_on_the_gpu_add_cublas_buffers() -> None:
+    facts = llama3_8b_facts()
+    f16, q4 = (estimate_memory(facts, quant_type(n), 4096, n_gpu_layers=-1) for n in ("F16", "Q4_K_M"))
+    assert f16.gpu.compute - q4.gpu.compute == FLOAT_MATMUL_BYTES
+
+
+def test_estimate_models_the_engines_settings() -> None:
+    """The estimate reads the engine's context settings: backend sampling's buffers on a GPU, a larger batch's
+    compute buffer, and no repacked copies once layers are on the GPU."""
+    facts = llama3_8b_facts()
+    q4 = quant_type("Q4_K_M")
+    big_batch = estimate_memory(facts, q4, 4096, settings=ContextSettings(n_ctx=4096, n_batch=1024, n_ubatch=1024))
+    assert big_batch.compute > estimate_memory(facts, q4, 4096).compute
+    partial = estimate_memory(facts, q4, 4096, n_gpu_layers=10, repack=REPACK_X86_AVX2)
+    plain = estimate_memory(facts, q4, 4096, n_gpu_layers=10, repack=frozenset())
+    assert partial.cpu.weights == plain.cpu.weights
 
 
 def test_repacked_tensors_count_twice_on_the_cpu_only() -> None:

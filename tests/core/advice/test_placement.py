@@ -47,3 +47,25 @@ def test_an_unreadable_file_is_left_to_llama_cpp(tmp_path) -> None:  # type: ign
     bad.write_bytes(b"nope")
     plan = plan_load(bad, 2048, _with_gpu(8 * GIB))
     assert plan.n_gpu_layers == 0
+
+
+def test_every_plan_says_where_and_why_with_the_estimate() -> None:
+    plan = plan_load(starter_model_path(), 2048, _with_gpu(8 * GIB))
+    assert plan.reason.startswith("Runs entirely on the NVIDIA GeForce RTX 3060: it fits.")
+    assert "Needs about" in plan.reason and plan.estimate is not None and plan.estimate.gpu.total > 0
+    cpu = plan_load(starter_model_path(), 2048, _with_gpu(8 * GIB, offload=False))
+    assert cpu.reason.startswith("Runs on the processor: llama.cpp here runs on the processor only.")
+    assert cpu.estimate is not None and cpu.estimate.gpu.total == 0
+
+
+def test_a_person_can_override_the_placement() -> None:
+    hardware = _with_gpu(8 * GIB)
+    cpu = plan_load(starter_model_path(), 2048, hardware, choice="cpu")
+    assert (cpu.n_gpu_layers, cpu.placement) == (0, "cpu") and "as you chose" in cpu.reason
+    some = plan_load(starter_model_path(), 2048, hardware, choice="12")
+    assert (some.n_gpu_layers, some.placement) == (12, "partial")
+    assert some.reason.startswith("12 of its 31 layers on the NVIDIA GeForce RTX 3060, as you chose.")
+    whole = plan_load(starter_model_path(), 2048, _with_gpu(10 * 1024 * 1024), choice="gpu")
+    assert whole.n_gpu_layers == 31 and "does not fit there" in whole.reason  # told, not refused
+    none = plan_load(starter_model_path(), 2048, _with_gpu(8 * GIB, offload=False), choice="gpu")
+    assert none.n_gpu_layers == 0 and "you chose the graphics card, but" in none.reason

@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 
 from app.core.advice.recommend import (
-    GPU_RESERVE_MIN,
     RAM_RESERVE_MIN,
     budget_for,
     choose,
@@ -15,6 +14,7 @@ from app.core.advice.recommend import (
     ram_budget,
     recommend,
 )
+from app.core.advice.split import GPU_RESERVE_MIN
 from app.core.machine.hardware import BackendInfo, CpuInfo, GpuInfo, HardwareReport, MemoryInfo
 from tests.fixtures.model_shapes import llama3_8b_facts
 
@@ -173,3 +173,47 @@ def test_options_cover_every_level_in_quality_order(ctx: int) -> None:
     assert [o.type for o in rec.options] == ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]
     sizes = [o.file_bytes for o in rec.options]
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_partial_placement_by_bisection_matches_the_layer_by_layer_answer() -> None:
+    from app.core.advice.estimate import estimate_memory
+    from app.core.advice.recommend import place
+    from app.core.quants import quant_type
+
+    facts = llama3_8b_facts()
+    q8 = quant_type("Q8_0")
+    budget = budget_for(machine(ram_free=40, gpu_free=6))
+
+    def make(layers: int):  # type: ignore[no-untyped-def]
+        return estimate_memory(facts, q8, 4096, n_gpu_layers=layers)
+
+    placement, est, _ = place(facts, (), make, budget)
+    assert placement == "partial"
+    fitting = [k for k in range(1, facts.n_layers + 1) if make(k).gpu.total <= (budget.gpu or 0)]
+    assert est.n_gpu_layers == max(fitting)
+
+
+def test_a_header_claiming_thousands_of_layers_places_in_a_dozen_estimates() -> None:
+    from app.core.advice.estimate import estimate_memory
+    from app.core.advice.recommend import place
+    from app.core.quants import quant_type
+
+    facts = replace(llama3_8b_facts(), n_layers=5000, swa_layers=(False,) * 5000)
+    asked: list[int] = []
+
+    def make(layers: int):  # type: ignore[no-untyped-def]
+        asked.append(layers)
+        return estimate_memory(llama3_8b_facts(), quant_type("Q4_K_M"), 4096, n_gpu_layers=min(layers, 20))
+
+    place(facts, (), make, budget_for(machine(ram_free=40, gpu_free=4)))
+    assert len(asked) <= 15  # the full model, then a bisection over 5000 layer counts
+
+
+def test_vram_cap_stands_in_for_a_smaller_card() -> None:
+    big = machine(ram_free=64, gpu_free=80, gpu_name="NVIDIA H100 80GB HBM3")
+    capped = replace(big, gpus=tuple(replace(g, limit_bytes=4 * 10**9) for g in big.gpus))
+    assert budget_for(capped).gpu == 4 * 10**9 - GPU_RESERVE_MIN  # 5 % of 4 GB is less than 512 MiB
+    facts = llama3_8b_facts()
+    free, small = recommend(facts, big).option("Q8_0"), recommend(facts, capped).option("Q8_0")
+    assert free.placement == "gpu" and small.placement == "partial"
+    assert small.memory.gpu.total <= (budget_for(capped).gpu or 0)

@@ -10,8 +10,8 @@ import pytest
 
 from app.core.advice.estimate import CUDA_CONTEXT_BYTES, gpu_compute_bytes, kv_cache_bytes
 from app.core.advice.quant_mix import predict_tensors
-from app.core.advice.recommend import GPU_RESERVE_SHARE, budget_for, file_option, plan_devices, recommend
-from app.core.advice.split import describe_layers, layer_devices, shares_for
+from app.core.advice.recommend import budget_for, file_option, recommend
+from app.core.advice.split import GPU_RESERVE_SHARE, describe_layers, layer_devices, plan_devices, shares_for
 from app.core.machine import hardware, llama_build
 from app.core.machine.llama_build import BackendInfo
 from app.core.machine.rpc_backend import RemoteDevice
@@ -111,10 +111,10 @@ def test_two_small_gpus_take_what_fits_and_the_rest_stays_on_the_cpu(two_gpus: N
     assert all(m.total <= b for m, b in zip(option.memory.devices, budgets, strict=True))
     # one more layer would overflow a card: the plan takes as many as fit, no fewer
     from app.core.advice.estimate import estimate_file
-    from app.core.advice.recommend import splitting
+    from app.core.advice.split import splitting
 
     file_facts = replace(facts, file_type="Q4_K_M", tensors=predict_tensors(facts, BY_NAME["Q4_K_M"]))
-    make = splitting(file_facts, file_facts.tensors, budget_for(report),
+    make = splitting(file_facts, file_facts.tensors, budget_for(report).devices,
                      lambda n: estimate_file(file_facts, 4096, n))
     more = make(option.n_gpu_layers + 1)
     assert any(m.total > b for m, b in zip(more.devices, budgets, strict=True))

@@ -171,6 +171,28 @@ def test_memory_snapshot_reports_the_engine_vram(monkeypatch: pytest.MonkeyPatch
     assert read_memory_snapshot(me, with_vram=True).process_vram_bytes is None  # no driver: no figure
 
 
+def test_gpu_memory_limit_setting_caps_what_plans_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core.settings import set_setting
+
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml([H100]))
+    monkeypatch.setattr(hardware, "read_backend", lambda: BackendInfo(True, "CUDA", "0.3.36", ("NVIDIA H100",)))
+    set_setting("gpu_memory_limit_gb", 8)
+    try:
+        (gpu,) = [g for g in hardware.read_hardware().gpus if g.vendor == "NVIDIA"]
+    finally:
+        set_setting("gpu_memory_limit_gb", 0)
+    assert gpu.limit_bytes == 8 * 10**9 and gpu.usable_bytes == 8 * 10**9 and gpu.planned_total_bytes == 8 * 10**9
+    assert gpu.free_bytes == 75 * GB  # the readout itself stays true
+
+
+def test_a_build_with_only_rpc_has_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml([H100]))
+    rpc_only = BackendInfo(True, "CPU : AVX2 = 1", "0.3.36", gpus=())  # llama_supports_gpu_offload() says yes
+    monkeypatch.setattr(hardware, "read_backend", lambda: rpc_only)
+    assert not rpc_only.has_gpu
+    assert [g.usable_by_llama for g in hardware.read_hardware().gpus if g.vendor == "NVIDIA"] == [False]
+
+
 def test_live_readout_has_each_cards_share(monkeypatch: pytest.MonkeyPatch) -> None:
     """A model split across two cards: the snapshot gives the engine's VRAM on each (NVML's process lists)."""
     from app.core.machine.hardware import read_memory_snapshot

@@ -31,6 +31,7 @@ def test_expand_to_f16_keeps_metadata_and_values(starter_f16: Path) -> None:
     src = gguf.GGUFReader(starter_model_path())
     out = gguf.GGUFReader(starter_f16)
     assert out.fields["general.file_type"].contents() == 1
+    assert out.fields["quantdesk.expanded_from"].contents() == "Q4_1"  # not the original weights: says so
     skipped = {"general.file_type"}
     src_keys = {k for k in src.fields if not k.startswith("GGUF.")} - skipped
     assert src_keys <= set(out.fields)
