@@ -111,7 +111,8 @@ def test_each_cards_share_shows_in_the_status_bar_and_the_chat(window: MainWindo
     from app.core.machine.hardware import MemorySnapshot
 
     gib = 1024**3
-    window.readout_ready.emit(MemorySnapshot(8 * gib, 64 * gib, gib, 5 * gib, ((0, 3 * gib), (1, 2 * gib))))
+    window.readout_ready.emit(MemorySnapshot(8 * gib, 64 * gib, gib, 5 * gib,
+                                             process_vram_per_gpu=((0, 3 * gib), (1, 2 * gib))))
     assert "GPU 0 3.0 GB · GPU 1 2.0 GB" in window.engine_label.text()
     cards = window.chat.machines_bar.cards
     assert cards.isVisibleTo(window) and cards.text() == "Engine's graphics memory: GPU 0 3.0 GB · GPU 1 2.0 GB"
