@@ -61,7 +61,7 @@ class CompareNumbersPanel(QWidget):
 
         self.model = QComboBox(self)
         self.model.setObjectName("numbersModel")
-        self.model.setMinimumWidth(320)
+        self.model.setMinimumWidth(220)  # the window fits 960 logical pixels at 200 %
         self.model.setAccessibleName(self.tr("Model"))
         self.show_button = QPushButton(self.tr("Show its ladder"), self)
         self.ladder_button = QPushButton(self.tr("Make the ladder…"), self)
@@ -70,6 +70,7 @@ class CompareNumbersPanel(QWidget):
         self.reference_label = QLabel(self)
         self.reference_label.setWordWrap(True)
         self.text_label = QLabel(self)
+        self.text_label.setWordWrap(True)  # a long file name must not widen the window
         self.text_button = QPushButton(self.tr("Use my own text…"), self)
         self.ctx = QSpinBox(self)
         self.ctx.setRange(64, 8192)

@@ -56,7 +56,7 @@ class QualityChart(QWidget):
         super().__init__(parent)
         self.points: list[ChartPoint] = []
         self.reference_label = "F16"
-        self.setMinimumHeight(240)
+        self.setMinimumHeight(160)  # the window fits 540 logical pixels at 200 %: the splitter gives it more
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAccessibleName(self.tr("Quality against file size"))
 

@@ -112,7 +112,7 @@ def test_quantize_dialog_offers_every_type_and_the_ladder(qtbot) -> None:  # typ
     assert dialog.types.count() == 30
     choice = dialog.choice()
     assert isinstance(choice, QuantizeChoice)
-    assert choice.type_names == ("Q8_0", "Q6_K", "Q4_K_M", "Q2_K")
+    assert choice.type_names == ("Q8_0", "Q6_K", "Q4_K_M", "Q3_K_M", "Q2_K")
     assert choice.use_imatrix
     dialog.set_types(("IQ2_XXS",))
     assert dialog.choice().type_names == ("IQ2_XXS",)  # type: ignore[union-attr]
