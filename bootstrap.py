@@ -7,8 +7,8 @@
 Only the standard library is used here, so this runs on a machine that has nothing but python3 and pip.
 Set-up is idempotent: a stamp in .venv records what was installed, and a second run with nothing changed
 skips straight to launching. llama-cpp-python has no wheels on PyPI and compiles from source (about
-9 minutes on 2 cores); the wheel it builds is kept in a per-user cache keyed by its version and CMAKE_ARGS,
-so later set-ups (a fresh clone, a new .venv) reuse it instead of compiling again.
+9 minutes on 2 cores, llama.cpp's RPC backend on); the wheel it builds is kept in a per-user cache keyed by its
+version and CMAKE_ARGS, so later set-ups (a fresh clone, a new .venv) reuse it instead of compiling again.
 """
 
 from __future__ import annotations
@@ -56,8 +56,17 @@ def project_requirements() -> tuple[list[str], list[str], str]:
     return others + dev, [llama], llama
 
 
+#: llama.cpp's RPC backend, on for every platform: models split across machines (`main.py rpc-server`,
+#: `chat --rpc`) need it in the bindings' own build. A CMAKE_ARGS that names GGML_RPC itself is left alone.
+RPC_ARG = "-DGGML_RPC=ON"
+
+
 def cmake_args() -> str:
-    return os.environ.get("CMAKE_ARGS", "")
+    """CMAKE_ARGS as given (e.g. -DGGML_CUDA=on), with the RPC backend turned on."""
+    given = os.environ.get("CMAKE_ARGS", "").strip()
+    if "GGML_RPC" in given:
+        return given
+    return f"{given} {RPC_ARG}".strip()
 
 
 def wheel_cache_dir(llama_requirement: str) -> Path:
@@ -79,6 +88,7 @@ def ensure_llama_wheel(py: Path, llama_requirement: str) -> Path:
     log(f"compiling llama.cpp ({llama_requirement}, CMAKE_ARGS={cmake_args()!r}); "
         "this takes about 10 minutes once")
     env = dict(os.environ)
+    env["CMAKE_ARGS"] = cmake_args()
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
     run([str(py), "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(cache), llama_requirement],
         env=env)

@@ -14,7 +14,7 @@ from app.core.offline import apply_offline_mode
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import chat, compare, convert, doctor, download, hardware, quantize, recommend, serve
+    from app.cli import chat, compare, convert, doctor, download, hardware, quantize, recommend, rpc_server, serve
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"QuantDesk {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (doctor, hardware, recommend, chat, serve, download, convert, quantize, compare):
+    for command in (doctor, hardware, recommend, chat, serve, download, convert, quantize, compare, rpc_server):
         command.add_parser(sub)
     return parser
 

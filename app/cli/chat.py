@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
+from app.cli.machines import add_rpc_option, hardware_with_machines
 from app.cli.output import print_json, report_error
 from app.core.advice.placement import plan_load
 from app.core.chat.conversation import Conversation
@@ -37,18 +39,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="auto",
                    help="prompt format: 'auto' (the model's own), 'text' (continue the prompt as plain text) "
                         "or one of llama.cpp's built-in names (chatml, llama3, gemma, phi3, mistral-v7...)")
+    add_rpc_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
+
+
+def plan(path: Path, args: argparse.Namespace) -> tuple[LoadModel, str]:
+    """The load request (GPU layers, machines, split) and where each part goes, in words."""
+    hardware = hardware_with_machines(args.rpc) if args.rpc else None
+    choice = args.gpu_layers
+    placed = plan_load(path, args.ctx, hardware, choice if choice in ("auto", "gpu", "cpu") else "auto")
+    layers = placed.n_gpu_layers if choice in ("auto", "gpu", "cpu") else int(choice)
+    request = LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers, rpc_servers=placed.rpc_servers,
+                        tensor_split=placed.tensor_split)
+    return request, placed.where
 
 
 def run(args: argparse.Namespace) -> int:
     client = EngineClient()
     try:
         path = resolve_model(args.model)
-        choice = args.gpu_layers
-        layers = plan_load(path, args.ctx, choice=choice).n_gpu_layers if choice in ("auto", "gpu", "cpu") \
-            else int(choice)
-        loaded = client.load_model(LoadModel(str(path), n_ctx=args.ctx, n_gpu_layers=layers))
+        request, where = plan(path, args)
+        if where and not args.json:
+            print(f"[{where}]", file=sys.stderr)
+        loaded = client.load_model(request)
         conversation = Conversation()  # one question, kept in memory only
         conversation.add_user_message(args.prompt)
         messages = conversation.for_model(args.system or "")
@@ -85,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
             "load_seconds": round(loaded.load_seconds, 3),
             "n_ctx": loaded.info.n_ctx,
             "n_gpu_layers": loaded.info.n_gpu_layers,
+            "devices": list(loaded.info.devices),
+            "tensor_split": list(request.tensor_split),
+            "rpc_servers": list(request.rpc_servers),
+            "where": where,
         })
     else:
         sys.stdout.write(f"\n\n[{done.stats.generated_tokens} tokens, "

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.machines import add_rpc_option, hardware_with_machines
 from app.cli.output import print_json, report_error
 from app.core.advice.recommend import Recommendation, recommend
 from app.core.advice.sources import read_model_facts
 from app.core.errors import QuantDeskError
 from app.core.evaluate.measured import measured_ladder
-from app.core.machine.hardware import read_hardware
 from app.core.units import format_bytes
 
 PLACEMENT_WORDS = {"gpu": "GPU", "partial": "GPU+CPU", "cpu": "CPU", "none": "does not fit"}
@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="recommend a quant level for a model on this computer")
     p.add_argument("model", help="a GGUF file, a Hugging Face folder, or a Hub repo id (owner/name)")
     p.add_argument("--ctx", type=int, default=None, help="context length in tokens (default: 4096 or less)")
+    add_rpc_option(p)
     p.add_argument("--json", action="store_true", help="print the options as JSON")
     p.set_defaults(run=run)
 
@@ -33,6 +34,8 @@ def render(rec: Recommendation) -> str:
         where = PLACEMENT_WORDS[o.placement]
         if o.placement == "partial":
             where = f"GPU {o.n_gpu_layers} layers"
+        if len(o.memory.devices) > 1 and o.placement in ("gpu", "partial"):  # split: see the sentence for where
+            where = f"{len(o.memory.devices)} devices" + ("" if o.placement == "gpu" else f" {o.n_gpu_layers} l.")
         speed = f"{o.tokens_per_second:.0f}" if o.tokens_per_second else "–"
         loss = f"{o.quality.delta_perplexity:+.3g} perplexity" if o.quality else "–"
         if o.quality is not None and o.quality.source.startswith("measured here"):
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         facts = read_model_facts(args.model)
         ladder = measured_ladder(facts)
-        rec = recommend(facts, read_hardware(), args.ctx, ladder.quality_by_type() if ladder else None)
+        rec = recommend(facts, hardware_with_machines(args.rpc), args.ctx,
+                        ladder.quality_by_type() if ladder else None)
     except QuantDeskError as error:
         return report_error(error, args.json)
     if args.json:

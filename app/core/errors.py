@@ -57,6 +57,9 @@ class ContextFullError(QuantDeskError):
 class ServeError(QuantDeskError):
     """The local API server could not start (its port is taken, the address is not this computer's...)."""
 
+class RpcHostError(QuantDeskError):
+    """A machine named for llama.cpp's RPC backend that cannot be used (a bad address, nothing answering)."""
+
 
 # ---- the Hugging Face Hub: search, inspect, download ------------------------------------------------------
 

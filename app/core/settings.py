@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "chat": {},  # the chat's sampling, reply length, context length, placement (core/chat/preferences.py)
     "serve_port": 8642,  # the local API server's port (core/serve)
     "serve_host": "127.0.0.1",  # what it listens on: this computer only, unless a person chose otherwise
+    # other machines lending their devices through llama.cpp's RPC backend ("host:port"): Chat → Add a machine
+    "rpc_machines": [],
 }
 
 #: Checks for values a hand-edited file could get wrong; a value that fails reads as its default.
@@ -62,6 +64,7 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "chat": lambda v: isinstance(v, dict),
     "serve_port": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535,
     "serve_host": lambda v: isinstance(v, str) and bool(v.strip()),
+    "rpc_machines": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
 }
 
 #: MIGRATIONS[n] turns a version-n dict into a version-(n+1) dict. Empty until the schema first changes.

@@ -35,6 +35,7 @@ from app.ui.chat_side_panel import ChatSidePanel
 from app.ui.conversation_list_view import ConversationListView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_dialog import show_error
+from app.ui.machines_bar import MachinesBar
 from app.ui.message_view import EditDialog
 from app.ui.transcript_view import TranscriptView
 
@@ -88,6 +89,7 @@ class ChatView(QWidget):
         self.status.setObjectName("chatStatus")
         self.status.setWordWrap(True)
         self.conversations = ConversationListView(history)  # placed by the chat page, beside the models
+        self.machines_bar = MachinesBar(bridge, self)
 
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
@@ -99,6 +101,7 @@ class ChatView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.header)
+        layout.addWidget(self.machines_bar)
         layout.addWidget(self.body, 1)
         layout.addLayout(entry)
         layout.addWidget(self.status)

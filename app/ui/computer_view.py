@@ -126,7 +126,11 @@ class ComputerView(QWidget):
             )
         budget = budget_for(report)
         room = self.tr("up to {ram} in the main memory").format(ram=format_bytes(max(budget.ram, 0)))
-        if budget.gpu is not None:
+        if budget.split:  # a model is split across them, each taking a share in proportion to its room
+            each = ", ".join(f"{d.label} {format_bytes(max(d.budget, 0))}" for d in budget.devices)
+            room = self.tr("up to {gpu} across your {name} ({each}), or {rest}").format(
+                gpu=format_bytes(max(budget.gpu or 0, 0)), name=budget.gpu_name, each=each, rest=room)
+        elif budget.gpu is not None:
             room = self.tr("up to {gpu} on the {name}, or {rest}").format(
                 gpu=format_bytes(max(budget.gpu, 0)), name=budget.gpu_name, rest=room
             )
@@ -140,8 +144,8 @@ class ComputerView(QWidget):
             return self.tr("{name}, sharing the main memory: it may use up to {limit}").format(
                 name=g.name, limit=format_bytes(g.working_set_limit_bytes)
             )
-        text = self.tr("{name}: {total} of graphics memory, {free} free").format(
-            name=g.name, total=format_bytes(g.total_bytes), free=format_bytes(g.free_bytes)
+        text = self.tr("GPU {index}, {name}: {total} of graphics memory, {free} free").format(
+            index=g.index, name=g.name, total=format_bytes(g.total_bytes), free=format_bytes(g.free_bytes)
         )
         if g.process_used_bytes:
             text += self.tr(" ({used} used by QuantDesk)").format(used=format_bytes(g.process_used_bytes))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -33,6 +34,7 @@ from app.core.engine.protocol import (
 )
 from app.core.engine.turns import EngineTurns, Turn
 from app.core.errors import EngineCrashedError, QuantDeskError
+from app.core.settings import get_setting, set_setting
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class EngineBridge(QObject):
     busy_changed = Signal(bool)
     status_changed = Signal(str)
     waiting_for_turn = Signal(str)  # who uses the engine now (an API request): ours comes after it
+    plan_changed = Signal(str)  # where the model's parts go, in words ("layers 0–16 on GPU 0, …"); "" for one device
 
     CHAT = "Chat"  # the bridge's name in the engine's line (TurnsState)
 
@@ -65,6 +68,8 @@ class EngineBridge(QObject):
         self.loading: Path | None = None  # the model being loaded now
         self.turns = EngineTurns(self.client.stop_generation)
         self._turn: Turn | None = None  # ours, while an operation waits for the engine or uses it
+        self.machines: list[str] = list(get_setting("rpc_machines"))  # other machines (RPC), "host:port"
+        self.plan_where = ""
 
     # ---- state --------------------------------------------------------------------------------------
 
@@ -135,16 +140,10 @@ class EngineBridge(QObject):
         self.load_started.emit(path)
 
         def work() -> Callable[[], None] | None:
-            layers = n_gpu_layers
-            if layers is None:
-                plan = plan_load(path, n_ctx, choice=placement)
-                layers = plan.n_gpu_layers
-                log.info("placement for %s: %s", path.name, plan.reason)
-                self.last_plan = plan
-                self.load_planned.emit(plan)
-            request = LoadModel(str(path), n_ctx=n_ctx, n_gpu_layers=layers)
-            log.info("loading %s (context %d, GPU layers %d)", path, n_ctx, layers)
             try:
+                request = (self._planned(path, n_ctx, placement) if n_gpu_layers is None
+                           else LoadModel(str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers))
+                log.info("loading %s (context %d, GPU layers %d)", path, n_ctx, request.n_gpu_layers)
                 loaded = self.client.load_model(request, self.load_progress.emit)
             except EngineCrashedError as error:
                 log.error("engine crashed while loading: %s\n%s", error.message, error.detail)
@@ -160,6 +159,35 @@ class EngineBridge(QObject):
             return lambda: self.model_loaded.emit(loaded)
 
         return self._run("load", work)
+
+    def _planned(self, path: Path, n_ctx: int, placement: str = "auto") -> LoadModel:
+        """The load request the memory estimate plans: this computer's GPUs and the added machines' devices (read
+        now, each host first recorded in the connection list). Worker thread only: it waits on the network."""
+        hardware = None
+        if self.machines:
+            from app.core.engine.machines import RPC_PURPOSE, read_remote_devices
+            from app.core.hub.network_log import record
+            from app.core.machine.hardware import read_hardware
+            from app.core.machine.rpc_backend import parse_endpoints
+
+            for endpoint in parse_endpoints(self.machines):
+                record(str(endpoint), RPC_PURPOSE)
+            if self.client.rpc_servers:  # an RPC server serves one client at a time: let go of them first
+                self.client.close(timeout=2.0)
+            hardware = replace(read_hardware(), remote_devices=read_remote_devices(self.machines))
+        plan = plan_load(path, n_ctx, hardware, choice=placement)
+        log.info("placement for %s: %s", path.name, plan.reason)
+        self.last_plan = plan
+        self.load_planned.emit(plan)
+        self.plan_where = plan.where
+        self.plan_changed.emit(plan.where)
+        return LoadModel(str(path), n_ctx=n_ctx, n_gpu_layers=plan.n_gpu_layers, rpc_servers=plan.rpc_servers,
+                         tensor_split=plan.tensor_split)
+
+    def set_machines(self, machines: Sequence[str]) -> None:
+        """The other machines to plan over from the next load on (kept in the settings)."""
+        self.machines = list(dict.fromkeys(machines))
+        set_setting("rpc_machines", self.machines)
 
     def generate(self, messages: Sequence[ChatMessage], max_tokens: int, sampling: SamplingSettings,
                  prompt_format: str = "auto") -> bool:
@@ -229,7 +257,10 @@ class EngineBridge(QObject):
                     self.status_changed.emit(self.tr("Engine restarted."))
                     return None
                 self.status_changed.emit(self.tr("Restarting the engine…"))
-                loaded = self.client.load_model(last, self.load_progress.emit)
+                # a model split across machines is planned again: one may be gone, or removed meanwhile
+                again = self._planned(Path(last.path), last.n_ctx) if last.rpc_servers or self.machines else last
+                loaded = self.client.load_model(again, self.load_progress.emit)
+                self.last_load = again
                 return lambda: self.model_loaded.emit(loaded)
             except EngineCrashedError as error:
                 return lambda e=error: self.engine_crashed.emit(e)  # type: ignore[misc]

@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self._readout_in_flight = False
         self.readout_ready.connect(self._on_readout_ready)
         self.readout_ready.connect(self.chat.memory.add_snapshot)
+        self.readout_ready.connect(self.chat.machines_bar.show_readout)
         self._readout_timer.timeout.connect(self._on_readout_timer_timeout)
         self._readout_timer.start()
         self.update_readouts()
@@ -252,6 +253,10 @@ class MainWindow(QMainWindow):
             used=format_bytes(snap.system_used_bytes), total=format_bytes(snap.system_total_bytes)))
         if snap.process_rss_bytes is None:
             engine = self.tr("not running")
+        elif len(snap.process_vram_per_gpu) > 1:  # split across GPUs: each card's share
+            cards = " · ".join(self.tr("GPU {i} {vram}").format(i=i, vram=format_bytes(b))
+                               for i, b in snap.process_vram_per_gpu)
+            engine = self.tr("{ram} + {cards}").format(ram=format_bytes(snap.process_rss_bytes), cards=cards)
         elif snap.process_vram_bytes:
             engine = self.tr("{ram} + {vram} on the GPU").format(
                 ram=format_bytes(snap.process_rss_bytes), vram=format_bytes(snap.process_vram_bytes))

@@ -168,7 +168,12 @@ class ModelLibraryView(QWidget):
         self.options.show_progress(None)
         info = loaded.info
         self._mark_loaded(Path(info.path))
-        if info.n_gpu_layers < 0:
+        remote = sum(name.startswith("RPC") for name in info.devices)
+        if remote:
+            where = self.tr("split across {n} device(s), {r} on other machines").format(n=len(info.devices), r=remote)
+        elif len(info.devices) > 1:
+            where = self.tr("split across {n} graphics cards").format(n=len(info.devices))
+        elif info.n_gpu_layers < 0:
             where = self.tr("on the graphics card (all layers)")
         elif info.n_gpu_layers:
             where = self.tr("on the graphics card ({n} layers)").format(n=info.n_gpu_layers)

@@ -39,7 +39,8 @@ class NetworkLogDialog(QDialog):
         self.resize(720, 320)
         intro = QLabel(self.tr(
             "Every connection QuantDesk made since it started, each for something you asked for. QuantDesk "
-            "sends no telemetry and no usage data; with Offline on it connects to nothing at all."), self)
+            "sends no telemetry and no usage data; with Offline on it connects to nothing but the other machines you "
+            "added to the chat yourself (llama.cpp RPC)."), self)
         intro.setWordWrap(True)
         self.servers = QLabel(self)
         self.servers.setObjectName("listeningSockets")

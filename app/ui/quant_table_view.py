@@ -313,8 +313,15 @@ class QuantTableView(QWidget):
         return self.tr("+{d:g} perplexity (Llama-3-8B)").format(d=q.delta_perplexity)
 
     def _badge(self, o: QuantOption) -> str:
+        split = len(o.memory.devices) > 1
+        where = self.recommendation.budget.gpu_name if self.recommendation is not None else ""
+        if o.placement == "gpu" and split:
+            return self.tr("{where} — split, fits whole").format(where=where)
         if o.placement == "gpu":
             return self.tr("GPU — fits whole")
+        if o.placement == "partial" and split:
+            return self.tr("{where} + CPU ({k} of {total} layers off the CPU)").format(
+                where=where, k=o.n_gpu_layers, total=o.memory.n_layers + 1)
         if o.placement == "partial":
             return self.tr("GPU + CPU ({n} of {total} layers on GPU)").format(
                 n=o.n_gpu_layers, total=o.memory.n_layers + 1
@@ -325,9 +332,14 @@ class QuantTableView(QWidget):
 
     def _tooltip(self, o: QuantOption) -> str:
         m = o.memory
-        return self.tr("weights {w}, context memory (KV cache) {kv}, working buffers {c}, other {x}").format(
+        text = self.tr("weights {w}, context memory (KV cache) {kv}, working buffers {c}, other {x}").format(
             w=format_bytes(m.weights),
             kv=format_bytes(m.kv_cache),
             c=format_bytes(m.compute),
             x=format_bytes(m.overhead),
         )
+        if m.devices and self.recommendation is not None:  # split: what each device holds
+            labels = [d.label for d in self.recommendation.budget.devices]
+            text += "\n" + " · ".join(f"{label} {format_bytes(d.total)}" for label, d in zip(labels, m.devices,
+                                                                                           strict=False))
+        return text

@@ -125,8 +125,9 @@ class MemoryEstimate:
     n_gpu_layers: int  # 0: CPU only; n_layers + 1: everything on the GPU
     file_bytes: int  # the GGUF file's size
     cpu: DeviceMemory
-    gpu: DeviceMemory
+    gpu: DeviceMemory  # every GPU together
     n_layers: int
+    devices: tuple[DeviceMemory, ...] = ()  # per device when split across several (split.py); () for one GPU
 
     @property
     def weights(self) -> int:
@@ -148,7 +149,7 @@ class MemoryEstimate:
     def total(self) -> int:
         return self.cpu.total + self.gpu.total
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, int | list[int]]:
         return {
             "weights": self.weights,
             "kv_cache": self.kv_cache,
@@ -157,6 +158,7 @@ class MemoryEstimate:
             "total": self.total,
             "cpu": self.cpu.total,
             "gpu": self.gpu.total,
+            **({"devices": [d.total for d in self.devices]} if self.devices else {}),
         }
 
 

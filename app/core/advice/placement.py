@@ -5,7 +5,9 @@ being loaded, so the chat loads a model whole on the GPU when it fits, partly wh
 and on the processor otherwise — instead of leaving a GPU idle or running out of VRAM. A person can
 override the choice ("gpu", "cpu" or a number of layers); the plan then says what the estimate thinks of
 it. Every plan carries a line in plain words saying where and why, and the memory estimate for that
-placement, shown beside the live readouts so estimate and reality can be compared.
+placement, shown beside the live readouts so estimate and reality can be compared. With several GPUs, or other
+machines' devices (llama.cpp's RPC backend), the plan splits the model across them (advice/split.py) and says
+where each part goes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.advice.estimate import MemoryEstimate, estimate_file, repacked_types
-from app.core.advice.recommend import budget_for, file_option
+from app.core.advice.recommend import QuantOption, budget_for, file_option
+from app.core.advice.split import describe_plan, shares_for
 from app.core.errors import QuantDeskError
 from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.models.facts import ModelFacts, read_gguf_facts
@@ -34,6 +37,11 @@ class LoadPlan:
     estimate: MemoryEstimate | None = None  # for this placement; None when the file could not be read
     choice: str = "auto"  # what was asked for
     n_layers: int = 0  # the model's repeating layers (0: unknown)
+    # split across several devices: each one's share of the layers (llama.cpp's tensor_split, other machines'
+    # devices first) and the other machines used ("host:port"); () when llama.cpp needs no device named
+    tensor_split: tuple[float, ...] = ()
+    rpc_servers: tuple[str, ...] = ()
+    where: str = ""  # where each part goes, in words ("layers 0–39 on GPU 0, 40–79 on GPU 1")
 
 
 def _gpu_name(hardware: HardwareReport) -> str:
@@ -64,7 +72,7 @@ def plan_load(path: Path, n_ctx: int, hardware: HardwareReport | None = None, ch
         return LoadPlan(layers, placement, reason, estimate, choice, facts.n_layers if facts else 0)
 
     gpu_usable = (hardware.backend is not None and hardware.backend.has_gpu
-                  and any(g.usable_by_llama for g in hardware.gpus))
+                  and any(g.usable_by_llama for g in hardware.gpus)) or bool(hardware.remote_devices)
     if choice == "cpu":
         return plan(0, "cpu", "Runs on the processor, as you chose.")
     if not gpu_usable:
@@ -80,6 +88,8 @@ def plan_load(path: Path, n_ctx: int, hardware: HardwareReport | None = None, ch
         return LoadPlan(0, "cpu", "Runs on the processor: the file could not be read ahead to plan more.",
                         None, choice)
     option = file_option(facts, hardware, n_ctx)
+    if choice in ("auto", "") and (hardware.remote_devices or budget_for(hardware).split):
+        return _plan_split(facts, option, hardware, choice)
     gpu = _gpu_name(hardware)
     if choice == "gpu":
         fits = option.placement == "gpu"
@@ -99,3 +109,21 @@ def plan_load(path: Path, n_ctx: int, hardware: HardwareReport | None = None, ch
                     f"{option.n_gpu_layers} of its {facts.n_layers + 1} layers run on the {gpu}, the rest on the "
                     "processor: the whole model does not fit in its memory.")
     return plan(0, option.placement, f"Runs on the processor: it does not fit on the {gpu}.")
+
+
+def _plan_split(facts: ModelFacts, option: QuantOption, hardware: HardwareReport, choice: str) -> LoadPlan:
+    """Several devices (GPUs here, other machines' devices): the split the estimate planned, in words."""
+    budget = budget_for(hardware)
+    servers = tuple(dict.fromkeys(d.endpoint for d in hardware.remote_devices))
+    if option.placement == "cpu":  # too big for the devices even in part, small enough for this computer's RAM
+        return LoadPlan(0, "cpu", "Runs on the processor: it does not fit on the devices.", option.memory, choice,
+                        facts.n_layers)
+    layers = option.n_gpu_layers if option.placement in ("gpu", "partial") else -1  # "none": llama.cpp says why
+    where = describe_plan(facts.n_layers, layers, budget.devices, budget.gpu_name)
+    if servers:
+        machines = "machine" if len(servers) == 1 else "machines"
+        reason = f"Split with {len(servers)} other {machines}: {where}."
+    else:
+        reason = f"Split across the GPUs: {where}."
+    return LoadPlan(layers, option.placement, f"{reason} Needs {_needs(option.memory)}.", option.memory, choice,
+                    facts.n_layers, shares_for(budget.devices), servers, where)

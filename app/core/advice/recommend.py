@@ -30,18 +30,23 @@ from app.core.advice.estimate import MemoryEstimate, estimate_file, estimate_ten
 from app.core.advice.measured_speed import MeasuredSpeed, measured_floors, measured_speed
 from app.core.advice.quant_mix import predict_tensors
 from app.core.advice.speed import Floors, token_work, tokens_per_second
+from app.core.advice.split import (
+    PlanDevice,
+    describe_plan,
+    device_spare,
+    gpu_budget,
+    plan_devices,
+    splitting,
+)
 from app.core.machine.bandwidth import cpu_bandwidth, gpu_bandwidth
-from app.core.machine.hardware import GpuInfo, HardwareReport
+from app.core.machine.hardware import HardwareReport
 from app.core.models.facts import ModelFacts, TensorFacts
 from app.core.quants import BY_NAME, OFFERED, QUALITY_SOURCE, QualityLoss
 from app.core.units import format_bytes
 
 GIB = 1024**3
-MIB = 1024**2
 RAM_RESERVE_MIN = 1 * GIB
 RAM_RESERVE_SHARE = 0.10
-GPU_RESERVE_MIN = 512 * MIB
-GPU_RESERVE_SHARE = 0.05
 COMFORTABLE_TPS = 8.0  # tokens/s: about reading speed; below it a reply feels slow
 PREFERRED_FLOOR = "Q4_K_M"  # the lowest level recommended while a better one fits
 _FLOOR_QUALITY = BY_NAME[PREFERRED_FLOOR].quality
@@ -64,23 +69,31 @@ class Budget:
     gpu_bandwidth: float = 0.0  # bytes/s, an estimate
     cpu_bandwidth: float = 0.0
     floors: Floors = field(default_factory=Floors)  # per-layer time per token (advice/speed.py)
+    devices: tuple[PlanDevice, ...] = ()  # two or more: the model is split across them (split.py)
+
+    @property
+    def split(self) -> bool:
+        return len(self.devices) > 1
 
 
 def ram_budget(available: int, total: int) -> int:
     return available - max(RAM_RESERVE_MIN, int(total * RAM_RESERVE_SHARE))
 
 
-def gpu_budget(gpu: GpuInfo) -> int:
-    return gpu.usable_bytes - max(GPU_RESERVE_MIN, int(gpu.planned_total_bytes * GPU_RESERVE_SHARE))
-
-
 def budget_for(hardware: HardwareReport) -> Budget:
     usable = [g for g in hardware.gpus if g.usable_by_llama]
     ram = ram_budget(hardware.memory.available_bytes, hardware.memory.total_bytes)
     cpu_bw = cpu_bandwidth(hardware.cpu.physical_cores)
+    devices = plan_devices(hardware)
+    if len(devices) > 1 or (devices and not usable):  # split across all (llama.cpp's layer split), or remote
+        gpu_bw = min((gpu_bandwidth(g.name) for g in usable), default=gpu_bandwidth(""))
+        name = devices[0].label if len(devices) == 1 else \
+            f"{len(devices)} devices" if any(d.remote for d in devices) else f"{len(devices)} GPUs"
+        return Budget(ram, sum(d.budget for d in devices), name, False, gpu_bw, cpu_bw,
+                      measured_floors(gpu_bw, cpu_bw), devices)
     if not usable:
         return Budget(ram, None, cpu_bandwidth=cpu_bw, floors=measured_floors(0.0, cpu_bw))
-    gpu = max(usable, key=lambda g: g.usable_bytes)  # llama.cpp could split across GPUs; plan for the largest
+    gpu = max(usable, key=lambda g: g.usable_bytes)
     gpu_bw = gpu_bandwidth(gpu.name)
     return Budget(ram, gpu_budget(gpu), gpu.name, gpu.unified_memory, gpu_bw, cpu_bw, measured_floors(gpu_bw, cpu_bw))
 
@@ -143,7 +156,9 @@ class Recommendation:
             "recommended": self.recommended,
             "why": self.sentence,
             "this_file": self.this_file.to_json() if self.this_file else None,
-            "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name},
+            "budget": {"ram": self.budget.ram, "gpu": self.budget.gpu, "gpu_name": self.budget.gpu_name,
+                       "devices": [{"label": d.label, "name": d.name, "budget": d.budget}
+                                   for d in self.budget.devices]},
             "quality_source": "measured here where a level's quality.source says so; others "
                               + QUALITY_SOURCE if self.measured else QUALITY_SOURCE,
             "speed_note": "tokens/s are estimates from memory bandwidth and a per-layer floor, or measured here",
@@ -167,12 +182,12 @@ def place(
 
     def fits(est: MemoryEstimate) -> bool:
         ram_need = est.total if budget.unified else est.cpu.total
-        return ram_need <= budget.ram and (budget.gpu is None or est.gpu.total <= budget.gpu)
+        return ram_need <= budget.ram and (budget.gpu is None or device_spare(est, budget.devices, budget.gpu) >= 0)
 
     if budget.gpu is not None:
         full = make(-1)
         if fits(full):
-            return "gpu", full, budget.gpu - full.gpu.total
+            return "gpu", full, device_spare(full, budget.devices, budget.gpu)
         # VRAM need grows with every layer given to the GPU, so the most layers whose VRAM fits are found by
         # bisection: a header that claims thousands of layers costs a dozen estimates, not thousands. RAM need
         # shrinks as layers move to the GPU, so if that many do not fit the RAM, fewer do not either.
@@ -181,12 +196,12 @@ def place(
         while low < high:
             mid = (low + high + 1) // 2
             found[mid] = make(mid)
-            if found[mid].gpu.total <= budget.gpu:
+            if device_spare(found[mid], budget.devices, budget.gpu) >= 0:
                 low = mid
             else:
                 high = mid - 1
         if low > 0 and fits(found[low]):
-            return "partial", found[low], budget.gpu - found[low].gpu.total
+            return "partial", found[low], device_spare(found[low], budget.devices, budget.gpu)
     cpu = make(0)
     if cpu.cpu.total <= budget.ram:
         return "cpu", cpu, budget.ram - cpu.cpu.total
@@ -201,7 +216,7 @@ def _option(
     budget: Budget,
     quality: QualityLoss | None,
 ) -> QuantOption:
-    placement, est, spare = place(facts, tensors, make, budget)
+    placement, est, spare = place(facts, tensors, splitting(facts, tensors, budget.devices, make), budget)
     tps = _tokens_per_second(facts, tensors, est, budget) if placement != "none" else None
     return QuantOption(type_name, est.file_bytes, est, placement, est.n_gpu_layers, tps, quality, spare)
 
@@ -286,6 +301,10 @@ def choose(options: tuple[QuantOption, ...], measured: Mapping[str, QualityLoss]
 
 def _where(option: QuantOption, budget: Budget, n_layers: int) -> str:
     gpu = budget.gpu_name or "GPU"
+    if budget.split and option.placement in ("gpu", "partial"):
+        across = "fits across" if option.placement == "gpu" else "fits partly across"
+        return (f"{across} your {gpu} ({describe_plan(n_layers, option.n_gpu_layers, budget.devices)}), "
+                f"{format_bytes(option.spare_bytes)} to spare on the fullest")
     if option.placement == "gpu":
         return f"fits entirely in your {gpu} with {format_bytes(option.spare_bytes)} to spare"
     if option.placement == "partial":

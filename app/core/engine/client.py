@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -36,11 +37,15 @@ from app.core.engine.protocol import (
     UnloadModel,
 )
 from app.core.engine.server import serve
-from app.core.errors import EngineCrashedError
+from app.core.errors import EngineCrashedError, QuantDeskError
 from app.core.machine.llama_build import BackendInfo
 from app.core.process.runner import ChildProcess
 
 _POLL_SECONDS = 0.05
+# With a model on other machines: after this long without a word from the engine, check that each machine still
+# accepts connections. One that vanished without closing its connections (a cable pulled, a machine asleep) would
+# leave llama.cpp waiting on TCP for many minutes; a refused one has already made ggml abort the engine.
+RPC_QUIET_SECONDS = 15.0
 
 
 class EngineClient:
@@ -53,6 +58,8 @@ class EngineClient:
         self._generating: int | None = None
         self.loaded: ModelLoaded | None = None
         self.log_path: Path | None = None
+        self.rpc_servers: tuple[str, ...] = ()  # the machines the loaded model uses
+        self._lost: str | None = None  # a machine found gone: the crash message names it
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
@@ -79,7 +86,7 @@ class EngineClient:
     def close(self, timeout: float = 5.0) -> None:
         """Ask the engine to exit; terminate, then kill, if it does not within `timeout`."""
         child = self._child
-        self._child, self.loaded = None, None
+        self._child, self.loaded, self.rpc_servers = None, None, ()
         if child is None:
             return
         with contextlib.suppress(OSError, ValueError):
@@ -113,6 +120,7 @@ class EngineClient:
         conn = self._child.conn if self._child is not None else None
         if conn is None:
             raise self._crash_error()
+        quiet_since = time.monotonic()
         while True:
             try:
                 if conn.poll(_POLL_SECONDS):
@@ -122,16 +130,49 @@ class EngineClient:
                 raise self._crash_error() from error
             if not self.is_running:
                 raise self._crash_error()
+            if self.rpc_servers and time.monotonic() - quiet_since > RPC_QUIET_SECONDS:
+                self._check_machines()
+                quiet_since = time.monotonic()
+
+    def _check_machines(self) -> None:
+        """End the engine if a machine the model runs on stopped accepting connections."""
+        from app.core.machine.rpc_backend import parse_endpoint, probe
+
+        for server in self.rpc_servers:
+            try:
+                probe(parse_endpoint(server), timeout=3.0)
+            except QuantDeskError:
+                self._lost = server
+                self.kill()
+                raise self._crash_error() from None
 
     def _crash_error(self) -> EngineCrashedError:
         self._generating = None
         self.loaded = None
         how = self._child.exit_description() if self._child is not None else "is not running"
         tail = self.log_tail()
+        message = "The model engine stopped unexpectedly. Your conversation is safe; restart the engine to go on."
+        if self._lost or (self.rpc_servers and ("RPC server" in tail or "Failed to connect" in tail)):
+            where = self._lost or ", ".join(self._unreachable()) or ", ".join(self.rpc_servers)
+            message = (f"The connection to the machine at {where}, which runs part of the model, was lost. "
+                       "Your conversation is safe; restart the engine to go on (without that machine if it is gone).")
+        self._lost = None
         return EngineCrashedError(
-            "The model engine stopped unexpectedly. Your conversation is safe; restart the engine to go on.",
+            message,
             f"The engine process {how}.\n" + ("Last lines of its log:\n" + tail if tail else "(no log)"),
         )
+
+    def _unreachable(self) -> list[str]:
+        """The machines of the loaded model that no longer accept connections (ggml's log does not say which)."""
+        from app.core.machine.rpc_backend import parse_endpoint, probe
+
+        gone = []
+        for server in self.rpc_servers:
+            try:
+                probe(parse_endpoint(server), timeout=1.0)
+            except QuantDeskError:
+                gone.append(server)
+        return gone
 
     def log_tail(self, max_lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -144,6 +185,7 @@ class EngineClient:
     def load_model(self, request: LoadModel, on_progress: Callable[[float], None] | None = None) -> ModelLoaded:
         """Load a model (replacing the one loaded); on_progress(fraction) follows llama.cpp's reading."""
         self.start()
+        self.rpc_servers = request.rpc_servers
         self._send(request)
         event = self._recv()
         while isinstance(event, LoadProgress):

@@ -26,6 +26,8 @@ import llama_cpp as L
 from app.core.context_settings import context_settings
 from app.core.engine.chat_format import ChatFormat, build_prompt, choose_format
 from app.core.engine.context_setup import context_params
+from app.core.engine.device_setup import apply as apply_devices
+from app.core.engine.device_setup import device_setup
 from app.core.engine.protocol import (
     ChatMessage,
     GenerationStats,
@@ -65,6 +67,8 @@ class LlamaSession:
             raise ModelLoadError(f"There is no model file at {path}.", f"not a file: {path}")
         model_params = L.llama_model_default_params()
         model_params.n_gpu_layers = request.n_gpu_layers
+        devices = device_setup(request)  # other machines (RPC) and the split: kept alive through the load
+        apply_devices(devices, model_params)
         if on_progress is not None:
             def progress(fraction: float, _user_data: object) -> bool:
                 on_progress(float(fraction))
@@ -84,7 +88,7 @@ class LlamaSession:
         n_layers = int(L.llama_model_n_layer(model))
         # llama.cpp offloads the output layer first: any GPU layer puts it (and the logits) on the GPU
         gpus = ggml_gpu_devices(L.llama_cpp._lib)
-        offload = bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload())
+        offload = bool(devices.names) or (bool(gpus) if gpus is not None else bool(L.llama_supports_gpu_offload()))
         output_on_gpu = offload and request.n_gpu_layers != 0
         all_on_gpu = offload and not 0 <= request.n_gpu_layers <= n_layers
         self.settings = context_settings(
@@ -126,6 +130,7 @@ class LlamaSession:
             chat_template=self.chat_template,
             n_threads=int(L.llama_n_threads(ctx)),
             context=self.settings,
+            devices=devices.names,
             n_batch=self.n_batch,
             chat_format=self.format.kind,
             chat_format_note=self.format.note,

@@ -53,6 +53,11 @@ class LoadModel:
     n_gpu_layers: int = 0
     n_threads: int | None = None  # None: one per physical core
     n_batch: int = 512
+    # other machines' devices through llama.cpp's RPC backend ("host:port"), used before this computer's GPUs
+    rpc_servers: tuple[str, ...] = ()
+    # each device's share of the offloaded layers (RPC devices first, then local GPUs); () = llama.cpp's own
+    # split, by free memory
+    tensor_split: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class ModelInfo:
     chat_template: str | None
     n_threads: int = 0
     context: ContextSettings | None = None  # what the engine asked of llama.cpp (flash attention, batches...)
+    devices: tuple[str, ...] = ()  # the devices named for the model ("RPC0", "CUDA0"); () = llama.cpp's choice
     n_batch: int = 0  # tokens per llama_decode call: the context's own, never more than its n_ctx
     chat_format: str = "text"  # "template" (its own, Jinja), "builtin" (llama.cpp's), "text" (none: continues)
     chat_format_note: str = ""  # the same in plain words, for the person

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from app.core.machine.llama_build import BackendInfo, read_backend
+from app.core.machine.rpc_backend import RemoteDevice
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class HardwareReport:
     backend: BackendInfo | None
     os: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # devices of other machines added through llama.cpp's RPC backend (read by a child: rpc_backend.py)
+    remote_devices: tuple[RemoteDevice, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -356,6 +359,8 @@ class MemorySnapshot:
     gpu_used_bytes: int | None = None  # all NVIDIA GPUs together (NVML); None without one or without with_vram
     gpu_total_bytes: int | None = None
     taken_at: float = 0.0  # time.monotonic() when read
+    # the process's VRAM per GPU, as (NVML index, bytes), for every GPU where it holds memory
+    process_vram_per_gpu: tuple[tuple[int, int], ...] = ()
 
 
 def read_memory_snapshot(pid: int | None, with_vram: bool = False) -> MemorySnapshot:
@@ -371,11 +376,13 @@ def read_memory_snapshot(pid: int | None, with_vram: bool = False) -> MemorySnap
             rss = int(psutil.Process(pid).memory_info().rss)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             rss = None
+    per_gpu: tuple[tuple[int, int], ...] = ()
     if with_vram:
         gpus = read_nvidia_gpus(pid)
         if gpus:
             gpu_used, gpu_total = sum(g.used_bytes for g in gpus), sum(g.total_bytes for g in gpus)
-        held = [g.process_used_bytes for g in gpus if g.process_used_bytes is not None]
-        vram = sum(held) if held and pid is not None else None
+        held = [(g.index, g.process_used_bytes) for g in gpus if g.process_used_bytes is not None]
+        vram = sum(b for _, b in held) if held and pid is not None else None
+        per_gpu = tuple((i, b) for i, b in held if b > 0) if pid is not None else ()
     return MemorySnapshot(int(vm.total - vm.available), int(vm.total), rss, vram, gpu_used, gpu_total,
-                          time.monotonic())
+                          time.monotonic(), per_gpu)

@@ -70,6 +70,13 @@ def ggml_gpu_devices(lib: ctypes.CDLL) -> tuple[str, ...] | None:
     count.restype, get.restype, get.argtypes = ctypes.c_size_t, ctypes.c_void_p, [ctypes.c_size_t]
     kind.restype, kind.argtypes = ctypes.c_int, [ctypes.c_void_p]
     describe.restype, describe.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
-    devices = (get(i) for i in range(count()))
+    devices = [get(i) for i in range(count())]
+    try:  # other machines' devices (RPC, once added) are GPUs to ggml, but not this computer's
+        reg_of, reg_name = lib.ggml_backend_dev_backend_reg, lib.ggml_backend_reg_name
+        reg_of.restype, reg_of.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        reg_name.restype, reg_name.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+        devices = [d for d in devices if reg_name(reg_of(d)) != b"RPC"]
+    except AttributeError:
+        pass
     return tuple((describe(d) or b"GPU").decode("utf-8", errors="replace") for d in devices
                  if kind(d) in (GGML_DEVICE_GPU, GGML_DEVICE_IGPU))

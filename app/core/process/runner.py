@@ -176,6 +176,9 @@ class ChildProcess:
         self._send_lock = threading.Lock()
 
     def start(self) -> None:
+        # CUDA numbers GPUs fastest first, NVML by PCI bus: children number them as NVML does, so "GPU 1" in a
+        # plan (hardware.py) is CUDA1 in llama.cpp. A person's own setting stays.
+        os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
         process = ctx.Process(target=_child_entry, name=self.name, daemon=True,

@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 
 from app.core.advice.recommend import (
-    GPU_RESERVE_MIN,
     RAM_RESERVE_MIN,
     budget_for,
     choose,
@@ -15,6 +14,7 @@ from app.core.advice.recommend import (
     ram_budget,
     recommend,
 )
+from app.core.advice.split import GPU_RESERVE_MIN
 from app.core.machine.hardware import BackendInfo, CpuInfo, GpuInfo, HardwareReport, MemoryInfo
 from tests.fixtures.model_shapes import llama3_8b_facts
 

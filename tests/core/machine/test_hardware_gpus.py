@@ -191,3 +191,17 @@ def test_a_build_with_only_rpc_has_no_gpu(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(hardware, "read_backend", lambda: rpc_only)
     assert not rpc_only.has_gpu
     assert [g.usable_by_llama for g in hardware.read_hardware().gpus if g.vendor == "NVIDIA"] == [False]
+
+
+def test_live_readout_has_each_cards_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model split across two cards: the snapshot gives the engine's VRAM on each (NVML's process lists)."""
+    from app.core.machine.hardware import read_memory_snapshot
+
+    pid = __import__("os").getpid()
+    cards = [{"name": "NVIDIA H200", "total": 140 * GB, "used": 5 * GB, "procs": {pid: 3 * GB, 99: GB}},
+             {"name": "NVIDIA H200", "total": 140 * GB, "used": 4 * GB, "procs": {pid: 2 * GB}}]
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake_pynvml(cards))
+    snap = read_memory_snapshot(pid, with_vram=True)
+    assert snap.process_vram_bytes == 5 * GB
+    assert snap.process_vram_per_gpu == ((0, 3 * GB), (1, 2 * GB))
+    assert read_memory_snapshot(pid).process_vram_per_gpu == ()  # without NVML asked: RAM only
