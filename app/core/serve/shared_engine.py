@@ -183,7 +183,7 @@ class SharedEngine:
                 max_tokens = request.max_tokens or loaded.info.n_ctx
                 stopping = False
                 for event in self.client.generate(request.messages, max_tokens, request.sampling,
-                                                  request.prompt_format, request.stop):
+                                                  request.prompt_format, stop=request.stop):
                     put(event)
                     if isinstance(event, GenerationDone):
                         generated, reason = event.stats.generated_tokens, event.stop_reason
