@@ -48,10 +48,10 @@ def _gpu_name(hardware: HardwareReport) -> str:
     return budget_for(hardware).gpu_name or "graphics card"
 
 
-def _needs(estimate: MemoryEstimate) -> str:
+def _needs(estimate: MemoryEstimate, devices: str = "graphics memory") -> str:
     if estimate.gpu.total:
         gpu, ram = format_bytes(estimate.gpu.total), format_bytes(estimate.cpu.total)
-        return f"about {gpu} of graphics memory and {ram} of RAM"
+        return f"about {gpu} of {devices} and {ram} of RAM"
     return f"about {format_bytes(estimate.cpu.total)} of RAM"
 
 
@@ -125,5 +125,7 @@ def _plan_split(facts: ModelFacts, option: QuantOption, hardware: HardwareReport
         reason = f"Split with {len(servers)} other {machines}: {where}."
     else:
         reason = f"Split across the GPUs: {where}."
-    return LoadPlan(layers, option.placement, f"{reason} Needs {_needs(option.memory)}.", option.memory, choice,
-                    facts.n_layers, shares_for(budget.devices), servers, where)
+    # another machine's device may be its processor: its memory is not "graphics memory"
+    devices = "memory on the devices" if servers else "graphics memory"
+    return LoadPlan(layers, option.placement, f"{reason} Needs {_needs(option.memory, devices)}.", option.memory,
+                    choice, facts.n_layers, shares_for(budget.devices), servers, where)

@@ -79,6 +79,9 @@ def test_starter_split_across_two_rpc_servers_answers_paris(two_servers: list[st
     # both machines hold part of it, in llama.cpp's order (RPC servers in the order named)
     assert plan.where.startswith("layers 0–") and f"on {two_servers[0]}" in plan.where
     assert plan.where.endswith(f"and the output layer on {two_servers[1]}")
+    # these machines lend their processors: the reason speaks of their memory, not of graphics memory
+    assert "Split with 2 other machines" in plan.reason and "of memory on the devices" in plan.reason
+    assert "graphics" not in plan.reason
     client = EngineClient()
     try:
         loaded = client.load_model(LoadModel(str(starter_model_path()), n_ctx=2048, n_gpu_layers=plan.n_gpu_layers,
