@@ -88,6 +88,8 @@ class ChatView(QWidget):
         self.status = QLabel(self)
         self.status.setObjectName("chatStatus")
         self.status.setWordWrap(True)
+        # a reply's figures take two lines in a narrow window: the layout must not squeeze the second away
+        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 2)
         self.conversations = ConversationListView(history)  # placed by the chat page, beside the models
         self.machines_bar = MachinesBar(bridge, self)
 

@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         self.ram_label = QLabel(self)
         self.engine_label = QLabel(self)
         self.speed_label = QLabel(self.tr("– tokens/s"), self)
+        # room for any rate: a crowded status bar (GPUs, the API server) otherwise cuts it to "52.8 toker"
+        self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance("0000.0 tokens/s") + 16)
         self.api_label = QLabel(self)  # while the API server is on: its requests and who asked last
         self.api_label.setVisible(False)
         for label in (self.api_label, self.ram_label, self.engine_label, self.speed_label):
