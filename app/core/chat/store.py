@@ -106,11 +106,20 @@ class ConversationStore:
         has_tables = self._db.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'conversations'").fetchone()[0]
         if has_tables and version < 2:
-            for statement in _MIGRATE_1_TO_2:
-                self._db.execute(statement)
+            self._add_missing_columns()
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.commit()
+
+    def _add_missing_columns(self) -> None:
+        """Version 1 → 2: add the columns a version-1 database lacks. Only the missing ones: an older
+        QuantDesk opening this file again (a person going back a version, then forward) sets user_version
+        back to 1 on columns that are already there."""
+        for statement in _MIGRATE_1_TO_2:
+            table, column = statement.split()[2], statement.split()[5]
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(statement)
 
     def close(self) -> None:
         self._db.close()

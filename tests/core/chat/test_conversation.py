@@ -132,6 +132,24 @@ def test_a_version_1_database_is_brought_up_to_date(tmp_path: Path) -> None:
     store.close()
 
 
+def test_opened_by_an_older_version_in_between_the_database_still_opens(tmp_path: Path) -> None:
+    # an older QuantDesk (version-1 schema) sets user_version back to 1 on a database that already has the
+    # new columns; the next start used to die on "duplicate column name: system_prompt"
+    db = tmp_path / "c.sqlite3"
+    store = ConversationStore(db)
+    chat(store, "Kept across versions", "Yes.")
+    store.close()
+    older = sqlite3.connect(db)
+    older.execute("PRAGMA user_version = 1")
+    older.commit()
+    older.close()
+    again = ConversationStore(db)
+    c = Conversation.latest(again)
+    assert c.title == "Kept across versions" and c.messages[-1].content == "Yes."
+    assert again._db.execute("PRAGMA user_version").fetchone()[0] == 2
+    again.close()
+
+
 def test_markdown_export(tmp_path: Path) -> None:
     store = ConversationStore(tmp_path / "c.sqlite3")
     c = chat(store, "Show me code", "```python\nprint('hi')\n```")
