@@ -72,14 +72,15 @@ def main() -> int:
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    env["QUANTDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="quantdesk-bench-")
     trees = [ROOT] + ([args.against.resolve()] if args.against else [])
+    # a data folder each: two versions of the app keep their databases in their own schemas
+    envs = {tree: {**env, "QUANTDESK_DATA_DIR": tempfile.mkdtemp(prefix="quantdesk-bench-")} for tree in trees}
     for tree in trees:
-        one_run(env, tree)  # warm the OS file cache, as a second launch would be
+        one_run(envs[tree], tree)  # warm the OS file cache, as a second launch would be
     times: dict[Path, list[float]] = {tree: [] for tree in trees}
     for _ in range(args.runs):
         for tree in trees:
-            times[tree].append(one_run(env, tree))
+            times[tree].append(one_run(envs[tree], tree))
     print(f"cold start to window shown (QT_QPA_PLATFORM={env['QT_QPA_PLATFORM']}), {args.runs} runs each, "
           f"load average {os.getloadavg()[0]:.1f}:")
     for tree, ts in times.items():
