@@ -7,13 +7,13 @@ shown on, so "Q8_0 vs Q4_K_M" counts the same whether Q8_0 sat left or right.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from app.core.paths import data_dir
+from app.core.sqlite_store import open_store
 
 SCHEMA_VERSION = 1
 Choice = Literal["a", "b", "tie"]
@@ -71,11 +71,7 @@ class VoteStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "comparisons.sqlite3"
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._db.commit()
+        self._db = open_store(self.path, _SCHEMA, SCHEMA_VERSION)
 
     def close(self) -> None:
         self._db.close()

@@ -10,12 +10,12 @@ measured again. Results are small and kept for good.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.paths import data_dir
+from app.core.sqlite_store import open_store
 
 SCHEMA_VERSION = 1
 KEEP_REFERENCE_FILES = 4
@@ -127,11 +127,7 @@ class EvaluationCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "evaluations.sqlite3"
-        self._db = sqlite3.connect(self.path, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._db.commit()
+        self._db = open_store(self.path, _SCHEMA, SCHEMA_VERSION, timeout=10.0)
 
     def close(self) -> None:
         self._db.close()
