@@ -76,7 +76,7 @@ def ggml_gpu_devices(lib: ctypes.CDLL) -> tuple[str, ...] | None:
         reg_of.restype, reg_of.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
         reg_name.restype, reg_name.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
         devices = [d for d in devices if reg_name(reg_of(d)) != b"RPC"]
-    except AttributeError:
+    except AttributeError:  # a ggml without the registry calls has no RPC devices either: every GPU is ours
         pass
     return tuple((describe(d) or b"GPU").decode("utf-8", errors="replace") for d in devices
                  if kind(d) in (GGML_DEVICE_GPU, GGML_DEVICE_IGPU))
