@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app.cli.output import print_json, report_error
-from app.core.convert import OUTTYPES, ConversionResult, convert_model
+from app.core.convert.converter import OUTTYPES, ConversionResult, convert_model
 from app.core.errors import QuantDeskError
 from app.core.units import format_bytes
 

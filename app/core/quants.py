@@ -16,14 +16,16 @@ Every number here comes from outside QuantDesk and says where from:
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
+from functools import cache
 
 from app.core.errors import UnknownQuantTypeError
 
 QUALITY_SOURCE = "measured on Llama-3-8B by llama.cpp"
 QUALITY_REFERENCE = "llama.cpp tools/perplexity/README.md, LLaMA 3 8b Scoreboard (wikitext, against FP16)"
 _GUESSED_FLAG = 1024  # LLAMA_FTYPE_GUESSED, or-ed into general.file_type by old converters
+#: Bytes per weight of the unquantized types: what the formats are, so the pages built at start-up can describe
+#: them without gguf-py (tests/core/test_quants.py holds them against gguf-py's GGML_QUANT_SIZES).
+FLOAT_WIDTHS = {"F32": 4, "F16": 2, "BF16": 2}
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,12 @@ class QualityLoss:
 
 def block_size(ggml_type: str) -> tuple[int, int]:
     """(weights per block, bytes per block) of a ggml tensor type such as "Q4_K" or "F16"."""
+    if ggml_type in FLOAT_WIDTHS:
+        return 1, FLOAT_WIDTHS[ggml_type]
+    # gguf-py (and numpy behind it) is imported here, not at the top: the window's start-up reaches this
+    # module through the job registry and would pay about 0.2 s for tables nothing on screen needs yet.
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
     block, nbytes = GGML_QUANT_SIZES[GGMLQuantizationType[ggml_type]]
     return int(block), int(nbytes)
 
@@ -56,11 +64,15 @@ def tensor_bytes(ggml_type: str, n_elements: int) -> int:
 
 def ggml_type_name(type_id: int) -> str:
     """"Q4_K" for ggml type id 12; ValueError for an id gguf-py does not know."""
+    from gguf import GGMLQuantizationType
+
     return GGMLQuantizationType(type_id).name
 
 
 def file_type_number(name: str) -> int:
     """llama.cpp's llama_ftype number of a whole-file type, as written in general.file_type."""
+    from gguf import LlamaFileType
+
     return int(LlamaFileType["ALL_F32" if name == "F32" else f"MOSTLY_{name}"])
 
 
@@ -152,7 +164,11 @@ QUANT_TYPES: tuple[QuantType, ...] = (
 )
 
 BY_NAME: dict[str, QuantType] = {t.name: t for t in QUANT_TYPES}
-_BY_FTYPE: dict[int, QuantType] = {t.ftype: t for t in QUANT_TYPES}
+
+
+@cache
+def _by_ftype() -> dict[int, QuantType]:
+    return {t.ftype: t for t in QUANT_TYPES}
 
 #: The levels the estimate and the recommendation offer, best quality first. All of them quantize without an
 #: importance matrix.
@@ -177,4 +193,4 @@ def quant_type(name: str) -> QuantType:
 
 def quant_type_for_ftype(ftype: int) -> QuantType | None:
     """The type with llama.cpp file-type number `ftype` (general.file_type), if llama.cpp still makes it."""
-    return _BY_FTYPE.get(ftype & ~_GUESSED_FLAG)
+    return _by_ftype().get(ftype & ~_GUESSED_FLAG)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.convert import SUPPORTED_TITLES, family_for
+from app.core.convert.supported import SUPPORTED_TITLES, convertible_family
 from app.core.errors import QuantDeskError
 from app.core.jobs.convert import CONVERT, PROGRESS_STEPS, ConvertJobParams, ConvertJobResult
 from app.core.jobs.queue import JobRecord, JobState
@@ -215,14 +215,14 @@ class ConvertView(QWidget):
             return
         try:
             config = read_config(folder)
-            family = family_for(config)
+            family = convertible_family(config)
         except QuantDeskError as error:
             self.model_label.setText(error.message)
             return
         layers = config.get("num_hidden_layers") or config.get("text_config", {}).get("num_hidden_layers")
         self.model_label.setText(
             self.tr("{family} model, {layers} layers — can be converted.").format(
-                family=family.title, layers=layers if layers is not None else "?"
+                family=family, layers=layers if layers is not None else "?"
             )
         )
 

@@ -30,7 +30,6 @@ from app.core.errors import QuantDeskError
 from app.core.jobs.quantize import QUANTIZE, QuantizeJobParams, ladder_jobs
 from app.core.jobs.queue import JobRecord, JobState
 from app.core.progress import format_duration
-from app.core.quantize.imatrix_compute import default_calibration_text
 from app.core.quantize.quantizer import SourceInfo, inspect_source, requantize_warning
 from app.core.units import format_bytes
 from app.ui.background import BackgroundTask
@@ -241,6 +240,8 @@ class JobsView(QWidget):
         show_error(self, error)
 
     def enqueue(self, choice: QuantizeChoice, allow_requantize: bool) -> None:
+        from app.core.quantize.imatrix_compute import default_calibration_text  # numpy: not at start-up
+
         calibration = choice.calibration or (default_calibration_text() if choice.use_imatrix else None)
         for params in ladder_jobs(choice.src, list(choice.type_names), allow_requantize, calibration):
             self.controller.enqueue(QUANTIZE, self._title(params), params)

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from markdown_it import MarkdownIt
-
 COPY_SCHEME = "quantdesk-copy"
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -45,6 +43,8 @@ def _safe_href(url: str) -> str | None:
 
 class _Renderer:
     def __init__(self) -> None:
+        from markdown_it import MarkdownIt  # with the first reply drawn: 50 ms the window's start-up need not pay
+
         self.md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
         self.md.enable(["table", "strikethrough"])
         self.code: list[str] = []

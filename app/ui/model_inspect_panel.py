@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.core.advice.recommend import QuantOption
 from app.core.advice.repo import RepoRecommendation
-from app.core.convert.families import CONVERTIBLE_ARCHITECTURES, SUPPORTED_TITLES
+from app.core.convert.supported import CONVERTIBLE_ARCHITECTURES, SUPPORTED_TITLES
 from app.core.errors import QuantDeskError
 from app.core.paths import hf_cache_dir
 from app.core.quant_words import explain_quant_type

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -135,9 +135,17 @@ class QuantTableView(QWidget):
         self._update_ctx_label()
         if read_hardware_now:
             self._run(read_hardware, self.set_hardware)
-        if show_first_model and self.model_box.count():
-            self.model_box.setCurrentIndex(0)  # the starter model: a filled table, not an empty page
-            self._on_show_button_clicked()
+        # the starter model: a filled table, not an empty page. Read when the page is first shown, not at the
+        # window's start-up, where reading the file (and importing gguf-py for it) would delay the first frame
+        self._first_model_pending = show_first_model
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._first_model_pending:
+            self._first_model_pending = False
+            if self.facts is None and self.model_box.count() and not self.model_box.currentText().strip():
+                self.model_box.setCurrentIndex(0)
+                self._on_show_button_clicked()
 
     # ---- inputs ---------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from app.core.convert import convert_model  # noqa: E402
+from app.core.convert.converter import convert_model  # noqa: E402
 from app.core.models.library import starter_model_path  # noqa: E402
 from tests.bench.bench_convert import _REFERENCE_WRAPPER  # noqa: E402
 from tests.bench.gguf_diff import diff_gguf  # noqa: E402

@@ -9,7 +9,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from app.core.convert import convert_model
+from app.core.convert.converter import convert_model
 from app.core.convert.predict import read_folder_facts
 from tests.fixtures.files import partial_files
 from tests.fixtures.tiny_hf import build_tiny_folder

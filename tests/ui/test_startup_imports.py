@@ -1,7 +1,9 @@
 """The window starts without the Hub client: huggingface_hub and httpx2 load with the first search or inspection;
-nor with the API server's HTTP stack (uvicorn, Starlette), which loads when the server is first switched on.
+nor with the API server's HTTP stack (uvicorn, Starlette), which loads when the server is first switched on;
+nor with gguf-py and numpy, which load when a file is read, converted or quantized; nor with the Markdown
+parser, which loads with the first reply drawn.
 
-They cost about a third of the cold start (tests/bench/bench_cold_start.py); nothing on screen at start-up
+Together they cost about half the cold start (tests/bench/bench_cold_start.py); nothing on screen at start-up
 needs them, and the next page or module that imports them at its top would quietly bring that back.
 """
 
@@ -22,8 +24,8 @@ app = create_application()
 window = MainWindow()
 window.show()
 app.processEvents()
-print(sorted(m for m in ("huggingface_hub.hf_api", "httpx2", "huggingface_hub.utils", "uvicorn", "starlette")
-             if m in sys.modules))
+print(sorted(m for m in ("huggingface_hub.hf_api", "httpx2", "huggingface_hub.utils", "uvicorn", "starlette",
+                          "gguf", "numpy", "markdown_it") if m in sys.modules))
 window.bridge.shutdown()
 """
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from app.core.advice.recommend import COMFORTABLE_TPS, QuantOption, Recommendation, recommend
-from app.core.convert.predict import facts_from_metadata
 from app.core.errors import ModelInfoError
 from app.core.machine.hardware import HardwareReport
 from app.core.models.facts import ModelFacts
@@ -119,6 +118,9 @@ def _hf_tensors(config: dict[str, Any]) -> list[tuple[str, str, tuple[int, ...]]
 @cache
 def _facts(config_json: str, source: str) -> ModelFacts:
     config = json.loads(config_json)
+    # the converter's planning imports gguf-py: here, in the guide's background task, not at start-up
+    from app.core.convert.predict import facts_from_metadata
+
     return facts_from_metadata(config, _hf_tensors(config), source)
 
 

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from app.core.advice.measured_speed import measured_speed
 from app.core.advice.recommend import QuantOption, Recommendation, file_option, recommend
-from app.core.convert.predict import facts_from_metadata
 from app.core.errors import GatedModelError, ModelInfoError, OfflineModeError, QuantDeskError
 from app.core.machine.hardware import HardwareReport, read_hardware
 from app.core.models.facts import ModelFacts, facts_from_gguf_fields, tensors_from_raw
@@ -106,6 +105,8 @@ def model_facts(inspection: RepoInspection) -> ModelFacts:
     """The model's shape from what the inspection read; a QuantDeskError in plain words when it can't be."""
     st = inspection.safetensors
     if st is not None and st.tensors:
+        # the Hub client and the converter's planning (gguf-py): with the first inspection, not at start-up
+        from app.core.convert.predict import facts_from_metadata
         from app.core.hub.inspect import fetch_config
 
         config = fetch_config(inspection.repo_id, inspection.commit)

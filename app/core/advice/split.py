@@ -13,11 +13,10 @@ headroom rules), so the split it plans is the one that loads.
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from app.core.advice.estimate import (
     CUDA_CONTEXT_BYTES,
@@ -124,14 +123,23 @@ def shares_for(devices: Sequence[PlanDevice]) -> tuple[float, ...]:
     return tuple(round(r / total, 4) for r in room)
 
 
+def _f32(x: float) -> float:
+    """x rounded to float32. A sum or quotient of two float32 values, worked out in double and then rounded
+    once, is exactly float32 arithmetic (double carries more than twice float32's digits), so this reproduces
+    llama.cpp's float32 split points without numpy (which would cost the window's start-up 0.1 s)."""
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
 def layer_devices(n_layers: int, n_gpu_layers: int, shares: Sequence[float]) -> tuple[int | None, ...]:
     """For each layer 0..n_layers (the last is the output layer): the index of the device llama.cpp puts it on,
     or None for the CPU. Follows llama.cpp's float32 arithmetic, so borderline layers land where it puts them."""
     n_gpu_layers = n_layers + 1 if n_gpu_layers < 0 else n_gpu_layers
     if not shares or sum(shares) <= 0:
         return (None,) * (n_layers + 1)
-    points = np.cumsum(np.asarray(shares, dtype=np.float32), dtype=np.float32)
-    points = (points / points[-1]).astype(np.float32).tolist()
+    sums: list[float] = []
+    for share in shares:
+        sums.append(_f32((sums[-1] if sums else 0.0) + _f32(share)))
+    points = [_f32(x / sums[-1]) for x in sums]
     start = max(n_layers + 1 - n_gpu_layers, 0)
     offloaded = min(n_gpu_layers, n_layers + 1)
     placed: list[int | None] = []
@@ -139,7 +147,7 @@ def layer_devices(n_layers: int, n_gpu_layers: int, shares: Sequence[float]) -> 
         if il < start or il - start >= offloaded:
             placed.append(None)
             continue
-        where = float(np.float32(il - start) / np.float32(offloaded))
+        where = _f32(_f32(il - start) / _f32(offloaded))
         placed.append(min(bisect_right(points, where), len(shares) - 1))
     return tuple(placed)
 

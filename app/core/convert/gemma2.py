@@ -13,6 +13,7 @@ import gguf
 import numpy as np
 
 from app.core.convert.family import ArchFamily, OutTensor, whole
+from app.core.convert.supported import architectures_of
 from app.core.convert.tokenizer_spm import write_spm_vocab
 from app.core.models.hf_folder import SourceTensor
 
@@ -22,8 +23,8 @@ def plus_one(data: np.ndarray) -> np.ndarray:
 
 
 class Gemma2Family(ArchFamily):
-    hf_architectures = ("Gemma2ForCausalLM",)
     title = "Gemma 2"
+    hf_architectures = architectures_of(title)
     gguf_arch = gguf.MODEL_ARCH.GEMMA2
     config_defaults: ClassVar[dict[str, Any]] = {
         "head_dim": 256,

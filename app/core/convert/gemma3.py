@@ -14,14 +14,15 @@ import gguf
 
 from app.core.convert.family import ArchFamily, OutTensor, whole
 from app.core.convert.gemma2 import plus_one
+from app.core.convert.supported import architectures_of
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.convert.tokenizer_spm import write_spm_vocab
 from app.core.models.hf_folder import SourceTensor
 
 
 class Gemma3Family(ArchFamily):
-    hf_architectures = ("Gemma3ForCausalLM", "Gemma3ForConditionalGeneration")
     title = "Gemma 3"
+    hf_architectures = architectures_of(title)
     gguf_arch = gguf.MODEL_ARCH.GEMMA3
     config_defaults: ClassVar[dict[str, Any]] = {
         "head_dim": 256,

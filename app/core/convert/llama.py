@@ -14,6 +14,7 @@ import gguf
 import numpy as np
 
 from app.core.convert.family import ArchFamily, OutTensor, constant, whole
+from app.core.convert.supported import architectures_of
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.convert.tokenizer_spm import write_spm_vocab
 from app.core.errors import InvalidModelFolderError
@@ -44,8 +45,8 @@ def unpermute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
 
 
 class LlamaFamily(ArchFamily):
-    hf_architectures = ("LlamaForCausalLM", "LLaMAForCausalLM", "MistralForCausalLM")
     title = "Llama"
+    hf_architectures = architectures_of(title)
     gguf_arch = gguf.MODEL_ARCH.LLAMA
 
     def defaults(self, config: dict[str, Any]) -> dict[str, Any]:

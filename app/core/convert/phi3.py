@@ -14,14 +14,15 @@ from typing import Any, ClassVar
 import gguf
 
 from app.core.convert.family import ArchFamily, OutTensor, constant
+from app.core.convert.supported import architectures_of
 from app.core.convert.tokenizer_bpe import write_bpe_vocab
 from app.core.convert.tokenizer_spm import write_spm_vocab
 from app.core.errors import ConversionError, InvalidModelFolderError
 
 
 class Phi3Family(ArchFamily):
-    hf_architectures = ("Phi3ForCausalLM",)
     title = "Phi-3"
+    hf_architectures = architectures_of(title)
     gguf_arch = gguf.MODEL_ARCH.PHI3
     config_defaults: ClassVar[dict[str, Any]] = {
         "rope_theta": 10000.0,

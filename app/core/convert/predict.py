@@ -16,8 +16,9 @@ from typing import Any
 
 import gguf
 
-from app.core.convert.families import SUPPORTED_TITLES, architecture, family_for
+from app.core.convert.families import family_for
 from app.core.convert.family import ArchFamily
+from app.core.convert.supported import SUPPORTED_TITLES, architecture
 from app.core.convert.writer import OUTTYPES, plan_tensors
 from app.core.errors import ModelInfoError, UnsupportedArchitectureError
 from app.core.models.facts import ModelFacts, TensorFacts, facts_from_gguf_fields

@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 import gguf
 
 from app.core.convert.family import ArchFamily
+from app.core.convert.supported import architectures_of
 from app.core.convert.tokenizer_spm import write_spm_vocab
 
 
 class Qwen2Family(ArchFamily):
-    hf_architectures = ("Qwen2ForCausalLM",)
     title = "Qwen2"
+    hf_architectures = architectures_of(title)
     gguf_arch = gguf.MODEL_ARCH.QWEN2
     config_defaults: ClassVar[dict[str, Any]] = {
         "rope_theta": 10000.0,

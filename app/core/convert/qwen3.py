@@ -11,10 +11,11 @@ from typing import Any, ClassVar
 import gguf
 
 from app.core.convert.qwen2 import Qwen2Family
+from app.core.convert.supported import architectures_of
 
 
 class Qwen3Family(Qwen2Family):
-    hf_architectures = ("Qwen3ForCausalLM",)
     title = "Qwen3"
+    hf_architectures = architectures_of(title)
     gguf_arch = gguf.MODEL_ARCH.QWEN3
     config_defaults: ClassVar[dict[str, Any]] = {**Qwen2Family.config_defaults, "head_dim": 128}

@@ -23,7 +23,7 @@ from huggingface_hub import errors as hf_errors
 from huggingface_hub import hf_hub_url
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from app.core.convert.families import CONVERTIBLE_ARCHITECTURES
+from app.core.convert.supported import CONVERTIBLE_ARCHITECTURES
 from app.core.disk import free_space
 from app.core.errors import GatedModelError, ModelInfoError, OfflineModeError, QuantDeskError
 from app.core.hub.connection import hub_api, hub_endpoint, hub_errors, require_online

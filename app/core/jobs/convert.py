@@ -34,7 +34,7 @@ class ConvertJobResult:
 
 
 def run_convert_job(params: ConvertJobParams, context: JobContext) -> ConvertJobResult:
-    from app.core.convert import ConversionResult, convert_model  # numpy and gguf: only when a conversion runs
+    from app.core.convert.converter import ConversionResult, convert_model  # gguf-py: when a conversion runs
 
     def scaled(done: int, total: int) -> None:
         context.on_progress(done * PROGRESS_STEPS // total if total else 0, PROGRESS_STEPS)

@@ -12,11 +12,9 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
-
-from gguf import MODEL_ARCH_NAMES
 
 from app.core.errors import ModelInfoError
 from app.core.models.gguf_header import ArrayLength, RawTensor, read_gguf_header
@@ -24,7 +22,16 @@ from app.core.quants import ggml_type_name, quant_type_for_ftype, tensor_bytes
 
 log = logging.getLogger(__name__)
 
-KNOWN_ARCHITECTURES = frozenset(MODEL_ARCH_NAMES.values())
+
+@cache
+def known_architectures() -> frozenset[str]:
+    """The architecture names llama.cpp knows, from gguf-py (imported here, not at the top: the window's
+    start-up reaches this module and would pay about 0.2 s for gguf-py and numpy it does not need yet)."""
+    from gguf import MODEL_ARCH_NAMES
+
+    return frozenset(MODEL_ARCH_NAMES.values())
+
+
 # Architectures llama.cpp runs with a sliding-window cache on some layers, and how they alternate when the
 # file does not say: every n-th layer (the last of each group) attends to the whole context. From llama.cpp's
 # src/llama-model.cpp (set_swa_pattern calls).
@@ -137,7 +144,7 @@ def facts_from_gguf_fields(
         return fields[key]
 
     arch = need("general.architecture")
-    if not isinstance(arch, str) or arch not in KNOWN_ARCHITECTURES:
+    if not isinstance(arch, str) or arch not in known_architectures():
         raise ModelInfoError(
             f"This model's architecture, {str(arch)[:40]!r}, is not one llama.cpp knows, so it cannot run here.",
             f"{source}: general.architecture = {str(arch)[:80]!r}; not in gguf-py's MODEL_ARCH_NAMES",

@@ -18,18 +18,19 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from app.core.errors import InvalidModelFolderError
 
+if TYPE_CHECKING:  # numpy is imported where tensor data is read: the Convert page reads config.json at start-up
+    import numpy as np
+
 #: safetensors dtype name → (numpy dtype used to read the bytes, bytes per element). BF16 is read as
 #: uint16 and widened to float32 by `bf16_to_f32`.
-_DTYPES: dict[str, tuple[np.dtype[Any], int]] = {
-    "F32": (np.dtype("<f4"), 4),
-    "F16": (np.dtype("<f2"), 2),
-    "BF16": (np.dtype("<u2"), 2),
+_DTYPES: dict[str, tuple[str, int]] = {
+    "F32": ("<f4", 4),
+    "F16": ("<f2", 2),
+    "BF16": ("<u2", 2),
 }
 
 #: Element sizes of the safetensors dtypes that can't be converted: still needed to check the file's layout,
@@ -68,6 +69,8 @@ def _is_whole(value: Any) -> bool:
 
 def bf16_to_f32(raw: np.ndarray) -> np.ndarray:
     """bfloat16 bits (uint16) → float32: bfloat16 is the top half of a float32, so this is exact."""
+    import numpy as np
+
     return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
@@ -108,6 +111,8 @@ class SourceTensor:
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) along the first axis, as float32/float16 (BF16 widened to float32)."""
+        import numpy as np
+
         width = _DTYPES[self.dtype][1]
         count = (stop - start) * self.row_elements if self.shape else 1
         with open(self.file, "rb") as f:
@@ -129,6 +134,8 @@ class SourceTensor:
     @property
     def float_dtype(self) -> np.dtype[Any]:
         """The dtype `read` returns: float16 stays float16, everything else arrives as float32."""
+        import numpy as np
+
         return np.dtype(np.float16) if self.dtype == "F16" else np.dtype(np.float32)
 
 

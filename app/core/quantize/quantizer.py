@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.core.disk import check_free_space, disk_full_error, partial_path
 from app.core.errors import AlreadyQuantizedError, QuantizeError
 from app.core.llama_log import LlamaLogCapture, says_disk_full
@@ -141,6 +139,7 @@ def _imatrix_array(imatrix: object) -> tuple[ctypes.Array[Any], ctypes.Array[Any
     that record where it came from (the quantize.imatrix.* keys llama-quantize writes), and what keeps
     both alive while llama.cpp reads them."""
     import llama_cpp
+    import numpy as np
 
     from app.core.quantize.imatrix import ImportanceMatrix, load_imatrix
 

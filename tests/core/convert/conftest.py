@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.convert import ConversionResult, convert_model
+from app.core.convert.converter import ConversionResult, convert_model
 from app.core.engine.client import EngineClient
 from app.core.models.library import starter_model_path
 from tests.fixtures.starter_hf import build_starter_hf_folder

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.core import disk as disk_module
-from app.core.convert import convert_model
+from app.core.convert.converter import convert_model
 from app.core.disk import partial_path
 from app.core.errors import (
     Cancelled,

@@ -8,7 +8,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from app.core.convert import ConversionResult, convert_model
+from app.core.convert.converter import ConversionResult, convert_model
 from app.core.errors import UnsupportedArchitectureError
 from app.core.process.runner import run_in_child
 from tests.fixtures.tiny_hf import build_tiny_folder

@@ -10,7 +10,7 @@ import gguf
 import numpy as np
 import pytest
 
-from app.core.convert import convert_model
+from app.core.convert.converter import convert_model
 from app.core.convert.llama import permute_rows
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import GREEDY, ChatMessage, LoadModel
