@@ -70,8 +70,13 @@ CPU_OVERHEAD_PER_VOCAB_ENTRY = 380
 # CUDA versions take less, so this errs on the safe side for a fit decision.
 CUDA_CONTEXT_BYTES = 544 * MIB
 # Resident memory the CUDA runtime adds to the engine process besides the buffers (driver state, the CUDA
-# build's kernels): the most the fitted shapes took, 146 MiB (an F16 model's cuBLAS path takes about 140 more).
+# build's kernels): the most the fitted shapes took, 146 MiB.
 CUDA_HOST_BYTES = 146 * MIB
+# ... and on top of it when float (F16/BF16/F32) matrices are multiplied on the GPU: cuBLAS's kernels and state
+# (quantized matrices go through ggml's own kernels). Fitted on one case, Llama-3-8B F16 at 8k on an H200
+# (140 MiB over the rest of the estimate); the RSS of the 1B and 8B F16 speed runs, 122 MiB above their Q8_0
+# files' once the token tables' sizes are taken out, agrees (docs/benchmarks/gpu.md, section 2).
+CUDA_FLOAT_HOST_BYTES = 140 * MIB
 # A GPU that multiplies float (F16/BF16/F32) matrices goes through cuBLAS, whose workspace and conversion
 # buffers come on top: 160 MiB in the Llama-3-8B F16 runs with part of the model on the CPU (its prompt batches
 # are then computed on the GPU too), 53 MiB with all of it on the GPU; the larger figure is used.
@@ -303,11 +308,13 @@ def estimate_tensors(
         cells, full_ubatch = pad(n_ctx), settings.effective_ubatch
         reserved = gpu_compute_bytes(facts, cells, full_ubatch, fa)
         host_compute = gpu_host_bytes(facts, cells, full_ubatch)
+        host_overhead = cpu_overhead(facts) + CUDA_HOST_BYTES
         if float_on_gpu:
             reserved += FLOAT_MATMUL_BYTES
+            host_overhead += CUDA_FLOAT_HOST_BYTES
         if gpu_layers < facts.n_layers:
             host_compute += touched  # the CPU's layers work in the CPU's own buffer
-        cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output, cpu_overhead(facts) + CUDA_HOST_BYTES)
+        cpu = DeviceMemory(cpu_weights, cpu_kv, host_compute + output, host_overhead)
         gpu = DeviceMemory(gpu_weights, gpu_kv, reserved, CUDA_CONTEXT_BYTES)
     if metadata_bytes is None:
         metadata_bytes = GGUF_METADATA_PER_VOCAB_ENTRY * facts.vocab_size
