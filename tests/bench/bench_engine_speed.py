@@ -3,16 +3,21 @@
     .venv/bin/python tests/bench/bench_engine_speed.py [MODEL.gguf ...] [--gpu-layers -1] [--rounds 3]
         [--bandwidth GBPS] [--json OUT.json] [--goal 0.95]
 
-For each model (default: the starter), round by round (so a noisy machine hurts both alike):
-  llama-bench  pp512 and tg128, with the engine's context settings (app/core/context_settings.py: flash
-               attention, n_batch/n_ubatch, threads, F16 cache) and the same GPU layers (tests/bench/llama_tools.py
-               finds the binary built from the same llama.cpp as the bindings)
-  engine pp    QuantDesk's engine process evaluating 512-token prompts back to back, as pp512 does (its own
-               prompt time, to the GPU's end); also a prompt right after a reply, as in a chat (llama.cpp then
-               rebuilds its graph for the batch, which llama-bench's repeated pp512 runs never do)
+For each model (default: the starter), round by round (so a noisy machine hurts both alike; --no-interleave on a
+quiet GPU, which clocks down while the other process starts and would cost whoever comes next):
+  llama-bench  pp and tg128 of the engine's own shapes, with the engine's context settings
+               (app/core/context_settings.py: flash attention, n_batch/n_ubatch, threads, F16 cache) and the same
+               GPU layers (tests/bench/llama_tools.py finds the binary built from the same llama.cpp as the bindings)
+  engine pp    QuantDesk's engine process evaluating 512-token chat prompts back to back (the template's first
+               tokens reused, the rest one batch: llama-bench runs that batch after as many tokens, `-p N -d R`,
+               since a batch's size alone moves llama.cpp's speed by several per cent), its own prompt time to
+               the GPU's end; also a prompt right after a reply, as in a chat (llama.cpp then rebuilds its graph
+               for the batch, which llama-bench's repeated runs never do)
   engine tg    128 generated tokens, greedy and with the default sampler chain (top-k 40, top-p 0.95, min-p 0.05,
                temperature 0.7): sampling included, which llama-bench leaves out; the engine's own figure, which
-               counts the per-token Python work and the messages to the app
+               counts the per-token Python work and the messages to the app. A reply starts after its prompt,
+               so llama-bench's tg128 runs at the same depth (`-d`, the prompt's tokens): on a small model each
+               token is measurably slower 40 tokens into the cache (the starter on 2 cores: 11 % at 64)
 Prints a Markdown table (engine ÷ llama-bench, and the share of the memory-bandwidth limit when --bandwidth is
 given: tokens/s ≤ bandwidth ÷ bytes read per token) and exits 1 when the engine is below --goal of llama-bench
 in prompt processing or generation.
@@ -48,6 +53,7 @@ from tests.bench.measure_memory import WORDS
 N_CTX = 4096
 PROMPT_TOKENS = 512
 GEN_TOKENS = 128
+PP_PER_ROUND = 3  # prompts per round when llama-bench and the engine take turns
 DEFAULT_CHAIN = SamplingSettings(seed=42)
 STORY = "Write a very long story about a lighthouse keeper who finds a map, with many details."
 
@@ -64,6 +70,8 @@ class ModelResult:
     engine_pp_after_reply: list[float] = field(default_factory=list)  # a prompt right after a reply: as in a chat
     engine_tg_greedy: list[float] = field(default_factory=list)
     engine_tg_chain: list[float] = field(default_factory=list)
+    tg_depth: int = 0  # the reply's prompt tokens: llama-bench's tg128 runs at this depth
+    pp_shape: tuple[int, int] = (PROMPT_TOKENS, 0)  # the engine's prompt batch and the tokens before it
     prompt_tokens_evaluated: list[int] = field(default_factory=list)
     generated: list[int] = field(default_factory=list)
     session_tg_greedy: list[float] = field(default_factory=list)  # --diagnose: in-process, no Pipe
@@ -104,16 +112,18 @@ def engine_prompt(client: EngineClient, round_no: int, n_words: int) -> tuple[fl
     return done.stats.prompt_tokens_per_second, evaluated, done.stats.prompt_tokens
 
 
-def calibrate_words(client: EngineClient) -> int:
+def calibrate_words(client: EngineClient) -> tuple[int, int, int]:
     """How many words make a PROMPT_TOKENS-token prompt: the cache then spans 512 cells, as in pp512 (the
-    template's first few tokens are reused from the last prompt, the rest is evaluated in one batch)."""
+    template's first tokens are reused from the last prompt, the rest is evaluated in one batch). Returns the
+    words, the tokens then evaluated and the tokens reused."""
     n = PROMPT_TOKENS - 40
+    evaluated = total = 0
     for attempt in range(4):
-        _, _, total = engine_prompt(client, 1000 + attempt, n)
+        _, evaluated, total = engine_prompt(client, 1000 + attempt, n)
         if total == PROMPT_TOKENS:
             break
         n += PROMPT_TOKENS - total
-    return n
+    return n, evaluated, total - evaluated
 
 
 def engine_generation(client: EngineClient, sampling: SamplingSettings) -> GenerationDone:
@@ -132,36 +142,56 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
             pp_rounds: int = 10) -> ModelResult:
     settings = context_settings(N_CTX, n_threads=threads)
     facts = read_gguf_facts(path)
-    result = ModelResult(Path(path).name, facts.file_type or "?", Path(path).stat().st_size, gpu_layers,
-                         command=llama_bench_command(path, settings, gpu_layers))
+    result = ModelResult(Path(path).name, facts.file_type or "?", Path(path).stat().st_size, gpu_layers)
     result.bytes_per_token = bytes_per_token(path, 64)
     client = EngineClient()
     try:
         client.load_model(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads))
-        n_words = calibrate_words(client)
-        engine_generation(client, GREEDY)  # warm-up: graphs, and the greedy chain attached
-        if not interleave:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
-            bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, 0, repetitions=pp_rounds)
-            result.bench_pp.extend(bench[f"pp{PROMPT_TOKENS}"].samples)
-            bench = llama_bench(path, settings, gpu_layers, 0, GEN_TOKENS, repetitions=rounds)
-            result.bench_tg.extend(bench[f"tg{GEN_TOKENS}"].samples)
-        for r in range(rounds if interleave else pp_rounds):
-            if interleave:  # a noisy machine: llama-bench and the engine round by round
-                bench = llama_bench(path, settings, gpu_layers, PROMPT_TOKENS, GEN_TOKENS, repetitions=1)
-                result.bench_pp.append(bench[f"pp{PROMPT_TOKENS}"].tokens_per_second)
-                result.bench_tg.append(bench[f"tg{GEN_TOKENS}"].tokens_per_second)
-            rate, evaluated, _ = engine_prompt(client, r, n_words)
-            result.engine_pp.append(rate)
-            result.prompt_tokens_evaluated.append(evaluated)
-        for r in range(rounds):
+        # llama-bench's pp runs the engine's batch: as many tokens, after as many already in the cache (a
+        # 485-token batch is 8 % slower than a 506-token one on an H200: the kernels' tiles)
+        n_words, pp_tokens, pp_depth = calibrate_words(client)
+        result.pp_shape = (pp_tokens, pp_depth)
+        result.tg_depth = depth = engine_generation(client, GREEDY).stats.prompt_tokens  # also the warm-up
+        result.command = (llama_bench_command(path, settings, gpu_layers, n_prompt=pp_tokens, n_gen=0,
+                                              depth=pp_depth) + "\n  "
+                          + llama_bench_command(path, settings, gpu_layers, n_prompt=0, depth=depth))
+
+        def bench_pp(repetitions: int) -> list[float]:
+            bench = llama_bench(path, settings, gpu_layers, pp_tokens, 0, repetitions=repetitions, depth=pp_depth)
+            return list(bench[f"pp{pp_tokens}"].samples)
+
+        def bench_tg(repetitions: int) -> list[float]:
+            bench = llama_bench(path, settings, gpu_layers, 0, GEN_TOKENS, repetitions=repetitions, depth=depth)
+            return list(bench[f"tg{GEN_TOKENS}"].samples)
+
+        def engine_tg(round_no: int) -> None:
             done = engine_generation(client, GREEDY)
             result.engine_tg_greedy.append(done.stats.tokens_per_second)
             result.generated.append(done.stats.generated_tokens)
-            result.engine_pp_after_reply.append(engine_prompt(client, 100 + r, n_words)[0])
-        engine_generation(client, DEFAULT_CHAIN)  # warm-up of the other chain (llama.cpp re-plans its graph once)
-        for _ in range(rounds):
+            result.engine_pp_after_reply.append(engine_prompt(client, 100 + round_no, n_words)[0])
             done = engine_generation(client, DEFAULT_CHAIN)
             result.engine_tg_chain.append(done.stats.tokens_per_second)
+
+        engine_generation(client, DEFAULT_CHAIN)  # warm-up of the other chain (llama.cpp re-plans its graph once)
+        if interleave:  # a noisy machine: llama-bench and the engine round by round, each test next to its match
+            for r in range(rounds):
+                # prompts of a few ms on a GPU: three back to back on both sides, as llama-bench repeats a test
+                result.bench_pp.extend(bench_pp(PP_PER_ROUND))
+                for k in range(PP_PER_ROUND):
+                    rate, evaluated, _ = engine_prompt(client, r * PP_PER_ROUND + k, n_words)
+                    result.engine_pp.append(rate)
+                    result.prompt_tokens_evaluated.append(evaluated)
+                result.bench_tg.extend(bench_tg(1))
+                engine_tg(r)
+        else:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
+            result.bench_pp.extend(bench_pp(pp_rounds))
+            result.bench_tg.extend(bench_tg(rounds))
+            for r in range(pp_rounds):
+                rate, evaluated, _ = engine_prompt(client, r, n_words)
+                result.engine_pp.append(rate)
+                result.prompt_tokens_evaluated.append(evaluated)
+            for r in range(rounds):
+                engine_tg(r)
         snap = read_memory_snapshot(client.pid, with_vram=True)
         result.rss_bytes, result.vram_bytes = snap.process_rss_bytes, snap.process_vram_bytes
     finally:
@@ -221,7 +251,7 @@ def main() -> int:
         if args.json:  # after each model: a run cut short still leaves what it measured
             args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
     missed = []
-    print("| model | type | llama-bench pp512 | engine pp512 | ratio | engine pp512 after a reply | llama-bench tg128 "
+    print("| model | type | llama-bench pp | engine pp | ratio | engine pp after a reply | llama-bench tg128 "
           "| engine tg128 greedy | ratio | engine tg128 default chain | ratio | bandwidth share llama-bench / engine "
           "| estimate tg (error vs engine greedy) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -242,7 +272,8 @@ def main() -> int:
             if value < args.goal:
                 missed.append(f"{r.model} {name}: {value:.3f} < {args.goal}")
     for r in results:
-        print(f"\n{r.model}: prompt tokens evaluated {r.prompt_tokens_evaluated}, generated {r.generated}, "
+        print(f"\n{r.model}: prompt tokens evaluated {r.prompt_tokens_evaluated}, generated {r.generated} "
+              f"after a {r.tg_depth}-token prompt, prompt batches of {r.pp_shape[0]} after {r.pp_shape[1]}, "
               f"engine RSS {(r.rss_bytes or 0) / 2**20:.0f} MiB, VRAM "
               f"{'–' if r.vram_bytes is None else f'{r.vram_bytes / 2**20:.0f} MiB'}\n  {r.command}")
         if r.session_tg_greedy:

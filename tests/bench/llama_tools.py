@@ -41,12 +41,13 @@ class BenchResult:
 
 
 def llama_bench(model: str, settings: ContextSettings, n_gpu_layers: int, n_prompt: int = 512, n_gen: int = 128,
-                repetitions: int = 3, timeout: float = 600) -> dict[str, BenchResult]:
+                repetitions: int = 3, timeout: float = 600, depth: int = 0) -> dict[str, BenchResult]:
     """llama-bench's pp and tg results for `model` with the engine's settings (flash attention, batches,
-    threads, cache type) and `n_gpu_layers`."""
+    threads, cache type) and `n_gpu_layers`; `depth`: tokens already in the cache when the test starts (a
+    reply starts after its prompt: a small model's generation is measurably slower 40 tokens in)."""
     tool = tool_path("llama-bench")
     cmd = [str(tool), "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(repetitions),
-           "-ngl", str(n_gpu_layers if n_gpu_layers >= 0 else 999), "-o", "json",
+           "-ngl", str(n_gpu_layers if n_gpu_layers >= 0 else 999), "-d", str(depth), "-o", "json",
            *settings.as_llama_bench_args()]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(tool), check=False)
     if done.returncode != 0:
@@ -59,9 +60,11 @@ def llama_bench(model: str, settings: ContextSettings, n_gpu_layers: int, n_prom
     return results
 
 
-def llama_bench_command(model: str, settings: ContextSettings, n_gpu_layers: int, repetitions: int = 3) -> str:
-    args = ["llama-bench", "-m", model, "-p", "512", "-n", "128", "-r", str(repetitions),
-            "-ngl", str(n_gpu_layers if n_gpu_layers >= 0 else 999), *settings.as_llama_bench_args()]
+def llama_bench_command(model: str, settings: ContextSettings, n_gpu_layers: int, repetitions: int = 3,
+                        n_prompt: int = 512, n_gen: int = 128, depth: int = 0) -> str:
+    args = ["llama-bench", "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(repetitions),
+            "-ngl", str(n_gpu_layers if n_gpu_layers >= 0 else 999), *(["-d", str(depth)] if depth else []),
+            *settings.as_llama_bench_args()]
     return " ".join(args)
 
 

@@ -5,7 +5,7 @@ one run and round by round (so a GPU's clock drift hurts every variant alike):
   loop greedy / loop chain   the engine's run_reply with no text work (only the loop's own Python)
   session greedy / chain     LlamaSession.generate: the loop plus the text work (pieces, UTF-8, stop texts)
   timed session chain        the same with the time inside llama_sampler_sample and llama_decode recorded
-  llama-bench tg128          the reference, one repetition per round
+  llama-bench tg128          the reference, one repetition per round, at the depth where a reply starts
 
     python tests/bench/reply_loop_profile.py MODEL.gguf [--gpu-layers -1] [--rounds 5]
 
@@ -130,16 +130,19 @@ def main() -> int:
     timings: list[Timed] = []
     for run in variants.values():  # warm-up: each chain attached once, graphs planned
         run()
+    depth = len(session.tokenize_prompt(session.format_chat(STORY)))  # where a reply starts: tg at that depth
     for _ in range(args.rounds):
         for name, run in variants.items():
             rates[name].append(run())
         rate, timed = timed_generate(session, CHAIN)
         rates["timed session chain"].append(rate)
         timings.append(timed)
-        bench = llama_bench(args.model, session.settings, args.gpu_layers, 0, N_GEN, repetitions=1)
+        bench = llama_bench(args.model, session.settings, args.gpu_layers, 0, N_GEN, repetitions=1,
+                            depth=depth)
         rates["llama-bench tg128"].append(bench[f"tg{N_GEN}"].tokens_per_second)
     reference = statistics.median(rates["llama-bench tg128"])
-    print(f"{Path(args.model).name}, {args.rounds} rounds, threads {session.settings.n_threads}")
+    print(f"{Path(args.model).name}, {args.rounds} rounds, threads {session.settings.n_threads}, "
+          f"llama-bench tg{N_GEN} at depth {depth}")
     print("| variant | tok/s (median) | ÷ llama-bench | rounds |")
     print("|---|---|---|---|")
     for name, values in rates.items():

@@ -66,6 +66,25 @@ for step in "$@"; do
         --json $OUT/memory-gpu.json 2>&1 | tee $OUT/memory-gpu.md ;;
     caps)
       python3 tests/bench/bench_vram_cap.py --models $M --tokenizer $T --json $OUT/caps.json 2>&1 | tee $OUT/caps.md ;;
+    models-1b)
+      for t in Q4_K_M Q8_0 F16; do model llama-3.2-1b $t; done ;;
+    speed-gpu-1b8b)  # llama-bench's tg at the reply's depth; each side's runs back to back (a GPU idle between
+      # two processes clocks down: round by round, whoever comes second after the gap loses up to 40 % of pp512)
+      for t in Q4_K_M Q8_0 F16; do model llama-3-8b $t; done
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 5 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json \
+        2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu.md ;;
+    models-profile)
+      for t in Q4_K_M F16; do model llama-3.2-1b $t; done; model mistral-7b F16 ;;
+    profile)  # where a token's time goes in the reply loop (tests/bench/reply_loop_profile.py)
+      for t in Q4_K_M F16; do python3 tests/bench/reply_loop_profile.py $M/llama-3.2-1b-$t.gguf --rounds 5 \
+        2>/dev/null | tee -a $OUT/profile.md; done ;;
+    memory-f16)  # float matrices on the GPU: shapes the RAM constant was not fitted on
+      for m in llama-3.2-1b mistral-7b; do python3 tests/bench/bench_estimate_accuracy.py --device gpu --models $M \
+        --tokenizer $T --only $m --types F16 --json $OUT/memory-f16-$m.json 2>&1 | tee -a $OUT/memory-f16.md; done ;;
+    speed-cpu16-interleaved)  # the device's processor, the GPU hidden; llama-bench and the engine round by round
+      CUDA_VISIBLE_DEVICES= python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-Q4_K_M.gguf \
+        --gpu-layers 0 --rounds 5 --json $OUT/speed-cpu16-interleaved.json 2>&1 | tee $OUT/speed-cpu16-interleaved.md ;;
     app)
       python3 main.py hardware --json > $OUT/hardware.json; head -c 1500 $OUT/hardware.json; echo
       python3 -c "from app.core.engine.build_info import describe_build; print(describe_build())"
