@@ -170,6 +170,7 @@ BY_NAME: dict[str, QuantType] = {t.name: t for t in QUANT_TYPES}
 def _by_ftype() -> dict[int, QuantType]:
     return {t.ftype: t for t in QUANT_TYPES}
 
+
 #: The levels the estimate and the recommendation offer, best quality first. All of them quantize without an
 #: importance matrix.
 OFFERED_NAMES: tuple[str, ...] = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")

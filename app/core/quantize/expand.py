@@ -1,11 +1,11 @@
 """Expand a quantized GGUF back to F16 with gguf-py, so a ladder of levels can be made from it.
 
-gguf-py and numpy are imported inside the functions: the Compare page imports this module at the window's
-start-up, and they would add about 0.2 s to it.
-
 Expanding does not bring lost precision back: an F16 made from a Q4_1 file holds exactly the Q4_1 values.
 It exists because llama.cpp quantizes well only from float weights: a ladder made from the F16 expansion
 of the starter model is what the comparison panel can show when no original F16 is on the disk.
+
+gguf-py and numpy are imported inside the functions: the Compare page imports this module at the window's
+start-up, and they would add about 0.2 s to it.
 """
 
 from __future__ import annotations
