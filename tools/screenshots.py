@@ -192,6 +192,9 @@ def main() -> int:
         if wanted(name):
             window.show_page(page)
             settle(0.5)
+            if name == "which-quant":  # the starter is read when the page is first shown
+                wait_until(lambda: window.quant_table.recommendation is not None)
+                settle(0.3)
             shoot(window, name)
 
     if wanted("error-disk-full"):
