@@ -18,10 +18,28 @@ from app.core.engine.protocol import SamplingSettings
 from app.core.errors import QuantDeskError
 
 
+def penalty_candidates(s: SamplingSettings) -> int | None:
+    """How many of the most likely tokens the repetition penalty needs to see: top-k + repeat_last_n, or None
+    when it must see the whole vocabulary.
+
+    llama.cpp's penalty sampler runs only on the processor, so with it first in the chain nothing runs in the
+    graph: every token's logits (128k floats for Llama 3) come back, and the penalty looks each of them up. A
+    penalty of 1 or more only lowers the logits of at most repeat_last_n distinct tokens, so the k most likely
+    tokens after it are among the k + repeat_last_n most likely before it: a top-k of that size ahead of the
+    penalty (in the graph, where it runs) leaves the chain's result unchanged, draws included
+    (tests/core/engine/test_sampling.py). Not so for a penalty below 1 (it raises), a penalty over the whole
+    context (-1), no top-k, or a grammar (it may refuse every likely token)."""
+    if s.grammar or s.repeat_penalty < 1.0 or s.repeat_last_n <= 0:
+        return None
+    keep = 1 if s.temperature <= 0 else s.top_k
+    return keep + s.repeat_last_n if keep > 0 else None
+
+
 def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_p:
-    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty and the grammar
-    asked for, then greedy for temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the
-    order llama.cpp's own tools use). QuantDeskError for a grammar llama.cpp cannot read."""
+    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty (behind the top-k
+    that leaves it the candidates it can change, `penalty_candidates`) and the grammar asked for, then greedy for
+    temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the order llama.cpp's own tools
+    use). QuantDeskError for a grammar llama.cpp cannot read."""
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     n_vocab = L.llama_vocab_n_tokens(vocab)
     if s.logit_bias:
@@ -30,6 +48,9 @@ def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_
             biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
     if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
+        keep = penalty_candidates(s)
+        if keep is not None:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(keep))
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
             n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
     if s.grammar:

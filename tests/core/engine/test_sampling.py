@@ -1,0 +1,81 @@
+"""The sampler chain: a repetition penalty sits behind a top-k that leaves it every candidate it can change
+(sampling.penalty_candidates), so the chain can start in llama.cpp's graph; the tokens drawn must be exactly
+those of llama.cpp's own order (penalty over the whole vocabulary first), on the real starter model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import llama_cpp as L
+import pytest
+
+from app.core.engine.llama_session import LlamaSession
+from app.core.engine.protocol import LoadModel, SamplingSettings
+from app.core.engine.sampling import build_chain, penalty_candidates
+from app.core.llama_log import LlamaLogCapture
+from app.core.models.library import starter_model_path
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[LlamaSession]:
+    log = LlamaLogCapture(echo=False)
+    log.install()
+    opened = LlamaSession(LoadModel(str(starter_model_path()), n_ctx=512, n_threads=2), log)
+    yield opened
+    opened.close()
+
+
+def penalty_first(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_p:
+    """llama.cpp's own order (common/sampling.cpp): the penalty over every token, then the rest."""
+    chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    parts: list[Callable[[], L.llama_sampler_p]] = [
+        lambda: L.llama_sampler_init_penalties(L.llama_vocab_n_tokens(vocab), s.repeat_last_n, s.repeat_penalty,
+                                               0.0, 0.0)]
+    if s.temperature <= 0:
+        parts.append(L.llama_sampler_init_greedy)
+    else:
+        parts += [lambda: L.llama_sampler_init_top_k(s.top_k), lambda: L.llama_sampler_init_top_p(s.top_p, 1),
+                  lambda: L.llama_sampler_init_min_p(s.min_p, 1), lambda: L.llama_sampler_init_temp(s.temperature),
+                  lambda: L.llama_sampler_init_dist(s.seed)]
+    for make in parts:
+        L.llama_sampler_chain_add(chain, make())
+    return chain
+
+
+def draw(session: LlamaSession, chain: L.llama_sampler_p, n: int = 48) -> list[int]:
+    """n tokens sampled with `chain` after the same prompt, each one evaluated before the next is drawn."""
+    L.llama_memory_seq_rm(L.llama_get_memory(session.ctx), 0, -1, -1)
+    session.cached.clear()
+    prompt = session.tokenize("Once upon a time, in a small town by the sea,")
+    session._decode(prompt)
+    out = []
+    for _ in range(n):
+        token = L.llama_sampler_sample(chain, session.ctx, -1)
+        out.append(token)
+        session._one[0] = token
+        assert L.llama_decode(session.ctx, session._batch_one) == 0
+    L.llama_sampler_free(chain)
+    return out
+
+
+@pytest.mark.parametrize("settings", [
+    SamplingSettings(temperature=1.0, top_k=40, top_p=0.95, min_p=0.02, seed=7, repeat_penalty=1.5, repeat_last_n=16),
+    SamplingSettings(temperature=0.7, top_k=20, top_p=0.9, min_p=0.05, seed=42, repeat_penalty=1.1, repeat_last_n=64),
+    SamplingSettings(temperature=1.0, top_k=5, top_p=1.0, min_p=0.0, seed=3, repeat_penalty=3.0, repeat_last_n=32),
+    SamplingSettings(temperature=0.0, repeat_penalty=3.0, repeat_last_n=8),
+], ids=["strong penalty, short window", "the chat's Balanced preset", "top-5 under a heavy penalty", "greedy"])
+def test_the_candidates_ahead_of_the_penalty_change_no_token(session: LlamaSession, settings: SamplingSettings) -> None:
+    ours = draw(session, build_chain(settings, session.vocab))
+    reference = draw(session, penalty_first(settings, session.vocab))
+    assert ours == reference
+    assert len(set(ours)) > 10  # a real reply, not one token repeated: the penalty and the draw were at work
+
+
+def test_the_penalty_sees_everything_when_it_could_raise_a_token() -> None:
+    base = SamplingSettings(top_k=40, repeat_penalty=1.1, repeat_last_n=64)
+    assert penalty_candidates(base) == 104
+    assert penalty_candidates(SamplingSettings(temperature=0.0, repeat_penalty=1.1, repeat_last_n=64)) == 65
+    assert penalty_candidates(SamplingSettings(repeat_penalty=0.9, repeat_last_n=64)) is None  # raises
+    assert penalty_candidates(SamplingSettings(repeat_penalty=1.1, repeat_last_n=-1)) is None  # the whole context
+    assert penalty_candidates(SamplingSettings(top_k=0, repeat_penalty=1.1)) is None  # no top-k to bound it
+    assert penalty_candidates(SamplingSettings(repeat_penalty=1.1, grammar='root ::= "a"')) is None
