@@ -36,6 +36,8 @@ class SamplingSettings:
     seed: int = 0xFFFFFFFF  # llama.cpp's LLAMA_DEFAULT_SEED: a random seed each time
     repeat_penalty: float = 1.0  # 1.0: off; above 1 makes recently used tokens less likely
     repeat_last_n: int = 64  # how many recent tokens the repeat penalty looks at
+    frequency_penalty: float = 0.0  # subtracted from a recent token's logit once per time it was used (OpenAI's)
+    presence_penalty: float = 0.0  # subtracted once from the logit of any recent token (OpenAI's)
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
     grammar: str = ""  # a GBNF grammar (llama.cpp's) the reply must follow, e.g. JSON only; empty: none
 

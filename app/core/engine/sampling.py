@@ -18,6 +18,12 @@ from app.core.engine.protocol import SamplingSettings
 from app.core.errors import QuantDeskError
 
 
+def has_penalty(s: SamplingSettings) -> bool:
+    """Whether the settings ask for any repetition penalty (llama.cpp's repeat, frequency or presence)."""
+    return s.repeat_last_n != 0 and (s.repeat_penalty != 1.0 or s.frequency_penalty != 0.0
+                                     or s.presence_penalty != 0.0)
+
+
 def penalty_candidates(s: SamplingSettings) -> int | None:
     """How many of the most likely tokens the repetition penalty needs to see: top-k + repeat_last_n, or None
     when it must see the whole vocabulary.
@@ -27,9 +33,11 @@ def penalty_candidates(s: SamplingSettings) -> int | None:
     penalty of 1 or more only lowers the logits of at most repeat_last_n distinct tokens, so the k most likely
     tokens after it are among the k + repeat_last_n most likely before it: a top-k of that size ahead of the
     penalty (in the graph, where it runs) leaves the chain's result unchanged, draws included
-    (tests/core/engine/test_sampling.py). Not so for a penalty below 1 (it raises), a penalty over the whole
-    context (-1), no top-k, or a grammar (it may refuse every likely token)."""
-    if s.grammar or s.repeat_penalty < 1.0 or s.repeat_last_n <= 0:
+    (tests/core/engine/test_sampling.py); so do frequency and presence penalties of 0 or more. Not so for a
+    penalty that raises (a repeat penalty below 1, a negative frequency or presence penalty), a penalty over the
+    whole context (-1), no top-k, or a grammar (it may refuse every likely token)."""
+    raises = s.repeat_penalty < 1.0 or s.frequency_penalty < 0.0 or s.presence_penalty < 0.0
+    if s.grammar or raises or s.repeat_last_n <= 0:
         return None
     keep = 1 if s.temperature <= 0 else s.top_k
     return keep + s.repeat_last_n if keep > 0 else None
@@ -47,12 +55,12 @@ def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_
         for i, (token, bias) in enumerate(s.logit_bias):
             biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
-    if s.repeat_penalty != 1.0 and s.repeat_last_n != 0:
+    if has_penalty(s):
         keep = penalty_candidates(s)
         if keep is not None:
             L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(keep))
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
-            n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+            n_vocab, s.repeat_last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty))
     if s.grammar:
         grammar = L.llama_sampler_init_grammar(vocab, s.grammar.encode("utf-8"), b"root")
         if not grammar:

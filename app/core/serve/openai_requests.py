@@ -1,10 +1,11 @@
 """The bodies of OpenAI's requests, read and checked: a malformed one becomes a 400 that says what is wrong.
 
 Read: messages (system, developer, user, assistant; text, or a list of text parts), prompt (completions),
-temperature, top_p, max_tokens (or max_completion_tokens), stop, seed, stream, stream_options.include_usage,
-and llama.cpp's own top_k, min_p, repeat_penalty, as llama.cpp's server reads them. Sampling a request does not
-set is the chat's default (protocol.SamplingSettings). presence_penalty, frequency_penalty, user, n=1 and
-other fields that change nothing here are accepted; what would change the answer and is not done here
+temperature, top_p, max_tokens (or max_completion_tokens), stop, seed, presence_penalty and frequency_penalty
+(-2 to 2, over the last 64 tokens as llama.cpp's server counts them), stream, stream_options.include_usage, and
+llama.cpp's own top_k, min_p, repeat_penalty, as llama.cpp's server reads them. Sampling a request does not
+set is the chat's default (protocol.SamplingSettings). user, n=1 and other fields that change nothing here
+are accepted; what would change the answer and is not done here
 (n > 1, tools, log-probabilities, images, echo) is refused with a 400 rather than silently ignored.
 """
 
@@ -111,6 +112,8 @@ def _request(body: dict[str, Any], endpoint: Endpoint, messages: tuple[ChatMessa
         top_k=defaults.top_k if top_k is None else top_k,  # 0: no top-k cut
         min_p=_number(body, "min_p", 0.0, 1.0, defaults.min_p),
         repeat_penalty=_number(body, "repeat_penalty", 0.0, 10.0, defaults.repeat_penalty),
+        frequency_penalty=_number(body, "frequency_penalty", -2.0, 2.0, defaults.frequency_penalty),
+        presence_penalty=_number(body, "presence_penalty", -2.0, 2.0, defaults.presence_penalty),
         seed=defaults.seed if seed is None else seed % 0xFFFFFFFF,  # 0xFFFFFFFF itself means "random"
     )
     return GenerationRequest(endpoint, model, messages, prompt_format, max_tokens, sampling, _stops(body),

@@ -30,7 +30,7 @@ def penalty_first(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sample
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     parts: list[Callable[[], L.llama_sampler_p]] = [
         lambda: L.llama_sampler_init_penalties(L.llama_vocab_n_tokens(vocab), s.repeat_last_n, s.repeat_penalty,
-                                               0.0, 0.0)]
+                                               s.frequency_penalty, s.presence_penalty)]
     if s.temperature <= 0:
         parts.append(L.llama_sampler_init_greedy)
     else:
@@ -63,7 +63,9 @@ def draw(session: LlamaSession, chain: L.llama_sampler_p, n: int = 48) -> list[i
     SamplingSettings(temperature=0.7, top_k=20, top_p=0.9, min_p=0.05, seed=42, repeat_penalty=1.1, repeat_last_n=64),
     SamplingSettings(temperature=1.0, top_k=5, top_p=1.0, min_p=0.0, seed=3, repeat_penalty=3.0, repeat_last_n=32),
     SamplingSettings(temperature=0.0, repeat_penalty=3.0, repeat_last_n=8),
-], ids=["strong penalty, short window", "the chat's Balanced preset", "top-5 under a heavy penalty", "greedy"])
+    SamplingSettings(temperature=0.8, top_k=8, seed=11, frequency_penalty=1.5, presence_penalty=1.0),
+], ids=["strong penalty, short window", "the chat's Balanced preset", "top-5 under a heavy penalty", "greedy",
+        "OpenAI's frequency and presence penalties"])
 def test_the_candidates_ahead_of_the_penalty_change_no_token(session: LlamaSession, settings: SamplingSettings) -> None:
     ours = draw(session, build_chain(settings, session.vocab))
     reference = draw(session, penalty_first(settings, session.vocab))
@@ -79,3 +81,12 @@ def test_the_penalty_sees_everything_when_it_could_raise_a_token() -> None:
     assert penalty_candidates(SamplingSettings(repeat_penalty=1.1, repeat_last_n=-1)) is None  # the whole context
     assert penalty_candidates(SamplingSettings(top_k=0, repeat_penalty=1.1)) is None  # no top-k to bound it
     assert penalty_candidates(SamplingSettings(repeat_penalty=1.1, grammar='root ::= "a"')) is None
+    assert penalty_candidates(SamplingSettings(frequency_penalty=0.5)) == 104
+    assert penalty_candidates(SamplingSettings(presence_penalty=-0.5)) is None  # raises what was used
+
+
+def test_a_presence_penalty_changes_a_greedy_reply(session: LlamaSession) -> None:
+    plain = draw(session, build_chain(SamplingSettings(temperature=0.0), session.vocab))
+    penalized = draw(session, build_chain(SamplingSettings(temperature=0.0, presence_penalty=2.0), session.vocab))
+    assert plain != penalized
+    assert len(set(penalized[:32])) > len(set(plain[:32]))  # fewer repeats: the penalty did its work

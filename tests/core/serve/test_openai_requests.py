@@ -35,9 +35,10 @@ def test_chat_messages_in_every_shape_clients_send() -> None:
 def test_sampling_and_limits_are_read() -> None:
     request = parse_chat({"messages": HELLO, "temperature": 0, "top_p": 0.5, "max_tokens": 9, "seed": 7,
                           "stop": "END", "stream": True, "stream_options": {"include_usage": True},
-                          "top_k": 0, "presence_penalty": 0.5, "user": "me", "n": 1})
+                          "top_k": 0, "presence_penalty": 0.5, "frequency_penalty": -1, "user": "me", "n": 1})
     assert request.sampling.temperature == 0 and request.sampling.top_p == 0.5 and request.sampling.seed == 7
     assert request.sampling.top_k == 0
+    assert request.sampling.presence_penalty == 0.5 and request.sampling.frequency_penalty == -1.0
     assert request.max_tokens == 9 and request.stop == ("END",) and request.stream and request.include_usage
     assert parse_chat({"messages": HELLO, "max_completion_tokens": 5}).max_tokens == 5
     assert parse_chat({"messages": HELLO}).sampling == SamplingSettings()  # the chat's defaults
@@ -58,6 +59,7 @@ def test_completions_continue_text_with_openai_default_length() -> None:
     ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content[0]", "only text"),
     ({"messages": HELLO, "temperature": "hot"}, "temperature", "must be a number"),
     ({"messages": HELLO, "top_p": 2}, "top_p", "between 0 and 1"),
+    ({"messages": HELLO, "presence_penalty": 3}, "presence_penalty", "between -2 and 2"),
     ({"messages": HELLO, "max_tokens": 0}, "max_tokens", "at least 1"),
     ({"messages": HELLO, "max_tokens": True}, "max_tokens", "whole number"),
     ({"messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
