@@ -76,6 +76,7 @@ class ModelLibraryView(QWidget):
         bridge.busy_changed.connect(lambda _busy: self._update_buttons())
         bridge.load_progress.connect(self.options.show_progress)
         bridge.load_planned.connect(lambda plan: self.options.reason.setText(plan.reason))
+        self.options.plan_ready.connect(lambda _plan: self._say_options_wait_for_load())
         self.refresh()
 
     def refresh(self) -> None:
@@ -181,6 +182,16 @@ class ModelLibraryView(QWidget):
             where = self.tr("on the processor")
         self.state.setText(self.tr("Loaded {name}\nruns {where}, context {ctx} tokens, ready in {secs:.1f} s").format(
             name=Path(info.path).name, where=where, ctx=info.n_ctx, secs=loaded.load_seconds))
+
+    def _say_options_wait_for_load(self) -> None:
+        """The options are for the next load: when the loaded model runs with another context, say so."""
+        loaded = self.bridge.loaded
+        if loaded is None or self.selected_path() != Path(loaded.info.path):
+            return
+        if self.options.context_length != loaded.info.n_ctx:
+            self.options.reason.setText(self.options.reason.text() + "\n" + self.tr(
+                "It runs with {now:,} tokens of context now; Load it again for {new:,}.").format(
+                now=loaded.info.n_ctx, new=self.options.context_length))
 
     def _on_bridge_load_failed(self, error: QuantDeskError) -> None:
         self.options.show_progress(None)

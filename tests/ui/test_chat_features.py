@@ -168,6 +168,19 @@ def test_a_short_context_drops_the_oldest_turns_and_says_so(window: MainWindow, 
     assert chat.conversation.messages[-1].figures.dropped_messages >= 2
 
 
+def test_a_context_for_the_next_load_is_told_apart_from_the_loaded_one(window: MainWindow, qtbot: QtBot) -> None:
+    options = window.library.options
+    options.context.setValue(1024)
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=60_000):
+        assert window.library.load_selected()
+    with qtbot.waitSignal(options.plan_ready, timeout=30_000):
+        options.context.setValue(2048)
+    assert "It runs with 1,024 tokens of context now; Load it again for 2,048." in options.reason.text()
+    with qtbot.waitSignal(options.plan_ready, timeout=30_000):
+        options.context.setValue(1024)  # back to what runs: nothing to say
+    assert "runs with" not in options.reason.text()
+
+
 def test_where_it_runs_is_said_in_plain_words(window: MainWindow, qtbot: QtBot) -> None:
     options = window.library.options
     with qtbot.waitSignal(options.plan_ready, timeout=30_000) as planned:
