@@ -41,6 +41,9 @@ class LogLine:
         return LEVEL_NAMES.get(self.level, str(self.level))
 
 
+_installed: object | None = None  # the callback llama.cpp calls now (the last one installed)
+
+
 class LlamaLogCapture:
     """Keeps the last `capacity` complete log lines of llama.cpp (continuations joined)."""
 
@@ -61,7 +64,10 @@ class LlamaLogCapture:
         def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             self.feed(level, text.decode("utf-8", errors="replace"))
 
-        self._callback = callback  # keep a reference: llama.cpp holds only the raw pointer
+        # llama.cpp holds only the raw pointer, for the rest of the process: the callback must live as long,
+        # not as long as this object (a capture dropped while installed left llama.cpp calling freed memory)
+        global _installed
+        self._callback = _installed = callback
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
     def feed(self, level: int, text: str) -> None:

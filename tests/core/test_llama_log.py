@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from app.core.llama_log import LEVEL_CONT, LEVEL_ERROR, LEVEL_INFO, LEVEL_WARN, LlamaLogCapture
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lines_are_joined_and_problems_filtered() -> None:
@@ -31,3 +37,26 @@ def test_debug_lines_and_their_continuations_are_dropped() -> None:
     log.feed(LEVEL_CONT, " more graph\n")
     log.feed(LEVEL_ERROR, "real error\n")
     assert [ln.text for ln in log.lines()] == ["real error"]
+
+
+def test_a_dropped_capture_leaves_llama_cpp_a_live_callback() -> None:
+    """llama.cpp keeps calling the last callback installed; dropping the capture that installed it must not
+    free it (it did: the next log line in the process crashed it, a quantize in the test run)."""
+    probe = (
+        "import gc, os, llama_cpp\n"
+        "from app.core.llama_log import LlamaLogCapture\n"
+        "from app.core.models.library import starter_model_path\n"
+        "capture = LlamaLogCapture(echo=False)\n"
+        "capture.install()\n"
+        "del capture\n"
+        "gc.collect()\n"
+        "params = llama_cpp.llama_model_default_params()\n"
+        "params.vocab_only = True\n"
+        "model = llama_cpp.llama_model_load_from_file(os.fsencode(str(starter_model_path())), params)\n"
+        "assert model\n"
+        "llama_cpp.llama_model_free(model)\n"
+        "print('alive')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "alive"
