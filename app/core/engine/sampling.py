@@ -28,11 +28,10 @@ def penalty_candidates(s: SamplingSettings) -> int | None:
     """How many of the most likely tokens the repetition penalty needs to see: top-k + repeat_last_n, or None
     when it must see the whole vocabulary.
 
-    llama.cpp's penalty sampler runs only on the processor, so with it first in the chain nothing runs in the
-    graph: every token's logits (128k floats for Llama 3) come back, and the penalty looks each of them up. A
-    penalty of 1 or more only lowers the logits of at most repeat_last_n distinct tokens, so the k most likely
-    tokens after it are among the k + repeat_last_n most likely before it: a top-k of that size ahead of the
-    penalty (in the graph, where it runs) leaves the chain's result unchanged, draws included
+    llama.cpp's penalty sampler looks up every token of the vocabulary (128k for Llama 3), and a top-k after it
+    sorts them all. A penalty of 1 or more only lowers the logits of at most repeat_last_n distinct tokens, so
+    the k most likely tokens after it are among the k + repeat_last_n most likely before it: a top-k of that
+    size ahead of the penalty leaves the chain's result unchanged, draws included
     (tests/core/engine/test_sampling.py); so do frequency and presence penalties of 0 or more. Not so for a
     penalty that raises (a repeat penalty below 1, a negative frequency or presence penalty), a penalty over the
     whole context (-1), no top-k, or a grammar (it may refuse every likely token)."""
@@ -43,11 +42,14 @@ def penalty_candidates(s: SamplingSettings) -> int | None:
     return keep + s.repeat_last_n if keep > 0 else None
 
 
-def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_p:
-    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty (behind the top-k
-    that leaves it the candidates it can change, `penalty_candidates`) and the grammar asked for, then greedy for
-    temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the order llama.cpp's own tools
-    use). QuantDeskError for a grammar llama.cpp cannot read."""
+def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p, in_graph: bool = False) -> L.llama_sampler_p:
+    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty (on the processor,
+    behind the top-k that leaves it the candidates it can change, `penalty_candidates`) and the grammar asked
+    for, then greedy for temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the order
+    llama.cpp's own tools use). `in_graph`: the chain will be attached to the context. Then the penalty stays
+    first: llama.cpp 0.3.36 hands a graph-run top-k's candidates to the processor's samplers wrongly (greedy
+    picked an end-of-text token; a random draw failed GGML_ASSERT(ggml_nrows(a) == 1) in llama-sampler.cpp).
+    QuantDeskError for a grammar llama.cpp cannot read."""
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     n_vocab = L.llama_vocab_n_tokens(vocab)
     if s.logit_bias:
@@ -56,7 +58,7 @@ def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p) -> L.llama_sampler_
             biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
     if has_penalty(s):
-        keep = penalty_candidates(s)
+        keep = None if in_graph else penalty_candidates(s)
         if keep is not None:
             L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(keep))
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
@@ -99,7 +101,7 @@ class ContextSampler:
             L.llama_sampler_reset(self.chain)
             return self.chain
         self.release()
-        chain = build_chain(settings, self._vocab)
+        chain = build_chain(settings, self._vocab, in_graph=attach)
         self.chain, self._settings, self._attached = chain, settings, attach
         if attach:
             self.on_backend = bool(L.llama_set_sampler(self._ctx, 0, chain))

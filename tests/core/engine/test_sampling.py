@@ -4,7 +4,11 @@ those of llama.cpp's own order (penalty over the whole vocabulary first), on the
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import llama_cpp as L
 import pytest
@@ -14,6 +18,8 @@ from app.core.engine.protocol import LoadModel, SamplingSettings
 from app.core.engine.sampling import build_chain, penalty_candidates
 from app.core.llama_log import LlamaLogCapture
 from app.core.models.library import starter_model_path
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +96,33 @@ def test_a_presence_penalty_changes_a_greedy_reply(session: LlamaSession) -> Non
     penalized = draw(session, build_chain(SamplingSettings(temperature=0.0, presence_penalty=2.0), session.vocab))
     assert plain != penalized
     assert len(set(penalized[:32])) > len(set(plain[:32]))  # fewer repeats: the penalty did its work
+
+
+def test_a_chain_in_the_graph_keeps_the_penalty_first() -> None:
+    """Attached to the context (as on a GPU, forced here on the processor), the chain keeps llama.cpp's order:
+    its graph-run top-k hands the processor's samplers wrong candidates (an empty greedy reply, then an abort).
+    In a child process: an abort must fail this test, not end the run."""
+    probe = (
+        "from app.core.engine.llama_session import LlamaSession\n"
+        "from app.core.engine.protocol import ChatMessage, LoadModel, SamplingSettings\n"
+        "from app.core.llama_log import LlamaLogCapture\n"
+        "from app.core.models.library import starter_model_path\n"
+        "log = LlamaLogCapture(echo=False)\n"
+        "log.install()\n"
+        "s = LlamaSession(LoadModel(str(starter_model_path()), n_ctx=512, n_threads=2), log)\n"
+        "assert s.settings.backend_sampling\n"
+        "ask = [ChatMessage('user', 'What is the capital of France? Answer in one word.')]\n"
+        "chains = (SamplingSettings(temperature=0.0, repeat_penalty=1.1),\n"
+        "          SamplingSettings(seed=1, repeat_penalty=1.1))\n"
+        "for st in chains:\n"
+        "    text = s.generate(ask, 24, st, lambda t, n: None, lambda: False)[0]\n"
+        "    print(repr(text), s.sampler.on_backend)\n"
+        "s.close()\n"
+    )
+    env = {**os.environ, "QUANTDESK_BACKEND_SAMPLING": "on"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    greedy, sampled = done.stdout.strip().splitlines()
+    assert "Paris" in greedy and greedy.endswith("True")  # attached, and still the right answer
+    assert sampled.endswith("True") and len(sampled) > len("'' True")
