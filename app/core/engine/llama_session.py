@@ -42,6 +42,7 @@ from app.core.engine.sampling import ContextSampler
 from app.core.engine.stop_text import StopScanner
 from app.core.errors import ContextFullError, ModelLoadError, QuantDeskError
 from app.core.llama_log import LlamaLogCapture
+from app.core.llama_tokens import TokenizeFailed, tokenize
 from app.core.machine.llama_build import ggml_gpu_devices
 from app.core.settings import configured_threads
 
@@ -178,15 +179,10 @@ class LlamaSession:
         return self.tokenize(prompt, add_special=self.add_bos)
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        data = text.encode("utf-8")
-        capacity = len(data) + 16
-        for _ in range(2):
-            tokens = (L.llama_token * capacity)()
-            n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, add_special, True)
-            if n >= 0:
-                return list(tokens[:n])
-            capacity = -n
-        raise QuantDeskError("The text could not be split into tokens.", f"llama_tokenize returned {n}")
+        try:
+            return tokenize(self.vocab, text, add_special, parse_special=True)
+        except TokenizeFailed as error:
+            raise QuantDeskError("The text could not be split into tokens.", str(error)) from None
 
     def token_bytes(self, token: int) -> bytes:
         n = L.llama_token_to_piece(self.vocab, token, self._piece, len(self._piece), 0, False)

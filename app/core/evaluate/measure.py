@@ -36,6 +36,7 @@ from app.core.evaluate.stats import (
 )
 from app.core.evaluate.text import read_text
 from app.core.llama_log import LlamaLogCapture
+from app.core.llama_tokens import TokenizeFailed, tokenize
 from app.core.progress import ProgressCallback, no_progress
 
 FLASH_ATTN_ENABLED = 1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
@@ -134,16 +135,10 @@ class ChunkEvaluator:
         self.close()
 
     def tokenize(self, text: str) -> np.ndarray:
-        L = self._L
-        data = text.encode("utf-8")
-        capacity = len(data) + 16
-        for _ in range(2):
-            buffer = (L.llama_token * capacity)()
-            n = L.llama_tokenize(self.vocab, data, len(data), buffer, capacity, True, False)
-            if n >= 0:
-                return np.array(buffer[:n], dtype=np.int32)
-            capacity = -n
-        raise EvaluationError("The text could not be split into tokens.", f"llama_tokenize returned {n}")
+        try:  # the text as written: a control token's spelling in it stays text, as in llama-perplexity
+            return np.array(tokenize(self.vocab, text, add_special=True, parse_special=False), dtype=np.int32)
+        except TokenizeFailed as error:
+            raise EvaluationError("The text could not be split into tokens.", str(error)) from None
 
     def scored_logits(self, chunk: np.ndarray) -> np.ndarray:
         """Evaluate one chunk from an empty cache; the (n_ctx − first, n_vocab) logits of its second half.
