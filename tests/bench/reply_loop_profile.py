@@ -1,13 +1,17 @@
 """Where a generated token's time goes in the engine's reply loop, against a bare loop and llama-bench, all in
 one run and round by round (so a GPU's clock drift hurts every variant alike):
 
+  decode only, n_ctx N       llama-bench's own loop (decode, synchronise; no sampler, the logits computed) on
+                             the engine's context (4096) and on contexts of --contexts sizes (default 256, as
+                             small as llama-bench's: its prompt, depth and tg fit): what separates these from
+                             llama-bench is not sampling
   bare greedy / bare chain   sample, decode and nothing else, on the engine's context with its sampler chain
   loop greedy / loop chain   the engine's run_reply with no text work (only the loop's own Python)
   session greedy / chain     LlamaSession.generate: the loop plus the text work (pieces, UTF-8, stop texts)
   timed session chain        the same with the time inside llama_sampler_sample and llama_decode recorded
   llama-bench tg128          the reference, one repetition per round, at the depth where a reply starts
 
-    python tests/bench/reply_loop_profile.py MODEL.gguf [--gpu-layers -1] [--rounds 5]
+    python tests/bench/reply_loop_profile.py MODEL.gguf [--gpu-layers -1] [--rounds 5] [--contexts 256,...]
 
 Prints tokens/s per variant (median of the rounds) and, for the timed variant, microseconds per token spent
 waiting in sample, queueing in decode, and in Python between them.
@@ -54,6 +58,31 @@ def bare(session: LlamaSession, settings: SamplingSettings) -> float:
     L.llama_synchronize(ctx)
     rate = N_GEN / (time.perf_counter() - t0)
     session.cached.extend([0] * (N_GEN + 1))  # the cache holds them: the next prompt must not reuse them
+    return rate
+
+
+def decode_only(session: LlamaSession, cpu_us: list[float] | None = None) -> float:
+    """llama-bench's tg loop on the engine's context: decode one token, wait for the GPU, nothing sampled (the
+    sampler chain is detached, so llama.cpp computes the last row's logits, as llama-bench's decode does).
+    `cpu_us` gets the median time spent inside llama_decode per token (queueing the work)."""
+    session.sampler.release()
+    tokens = session.tokenize_prompt(session.format_chat(STORY))
+    session._prepare_prompt(tokens)
+    one, batch, ctx = session._one, session._batch_one, session.ctx
+    decode, synchronize, clock = L.llama_decode, L.llama_synchronize, time.perf_counter
+    token = tokens[-1]
+    inside: list[float] = []
+    t0 = clock()
+    for _ in range(N_GEN):
+        one[0] = token
+        t = clock()
+        decode(ctx, batch)
+        inside.append(clock() - t)
+        synchronize(ctx)
+    rate = N_GEN / (clock() - t0)
+    session.cached.extend([0] * N_GEN)
+    if cpu_us is not None:
+        cpu_us.append(1e6 * statistics.median(inside))
     return rate
 
 
@@ -115,11 +144,23 @@ def main() -> int:
     parser.add_argument("model")
     parser.add_argument("--gpu-layers", type=int, default=-1)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--contexts", default="256",
+                        help="more context sizes for the decode-only loop, comma-separated (llama-bench's is 256)")
     args = parser.parse_args()
     log = LlamaLogCapture(echo=False)
     log.install()
     session = LlamaSession(LoadModel(args.model, n_ctx=N_CTX, n_gpu_layers=args.gpu_layers), log)
+    others = {n: LlamaSession(LoadModel(args.model, n_ctx=n, n_gpu_layers=args.gpu_layers), log)
+              for n in sorted({int(c) for c in args.contexts.split(",")} - {N_CTX})}
+    inside_decode: dict[str, list[float]] = {}
+
+    def decode_variant(s: LlamaSession) -> Callable[[], float]:
+        return lambda: decode_only(s, inside_decode.setdefault(f"decode only, n_ctx {s.settings.n_ctx}", []))
+
     variants: dict[str, Callable[[], float]] = {
+        f"decode only, n_ctx {s.settings.n_ctx}": decode_variant(s) for s in [session, *others.values()]
+    }
+    variants |= {
         "bare greedy": lambda: bare(session, GREEDY),
         "bare chain": lambda: bare(session, CHAIN),
         "loop greedy": lambda: loop(session, GREEDY),
@@ -153,6 +194,10 @@ def main() -> int:
     sample_us, decode_us, total_us = (1e6 * statistics.median(p[i] for p in per) for i in range(3))
     print(f"\ntimed session chain, µs per token: total {total_us:.1f}, waiting in sample {sample_us:.1f}, "
           f"in decode {decode_us:.1f}, the rest (Python) {total_us - sample_us - decode_us:.1f}")
+    for name, values in inside_decode.items():
+        print(f"{name}: {statistics.median(values):.1f} µs per token inside llama_decode")
+    for other in others.values():
+        other.close()
     session.close()
     return 0
 

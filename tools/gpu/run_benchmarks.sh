@@ -79,6 +79,15 @@ for step in "$@"; do
     profile)  # where a token's time goes in the reply loop (tests/bench/reply_loop_profile.py)
       for t in Q4_K_M F16; do python3 tests/bench/reply_loop_profile.py $M/llama-3.2-1b-$t.gguf --rounds 5 \
         2>/dev/null | tee -a $OUT/profile.md; done ;;
+    profile-decode)  # the profile with llama-bench's own loop on the engine's context (decode only), 7 rounds
+      for t in Q4_K_M Q8_0; do python3 tests/bench/reply_loop_profile.py $M/llama-3.2-1b-$t.gguf --rounds 7 \
+        2>/dev/null | tee -a $OUT/profile-decode.md; done ;;
+    profile-ctx)  # the decode-only loop at several context sizes (llama-bench's context is its prompt + depth + tg)
+      for t in Q4_K_M Q8_0; do python3 tests/bench/reply_loop_profile.py $M/llama-3.2-1b-$t.gguf --rounds 5 \
+        --contexts 256,512,1024,2048,8192,32768 2>/dev/null | tee -a $OUT/profile-ctx.md; done ;;
+    chain-split)  # where the sampler chain is best split between the graph and the processor (chain_variants.py)
+      for t in Q4_K_M Q8_0 F16; do python3 tests/bench/chain_variants.py $M/llama-3.2-1b-$t.gguf --rounds 7 \
+        2>/dev/null | tee -a $OUT/chain-split.md; done ;;
     memory-f16)  # float matrices on the GPU: shapes the RAM constant was not fitted on
       for m in llama-3.2-1b mistral-7b; do python3 tests/bench/bench_estimate_accuracy.py --device gpu --models $M \
         --tokenizer $T --only $m --types F16 --json $OUT/memory-f16-$m.json 2>&1 | tee -a $OUT/memory-f16.md; done ;;

@@ -1,21 +1,46 @@
 """The sampler chain of a reply, built from SamplingSettings, and attached to the context so llama.cpp
 samples inside its own graph ("backend sampling").
 
-Attached, the chain runs where the model's output layer runs: on the GPU the logits never travel back to
-the processor, and only the chosen token does (on the H200 this took a bare Python loop from 0.78× to
-0.96× of llama-bench's speed for a 1B model). Samplers llama.cpp cannot run in the graph (a grammar, for
-one) end the part that runs there; llama_sampler_sample then finishes the chain on the processor, so any
-chain gives the same tokens attached or not. Attaching makes llama.cpp re-plan its graph once, so the chain
-is kept while the settings stay the same (reset between replies, which also restarts a fixed seed) and
-replaced when they change. Runs inside the engine process only.
+Attached, the chain's first part runs where the model's output layer runs: on the GPU the vocabulary's logits
+never travel back to the processor. That part is the top-k that leaves every token the chain can still draw
+(`candidate_cut`); `graph_end` ends it, and the rest (penalty, top-p, min-p, temperature, the draw) runs on the
+processor over those few candidates. On an H200 (1B model, docs/benchmarks/gpu.md) this split ran the default
+chain at 0.95–0.99 of llama-bench's speed, against 0.92–0.96 with the whole chain in the graph, whose two
+dozen small kernels per token cost more than the processor's work on 40 candidates; greedy is a top-k of 1
+for the same reason. The draw's random numbers then come from the processor's generator, so a fixed seed gives
+the same reply attached or not. Samplers llama.cpp cannot run in the graph (a grammar, for one) end the part
+that runs there as well. Attaching makes llama.cpp re-plan its graph once, so the chain is kept while the
+settings stay the same (reset between replies, which also restarts a fixed seed) and replaced when they
+change. Runs inside the engine process only.
 """
 
 from __future__ import annotations
+
+import ctypes
 
 import llama_cpp as L
 
 from app.core.engine.protocol import SamplingSettings
 from app.core.errors import QuantDeskError
+
+
+class _SamplerInterface(ctypes.Structure):
+    """llama_sampler_i with every member as a plain pointer: ctypes warns of a leak when a Python callback
+    returns a char pointer, and here the name is a static buffer's address."""
+
+    _fields_ = [(field[0], ctypes.c_void_p) for field in L.llama_sampler_i._fields_]
+
+
+_GRAPH_END_NAME = ctypes.create_string_buffer(b"quantdesk-graph-end")
+_graph_end_name = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(lambda _smpl: ctypes.addressof(_GRAPH_END_NAME))
+# only a name: no backend_init, so llama.cpp's graph takes the chain up to here and no further; no apply, so the
+# processor's part of the chain steps over it (llama_sampler_chain_apply skips a sampler without one)
+_GRAPH_END = _SamplerInterface(name=ctypes.cast(_graph_end_name, ctypes.c_void_p))
+
+
+def graph_end() -> L.llama_sampler_p:
+    """A sampler that does nothing but end the part of a chain that runs in llama.cpp's graph."""
+    return L.llama_sampler_init(ctypes.cast(ctypes.byref(_GRAPH_END), ctypes.POINTER(L.llama_sampler_i)), None)
 
 
 def has_penalty(s: SamplingSettings) -> bool:
@@ -42,14 +67,26 @@ def penalty_candidates(s: SamplingSettings) -> int | None:
     return keep + s.repeat_last_n if keep > 0 else None
 
 
+def candidate_cut(s: SamplingSettings, in_graph: bool) -> int | None:
+    """The top-k the chain starts with: the fewest most likely tokens among which every token it can draw is,
+    or None when there is no such bound (no top-k, a grammar, a penalty that may raise a token). Greedy needs no
+    cut on the processor (its own pass finds the top token), but in the graph a top-k of 1 is cheaper than
+    llama.cpp's argmax over the vocabulary (measured on an H200, tests/bench/chain_variants.py)."""
+    if s.grammar:
+        return None
+    if has_penalty(s):
+        return penalty_candidates(s)
+    if s.temperature <= 0:
+        return 1 if in_graph else None
+    return s.top_k if s.top_k > 0 else None
+
+
 def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p, in_graph: bool = False) -> L.llama_sampler_p:
-    """llama.cpp's sampler chain for these settings: the logit biases, the repetition penalty (on the processor,
-    behind the top-k that leaves it the candidates it can change, `penalty_candidates`) and the grammar asked
-    for, then greedy for temperature <= 0, else top-k, top-p, min-p, temperature and a random draw (the order
-    llama.cpp's own tools use). `in_graph`: the chain will be attached to the context. Then the penalty stays
-    first: llama.cpp 0.3.36 hands a graph-run top-k's candidates to the processor's samplers wrongly (greedy
-    picked an end-of-text token; a random draw failed GGML_ASSERT(ggml_nrows(a) == 1) in llama-sampler.cpp).
-    QuantDeskError for a grammar llama.cpp cannot read."""
+    """llama.cpp's sampler chain for these settings: the logit biases, the top-k cut (`candidate_cut`), the
+    repetition penalty and the grammar asked for, then greedy for temperature <= 0, else top-k, top-p, min-p,
+    temperature and a random draw (the order llama.cpp's own tools use). `in_graph`: the chain will be attached
+    to the context, and the graph's part ends after the cut (`graph_end`). QuantDeskError for a grammar
+    llama.cpp cannot read."""
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     n_vocab = L.llama_vocab_n_tokens(vocab)
     if s.logit_bias:
@@ -57,10 +94,12 @@ def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p, in_graph: bool = Fa
         for i, (token, bias) in enumerate(s.logit_bias):
             biases[i].token, biases[i].bias = token, bias  # type: ignore[assignment]
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(biases), biases))
+    cut = candidate_cut(s, in_graph)
+    if cut is not None:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(cut))
+        if in_graph:
+            L.llama_sampler_chain_add(chain, graph_end())
     if has_penalty(s):
-        keep = None if in_graph else penalty_candidates(s)
-        if keep is not None:
-            L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(keep))
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(
             n_vocab, s.repeat_last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty))
     if s.grammar:
@@ -72,7 +111,8 @@ def build_chain(s: SamplingSettings, vocab: L.llama_vocab_p, in_graph: bool = Fa
     if s.temperature <= 0:
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
         return chain
-    L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(s.top_k))
+    if cut != s.top_k:  # the cut was wider (a penalty's candidates) or there was none
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(s.top_k))
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
