@@ -67,10 +67,12 @@ class ContextSettings:
         """llama.cpp caps the batch at the context and the micro-batch at the batch."""
         return min(self.n_ubatch, self.n_batch, max(self.n_ctx, 1))
 
-    def as_llama_bench_args(self) -> list[str]:
-        """The same settings for llama-bench, so it and the engine are measured alike."""
+    def as_llama_bench_args(self, prompt: bool = False) -> list[str]:
+        """The same settings for llama-bench, so it and the engine are measured alike; `prompt`: for a prompt
+        test (llama-bench has one thread count, the engine one for prompts and one for generation)."""
+        threads = self.n_threads_batch if prompt else self.n_threads
         return ["-fa", "1" if self.flash_attn else "0", "-b", str(self.n_batch), "-ub", str(self.n_ubatch),
-                "-t", str(self.n_threads), "-ctk", self.kv_type.lower(), "-ctv", self.kv_type.lower()]
+                "-t", str(threads), "-ctk", self.kv_type.lower(), "-ctv", self.kv_type.lower()]
 
 
 def context_settings(

@@ -54,6 +54,7 @@ N_CTX = 4096
 PROMPT_TOKENS = 512
 GEN_TOKENS = 128
 PP_PER_ROUND = 3  # prompts per round when llama-bench and the engine take turns
+PP_WARMUP = 3  # prompts not counted after llama-bench's process ran: an H200 clocks down in the gap
 DEFAULT_CHAIN = SamplingSettings(seed=42)
 STORY = "Write a very long story about a lighthouse keeper who finds a map, with many details."
 
@@ -146,7 +147,10 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
     result.bytes_per_token = bytes_per_token(path, 64)
     client = EngineClient()
     try:
-        client.load_model(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads))
+        loaded = client.load_model(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads))
+        # llama-bench with the settings the engine gave llama.cpp: with every layer on a GPU it generates with
+        # one thread (context_settings.py), where a plain context_settings() would give one per core
+        settings = loaded.info.context or settings
         # llama-bench's pp runs the engine's batch: as many tokens, after as many already in the cache (a
         # 485-token batch is 8 % slower than a 506-token one on an H200: the kernels' tiles)
         n_words, pp_tokens, pp_depth = calibrate_words(client)
@@ -186,6 +190,8 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
         else:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
             result.bench_pp.extend(bench_pp(pp_rounds))
             result.bench_tg.extend(bench_tg(rounds))
+            for r in range(PP_WARMUP):  # llama-bench warms up before its runs too; the GPU idled meanwhile
+                engine_prompt(client, 900 + r, n_words)
             for r in range(pp_rounds):
                 rate, evaluated, _ = engine_prompt(client, r, n_words)
                 result.engine_pp.append(rate)

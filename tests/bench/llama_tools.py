@@ -48,7 +48,7 @@ def llama_bench(model: str, settings: ContextSettings, n_gpu_layers: int, n_prom
     tool = tool_path("llama-bench")
     cmd = [str(tool), "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(repetitions),
            "-ngl", str(n_gpu_layers if n_gpu_layers >= 0 else 999), "-d", str(depth), "-o", "json",
-           *settings.as_llama_bench_args()]
+           *settings.as_llama_bench_args(prompt=n_gen == 0)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(tool), check=False)
     if done.returncode != 0:
         raise RuntimeError(f"llama-bench failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}")
@@ -64,7 +64,7 @@ def llama_bench_command(model: str, settings: ContextSettings, n_gpu_layers: int
                         n_prompt: int = 512, n_gen: int = 128, depth: int = 0) -> str:
     args = ["llama-bench", "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(repetitions),
             "-ngl", str(n_gpu_layers if n_gpu_layers >= 0 else 999), *(["-d", str(depth)] if depth else []),
-            *settings.as_llama_bench_args()]
+            *settings.as_llama_bench_args(prompt=n_gen == 0)]
     return " ".join(args)
 
 

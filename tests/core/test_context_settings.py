@@ -38,6 +38,9 @@ def test_backend_sampling_override_for_benchmarks(monkeypatch: pytest.MonkeyPatc
 def test_llama_bench_gets_the_same_settings() -> None:
     args = context_settings(4096, n_threads=6).as_llama_bench_args()
     assert args == ["-fa", "1", "-b", "512", "-ub", "512", "-t", "6", "-ctk", "f16", "-ctv", "f16"]
+    gpu = context_settings(4096, output_on_gpu=True, all_on_gpu=True, cores=8)
+    assert gpu.as_llama_bench_args()[7] == "1"  # generation: the engine's one thread
+    assert gpu.as_llama_bench_args(prompt=True)[7] == "8"  # prompts: one per core, as the engine
 
 
 def test_threads_chosen_in_settings_stand_for_the_cores() -> None:

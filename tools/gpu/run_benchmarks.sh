@@ -74,6 +74,15 @@ for step in "$@"; do
       python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
         --gpu-layers -1 --rounds 5 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu.json \
         2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu.md ;;
+    speed-gpu-1b)  # speed-gpu-1b8b's 1B half
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 5 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-1b.json \
+        2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu-1b.md ;;
+    speed-gpu-8b)  # speed-gpu-1b8b's 8B half
+      for t in Q4_K_M Q8_0 F16; do model llama-3-8b $t; done
+      python3 tests/bench/bench_engine_speed.py $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 5 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-8b.json \
+        2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu-8b.md ;;
     models-profile)
       for t in Q4_K_M F16; do model llama-3.2-1b $t; done; model mistral-7b F16 ;;
     profile)  # where a token's time goes in the reply loop (tests/bench/reply_loop_profile.py)
