@@ -1,10 +1,12 @@
 """The engine's speed against llama.cpp's own llama-bench: same files, same settings, prompt and generation.
 
     .venv/bin/python tests/bench/bench_engine_speed.py [MODEL.gguf ...] [--gpu-layers -1] [--rounds 3]
-        [--bandwidth GBPS] [--json OUT.json] [--goal 0.95]
+        [--bandwidth GBPS] [--json OUT.json] [--goal 0.95] [--no-interleave] [--processes N]
 
 For each model (default: the starter), round by round (so a noisy machine hurts both alike; --no-interleave on a
-quiet GPU, which clocks down while the other process starts and would cost whoever comes next):
+quiet GPU, which clocks down while the other process starts and would cost whoever comes next; --processes N
+repeats it all with N engine processes and as many llama-bench runs, in turn: on an H200 one process's 1B
+prompts kept to one of two speeds, 36k or 40k tok/s, for llama-bench and the engine alike):
   llama-bench  pp and tg128 of the engine's own shapes, with the engine's context settings
                (app/core/context_settings.py: flash attention, n_batch/n_ubatch, threads, F16 cache) and the same
                GPU layers (tests/bench/llama_tools.py finds the binary built from the same llama.cpp as the bindings)
@@ -140,14 +142,15 @@ def estimate_speed(path: str, gpu_layers: int, gpu_bandwidth_gbps: float) -> flo
 
 
 def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interleave: bool = True,
-            pp_rounds: int = 10) -> ModelResult:
+            pp_rounds: int = 10, processes: int = 1) -> ModelResult:
     settings = context_settings(N_CTX, n_threads=threads)
     facts = read_gguf_facts(path)
     result = ModelResult(Path(path).name, facts.file_type or "?", Path(path).stat().st_size, gpu_layers)
     result.bytes_per_token = bytes_per_token(path, 64)
+    request = LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads)
     client = EngineClient()
     try:
-        loaded = client.load_model(LoadModel(path, n_ctx=N_CTX, n_gpu_layers=gpu_layers, n_threads=threads))
+        loaded = client.load_model(request)
         # llama-bench with the settings the engine gave llama.cpp: with every layer on a GPU it generates with
         # one thread (context_settings.py), where a plain context_settings() would give one per core
         settings = loaded.info.context or settings
@@ -176,28 +179,34 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
             done = engine_generation(client, DEFAULT_CHAIN)
             result.engine_tg_chain.append(done.stats.tokens_per_second)
 
-        engine_generation(client, DEFAULT_CHAIN)  # warm-up of the other chain (llama.cpp re-plans its graph once)
-        if interleave:  # a noisy machine: llama-bench and the engine round by round, each test next to its match
-            for r in range(rounds):
-                # prompts of a few ms on a GPU: three back to back on both sides, as llama-bench repeats a test
-                result.bench_pp.extend(bench_pp(PP_PER_ROUND))
-                for k in range(PP_PER_ROUND):
-                    rate, evaluated, _ = engine_prompt(client, r * PP_PER_ROUND + k, n_words)
+        for process in range(processes):
+            if process:  # a fresh engine process: on an H200 a process's prompt speed kept to one of two levels
+                client.close()
+                client = EngineClient()
+                client.load_model(request)
+                engine_generation(client, GREEDY)
+            engine_generation(client, DEFAULT_CHAIN)  # warm-up of the other chain (llama.cpp re-plans its graph)
+            if interleave:  # a noisy machine: llama-bench and the engine round by round, each test next to its match
+                for r in range(rounds):
+                    # prompts of a few ms on a GPU: three back to back on both sides, as llama-bench repeats a test
+                    result.bench_pp.extend(bench_pp(PP_PER_ROUND))
+                    for k in range(PP_PER_ROUND):
+                        rate, evaluated, _ = engine_prompt(client, r * PP_PER_ROUND + k, n_words)
+                        result.engine_pp.append(rate)
+                        result.prompt_tokens_evaluated.append(evaluated)
+                    result.bench_tg.extend(bench_tg(1))
+                    engine_tg(r)
+            else:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
+                result.bench_pp.extend(bench_pp(pp_rounds))
+                result.bench_tg.extend(bench_tg(rounds))
+                for r in range(PP_WARMUP):  # llama-bench warms up before its runs too; the GPU idled meanwhile
+                    engine_prompt(client, 900 + r, n_words)
+                for r in range(pp_rounds):
+                    rate, evaluated, _ = engine_prompt(client, r, n_words)
                     result.engine_pp.append(rate)
                     result.prompt_tokens_evaluated.append(evaluated)
-                result.bench_tg.extend(bench_tg(1))
-                engine_tg(r)
-        else:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
-            result.bench_pp.extend(bench_pp(pp_rounds))
-            result.bench_tg.extend(bench_tg(rounds))
-            for r in range(PP_WARMUP):  # llama-bench warms up before its runs too; the GPU idled meanwhile
-                engine_prompt(client, 900 + r, n_words)
-            for r in range(pp_rounds):
-                rate, evaluated, _ = engine_prompt(client, r, n_words)
-                result.engine_pp.append(rate)
-                result.prompt_tokens_evaluated.append(evaluated)
-            for r in range(rounds):
-                engine_tg(r)
+                for r in range(rounds):
+                    engine_tg(r)
         snap = read_memory_snapshot(client.pid, with_vram=True)
         result.rss_bytes, result.vram_bytes = snap.process_rss_bytes, snap.process_vram_bytes
     finally:
@@ -241,6 +250,8 @@ def main() -> int:
     parser.add_argument("--goal", type=float, default=0.95)
     parser.add_argument("--no-interleave", action="store_true",
                         help="run llama-bench once per model with all rounds (a quiet machine)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="repeat the measurement with this many engine (and llama-bench) processes, in turn")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--diagnose", action="store_true", help="also time the session loop in this process")
     args = parser.parse_args()
@@ -248,7 +259,8 @@ def main() -> int:
     started = time.perf_counter()
     results = []
     for model in models:
-        result = measure(model, args.gpu_layers, args.threads, args.rounds, not args.no_interleave, args.pp_rounds)
+        result = measure(model, args.gpu_layers, args.threads, args.rounds, not args.no_interleave, args.pp_rounds,
+                         args.processes)
         result.estimate_tg = estimate_speed(model, args.gpu_layers, args.bandwidth)
         if args.diagnose:
             result.session_tg_greedy = session_rates(model, args.gpu_layers, args.threads, args.rounds)

@@ -83,6 +83,11 @@ for step in "$@"; do
       python3 tests/bench/bench_engine_speed.py $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
         --gpu-layers -1 --rounds 5 --pp-rounds 10 --no-interleave --bandwidth 4800 --json $OUT/speed-gpu-8b.json \
         2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu-8b.md ;;
+    speed-gpu-processes)  # 1B and 8B, each side in 4 processes in turn (a process's pp keeps to one of two levels)
+      for t in Q4_K_M Q8_0 F16; do model llama-3-8b $t; done
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 3 --pp-rounds 5 --processes 4 --no-interleave --bandwidth 4800 \
+        --json $OUT/speed-gpu.json 2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu.md ;;
     models-profile)
       for t in Q4_K_M F16; do model llama-3.2-1b $t; done; model mistral-7b F16 ;;
     profile)  # where a token's time goes in the reply loop (tests/bench/reply_loop_profile.py)
