@@ -163,13 +163,17 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
                                               depth=pp_depth) + "\n  "
                           + llama_bench_command(path, settings, gpu_layers, n_prompt=0, depth=depth))
 
-        def bench_pp(repetitions: int) -> list[float]:
-            bench = llama_bench(path, settings, gpu_layers, pp_tokens, 0, repetitions=repetitions, depth=pp_depth)
-            return list(bench[f"pp{pp_tokens}"].samples)
+        def bench_pp(repetitions: int, warmup: int = 0) -> list[float]:
+            """llama-bench's pp samples, the first `warmup` of them left out (as the engine's warm-up prompts
+            are: on an H200 llama-bench's own warm-up run leaves its first two repetitions 10-40 % slow)."""
+            bench = llama_bench(path, settings, gpu_layers, pp_tokens, 0, repetitions=repetitions + warmup,
+                                depth=pp_depth)
+            return list(bench[f"pp{pp_tokens}"].samples)[warmup:]
 
-        def bench_tg(repetitions: int) -> list[float]:
-            bench = llama_bench(path, settings, gpu_layers, 0, GEN_TOKENS, repetitions=repetitions, depth=depth)
-            return list(bench[f"tg{GEN_TOKENS}"].samples)
+        def bench_tg(repetitions: int, warmup: int = 0) -> list[float]:
+            bench = llama_bench(path, settings, gpu_layers, 0, GEN_TOKENS, repetitions=repetitions + warmup,
+                                depth=depth)
+            return list(bench[f"tg{GEN_TOKENS}"].samples)[warmup:]
 
         def engine_tg(round_no: int) -> None:
             done = engine_generation(client, GREEDY)
@@ -197,8 +201,8 @@ def measure(path: str, gpu_layers: int, threads: int | None, rounds: int, interl
                     result.bench_tg.extend(bench_tg(1))
                     engine_tg(r)
             else:  # a quiet machine: llama-bench once for pp (more repetitions: 10 ms each) and once for tg
-                result.bench_pp.extend(bench_pp(pp_rounds))
-                result.bench_tg.extend(bench_tg(rounds))
+                result.bench_pp.extend(bench_pp(pp_rounds, PP_WARMUP))
+                result.bench_tg.extend(bench_tg(rounds, 1))  # the engine's replies come after its warm-up reply
                 for r in range(PP_WARMUP):  # llama-bench warms up before its runs too; the GPU idled meanwhile
                     engine_prompt(client, 900 + r, n_words)
                 for r in range(pp_rounds):
