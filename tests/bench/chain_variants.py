@@ -5,7 +5,7 @@ variants and llama-bench's tg128 round by round (a GPU's clock drift hurts each 
     python tests/bench/chain_variants.py MODEL.gguf [--gpu-layers -1] [--rounds 5]
 
 Variants: llama-bench's own loop on this context (decode, synchronise: no sampling, the logits computed), and
-each chain attached to the context (`in the graph`), with `|` where the graph's part ends (sampling.graph_end:
+each chain attached to the context (`in the graph`), with `//` where the graph's part ends (sampling.graph_end:
 what follows runs on the processor, over the candidates the graph handed over). Prints tokens/s (median of the
 rounds) and the ratio to llama-bench's tg128 at the same depth.
 """
@@ -57,10 +57,10 @@ def variants(n_vocab: int) -> dict[str, Make | None]:
     return {
         "decode only (llama-bench's loop)": None,
         "greedy": lambda: chain_of(L.llama_sampler_init_greedy),
-        "top-k 1 | greedy": lambda: chain_of(top_k(1), graph_end, L.llama_sampler_init_greedy),
+        "top-k 1 // greedy": lambda: chain_of(top_k(1), graph_end, L.llama_sampler_init_greedy),
         "top-k 40, top-p, min-p, temp, dist (all in the graph)": lambda: chain_of(top_k(40), *REST),
-        "top-k 40 | top-p, min-p, temp, dist": lambda: chain_of(top_k(40), graph_end, *REST),
-        "top-k 104 | penalty, top-k 40, top-p, min-p, temp, dist": lambda: chain_of(
+        "top-k 40 // top-p, min-p, temp, dist": lambda: chain_of(top_k(40), graph_end, *REST),
+        "top-k 104 // penalty, top-k 40, top-p, min-p, temp, dist": lambda: chain_of(
             top_k(104), graph_end, penalty, top_k(40), *REST),
         "penalty, top-k 40, top-p, min-p, temp, dist (all in the graph)": lambda: chain_of(
             penalty, top_k(40), *REST),
@@ -130,7 +130,7 @@ def main() -> int:
         rates["llama-bench tg128"].append(bench[f"tg{N_GEN}"].tokens_per_second)
     reference = statistics.median(rates["llama-bench tg128"])
     print(f"{Path(args.model).name}, {args.rounds} rounds, threads {settings.n_threads}, tg{N_GEN} at depth {PROMPT}")
-    print("| chain (`|`: the graph's part ends) | tok/s (median) | ÷ llama-bench | rounds |")
+    print("| chain (`//`: the graph's part ends) | tok/s (median) | ÷ llama-bench | rounds |")
     print("|---|---|---|---|")
     for name, values in rates.items():
         median = statistics.median(values)

@@ -88,6 +88,10 @@ for step in "$@"; do
       python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf $M/llama-3-8b-{Q4_K_M,Q8_0,F16}.gguf \
         --gpu-layers -1 --rounds 3 --pp-rounds 5 --processes 4 --no-interleave --bandwidth 4800 \
         --json $OUT/speed-gpu.json 2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu.md ;;
+    speed-gpu-1b-processes)  # the 1B files alone, each side in 8 processes in turn
+      python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf \
+        --gpu-layers -1 --rounds 3 --pp-rounds 5 --processes 8 --no-interleave --bandwidth 4800 \
+        --json $OUT/speed-gpu-1b-8p.json 2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu-1b-8p.md ;;
     models-profile)
       for t in Q4_K_M F16; do model llama-3.2-1b $t; done; model mistral-7b F16 ;;
     profile)  # where a token's time goes in the reply loop (tests/bench/reply_loop_profile.py)
