@@ -4,8 +4,9 @@ variants and llama-bench's tg128 round by round (a GPU's clock drift hurts each 
 
     python tests/bench/chain_variants.py MODEL.gguf [--gpu-layers -1] [--rounds 5]
 
-Variants: llama-bench's own loop on this context (decode, synchronise: no sampling, the logits computed), and
-each chain attached to the context (`in the graph`), with `//` where the graph's part ends (sampling.graph_end:
+Variants: llama-bench's own loop on this context (decode, synchronise: no sampling, the logits computed),
+greedy and the default chain not attached (llama_sampler_sample over the logits copied back), and each chain
+attached to the context (`in the graph`), with `//` where the graph's part ends (sampling.graph_end:
 what follows runs on the processor, over the candidates the graph handed over). Prints tokens/s (median of the
 rounds) and the ratio to llama-bench's tg128 at the same depth.
 """
@@ -50,6 +51,9 @@ REST: tuple[Make, ...] = (lambda: L.llama_sampler_init_top_p(0.95, 1), lambda: L
                           lambda: L.llama_sampler_init_temp(0.7), lambda: L.llama_sampler_init_dist(42))
 
 
+ON_PROCESSOR = "not attached: "  # the chain runs on the processor over the logits llama.cpp copies back
+
+
 def variants(n_vocab: int) -> dict[str, Make | None]:
     def penalty() -> L.llama_sampler_p:  # the chat's Balanced preset
         return L.llama_sampler_init_penalties(n_vocab, 64, 1.1, 0.0, 0.0)
@@ -64,6 +68,8 @@ def variants(n_vocab: int) -> dict[str, Make | None]:
             top_k(104), graph_end, penalty, top_k(40), *REST),
         "penalty, top-k 40, top-p, min-p, temp, dist (all in the graph)": lambda: chain_of(
             penalty, top_k(40), *REST),
+        f"{ON_PROCESSOR}greedy": lambda: chain_of(L.llama_sampler_init_greedy),
+        f"{ON_PROCESSOR}top-k 40, top-p, min-p, temp, dist": lambda: chain_of(top_k(40), *REST),
     }
 
 
@@ -110,22 +116,23 @@ def main() -> int:
     chains = variants(n_vocab)
     rates: dict[str, list[float]] = {name: [] for name in [*chains, "llama-bench tg128"]}
 
-    def timed(make: Make | None) -> float:
+    def timed(make: Make | None, attach: bool) -> float:
         chain = make() if make else None  # a chain is attached once in its life (llama.cpp asserts it)
-        if chain is not None:
+        if chain is not None and attach:
             L.llama_set_sampler(ctx, 0, chain)
         run(ctx, chain, 16)  # the graph re-planned for this chain
         rate = run(ctx, chain)
         if chain is not None:
-            L.llama_set_sampler(ctx, 0, None)
+            if attach:
+                L.llama_set_sampler(ctx, 0, None)
             L.llama_sampler_free(chain)
         return rate
 
-    for make in chains.values():  # warm-up
-        timed(make)
+    for name, make in chains.items():  # warm-up
+        timed(make, not name.startswith(ON_PROCESSOR))
     for _ in range(args.rounds):
         for name, make in chains.items():
-            rates[name].append(timed(make))
+            rates[name].append(timed(make, not name.startswith(ON_PROCESSOR)))
         bench = llama_bench(args.model, settings, args.gpu_layers, 0, N_GEN, repetitions=1, depth=PROMPT)
         rates["llama-bench tg128"].append(bench[f"tg{N_GEN}"].tokens_per_second)
     reference = statistics.median(rates["llama-bench tg128"])

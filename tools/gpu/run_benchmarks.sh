@@ -92,6 +92,10 @@ for step in "$@"; do
       python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-{Q4_K_M,Q8_0,F16}.gguf \
         --gpu-layers -1 --rounds 3 --pp-rounds 5 --processes 8 --no-interleave --bandwidth 4800 \
         --json $OUT/speed-gpu-1b-8p.json 2>&1 | grep -v "^ggml_cuda_init\|^  Device" | tee $OUT/speed-gpu-1b-8p.md ;;
+    speed-cpu16-processes)  # the device's processor, the GPU hidden; round by round, 3 engine processes
+      model llama-3.2-1b Q4_K_M
+      CUDA_VISIBLE_DEVICES= python3 tests/bench/bench_engine_speed.py $M/llama-3.2-1b-Q4_K_M.gguf --gpu-layers 0 \
+        --rounds 2 --processes 3 --json $OUT/speed-cpu16-processes.json 2>&1 | tee $OUT/speed-cpu16-processes.md ;;
     models-profile)
       for t in Q4_K_M F16; do model llama-3.2-1b $t; done; model mistral-7b F16 ;;
     profile)  # where a token's time goes in the reply loop (tests/bench/reply_loop_profile.py)
