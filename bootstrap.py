@@ -89,12 +89,14 @@ def cache_base() -> Path:
 # --- CUDA builds: CCCL 3.2's headers -------------------------------------------------------------------------
 # llama.cpp's sampler chain starts with a top-k over the vocabulary, in its graph on a GPU. ggml-cuda runs it as
 # CUB's DeviceTopK only when built against CCCL 3.2 or newer; the CCCL 3.0 of CUDA 13.0 makes it sort the
-# whole vocabulary every token (on an H200, the default chain then cost 6.6 % of a 1B model's token instead of
-# 1.3 %: docs/benchmarks/gpu.md). CCCL is headers only and NVIDIA publishes it on PyPI (nvidia-cuda-cccl), so a
-# CUDA 13 build gets 3.2's headers ahead of the toolkit's own. CUDA 12 is left as it is: its pairing with
-# CCCL 3.2 was not tried here. The wheel is pinned to the CUDA 13.2 release (CCCL 3.2), the pairing built and
-# run on an H200 with CUDA 13.0's nvcc (tools/gpu/build_cuda.sh); newer ones carry newer CCCL, not tried with it.
+# whole vocabulary every token (on an H200 the default chain then took 6.6 % longer per token than greedy on a
+# 1B model, against 1.3 % with CCCL 3.2: docs/benchmarks/gpu.md). CCCL is headers only and NVIDIA publishes it
+# on PyPI (nvidia-cuda-cccl), so a CUDA 13 build gets 3.2's headers ahead of the toolkit's own. CUDA 12 is left
+# as it is: its pairing with CCCL 3.2 was not tried here. The wheel is pinned to the CUDA 13.2 release (CCCL
+# 3.2), the pairing built and run on an H200 with CUDA 13.0's nvcc (tools/gpu/build_cuda.sh); newer ones carry
+# newer CCCL, not tried with it.
 CCCL_REQUIREMENT = "nvidia-cuda-cccl==13.2.*"
+CCCL_WHEELS = "nvidia_cuda_cccl-13.2.*.whl"  # the pinned release's wheels, as pip names them
 CCCL_WANTED = (3, 2)
 _CCCL_VERSION = re.compile(r"#define\s+CCCL_VERSION\s+(\d+)")
 _CUDA_ON = re.compile(r"-DGGML_CUDA(?::BOOL)?=(?:on|1|true|yes)\b", re.IGNORECASE)
@@ -147,9 +149,14 @@ def unpack_cccl(wheel: Path, dest: Path) -> Path | None:
     if not (cccl_version(include) or (0, 0)) >= CCCL_WANTED:
         shutil.rmtree(target, ignore_errors=True)
         partial = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=dest))
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(partial)
-        partial.rename(target)
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(partial)
+            partial.rename(target)
+        except (OSError, zipfile.BadZipFile):  # a damaged download: the build goes on without it
+            return None
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     return include if (cccl_version(include) or (0, 0)) >= CCCL_WANTED else None
 
 
@@ -168,7 +175,7 @@ def cuda_headers(py: Path) -> str:
         return ""
     dest = cache_base() / "cccl"
     dest.mkdir(parents=True, exist_ok=True)
-    for wheel in sorted(dest.glob("nvidia_cuda_cccl-*.whl"), reverse=True):
+    for wheel in sorted(dest.glob(CCCL_WHEELS), reverse=True):
         include = unpack_cccl(wheel, dest)
         if include is not None:
             return include.as_posix()
@@ -177,7 +184,7 @@ def cuda_headers(py: Path) -> str:
         "for llama.cpp's GPU top-k")
     fetched = subprocess.run([str(py), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                               "-d", str(dest), CCCL_REQUIREMENT])
-    wheels = sorted(dest.glob("nvidia_cuda_cccl-*.whl"), reverse=True)
+    wheels = sorted(dest.glob(CCCL_WHEELS), reverse=True)
     include = unpack_cccl(wheels[0], dest) if fetched.returncode == 0 and wheels else None
     if include is None:
         log("could not fetch CCCL 3.2's headers; building with the toolkit's own (sampling's top-k on the GPU "

@@ -116,3 +116,10 @@ def test_no_headers_when_they_cannot_be_fetched(cuda_env: Path, monkeypatch: pyt
     failing_pip.write_text("#!/bin/sh\nexit 1\n")
     failing_pip.chmod(0o755)
     assert bootstrap.cuda_headers(failing_pip) == ""
+
+
+def test_a_damaged_wheel_is_not_used(tmp_path: Path) -> None:
+    wheel = tmp_path / "nvidia_cuda_cccl-13.2.75-py3-none-manylinux2014_x86_64.whl"
+    wheel.write_bytes(b"not a zip: the download broke off")
+    assert bootstrap.unpack_cccl(wheel, tmp_path) is None
+    assert [p.name for p in tmp_path.iterdir()] == [wheel.name]  # nothing half-unpacked is left
