@@ -9,7 +9,6 @@ from pathlib import Path
 
 from app.cli.machines import add_rpc_option, hardware_with_machines
 from app.cli.output import print_json, report_error
-from app.core.advice.placement import plan_load
 from app.core.chat.conversation import Conversation
 from app.core.chat.presets import BY_KEY, DEFAULT_PRESET
 from app.core.engine.client import EngineClient
@@ -46,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def plan(path: Path, args: argparse.Namespace) -> tuple[LoadModel, str]:
     """The load request (GPU layers, machines, split) and where each part goes, in words."""
+    from app.core.advice.placement import plan_load  # reads the GGUF (gguf-py, numpy): only when a model loads
+
     hardware = hardware_with_machines(args.rpc) if args.rpc else None
     choice = args.gpu_layers
     placed = plan_load(path, args.ctx, hardware, choice if choice in ("auto", "gpu", "cpu") else "auto")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from app.cli.output import print_json, report_error
-from app.core.convert.converter import OUTTYPES, ConversionResult, convert_model
+from app.core.convert.supported import OUTTYPE_NAMES
 from app.core.errors import QuantDeskError
 from app.core.units import format_bytes
+
+if TYPE_CHECKING:
+    from app.core.convert.converter import ConversionResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="the GGUF file to write")
     p.add_argument(
         "--outtype",
-        choices=list(OUTTYPES),
+        choices=list(OUTTYPE_NAMES),
         default="f16",
         help="number format of the weights (default f16; q8_0 is half the size, nearly lossless)",
     )
@@ -62,6 +66,8 @@ def to_json(result: ConversionResult) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.core.convert.converter import convert_model  # gguf-py and numpy: only for this command
+
     progress = _ProgressLine()
     try:
         result = convert_model(args.folder, args.out, args.outtype, on_progress=progress)

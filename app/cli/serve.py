@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from app.cli.output import report_error
-from app.core.advice.placement import plan_load
 from app.core.engine.client import EngineClient
 from app.core.engine.protocol import LoadModel
 from app.core.engine.turns import EngineTurns
@@ -15,7 +14,6 @@ from app.core.models.library import STARTER_NAME, resolve_model
 from app.core.serve.address import DEFAULT_HOST, ServerAddress, is_this_computer_only
 from app.core.serve.api_key import ENV_VAR, choose_key, key_path
 from app.core.serve.examples import curl_example, python_example
-from app.core.serve.server import ApiServer
 from app.core.serve.shared_engine import SharedEngine, model_id
 from app.core.settings import get_setting
 
@@ -47,6 +45,9 @@ def key_source(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.core.advice.placement import plan_load  # reads the GGUF (gguf-py, numpy)
+    from app.core.serve.server import ApiServer  # uvicorn and Starlette: only for this command
+
     client = EngineClient()
     try:
         path = resolve_model(args.model)

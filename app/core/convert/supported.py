@@ -23,6 +23,9 @@ CONVERTIBLE_ARCHITECTURES: dict[str, str] = {
     "Phi3ForCausalLM": "Phi-3",
 }
 
+#: The number formats a conversion writes (writer.OUTTYPES maps each to gguf-py's types), for the CLI's choices.
+OUTTYPE_NAMES: tuple[str, ...] = ("f32", "f16", "bf16", "q8_0")
+
 #: For people: what can be converted, in the words of the error message.
 SUPPORTED_TITLES = "Llama (Llama 2/3, Mistral, SmolLM), Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3/Phi-4-mini"
 
