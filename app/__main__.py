@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `quantdesk chat ... | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:  # Ctrl+C in a command that does not say more itself: no traceback, the usual code
+        print("\nStopped.", file=sys.stderr)  # the command's own clean-up (its `finally`) has already run
+        return 130
     return result
 
 

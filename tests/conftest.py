@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -21,6 +22,11 @@ os.environ.pop("HF_TOKEN", None)
 # Set before anything imports numpy: on the two shared cores tests run on, OpenBLAS's worker threads make
 # numpy's small matrix products (the reference forward pass in tests/fixtures/hf_llama.py) 5-10x slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# A shell without job control starts a background command (`python3 bootstrap.py test &`) with SIGINT ignored,
+# and a child process inherits that: `serve` and `rpc-server` would then never see the Ctrl+C their tests send.
+# With a handler here, the children this run starts get the default again (exec resets handlers, not ignores).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import psutil  # noqa: E402
 import pytest  # noqa: E402

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,3 +85,26 @@ def test_chat_presets_formats_and_the_end_token() -> None:
     text = json.loads(run_cli("chat", "starter", "--prompt", "Once upon a time", "--format", "text",
                               "--temperature", "0", "--max-tokens", "12", "--json").stdout)
     assert text["chat_format"] == "text" and text["prompt_tokens"] <= 5  # the words alone, no template around them
+
+
+def test_ctrl_c_stops_a_reply_without_a_traceback_and_leaves_no_engine() -> None:
+    """Ctrl+C while the reply streams: the reply so far stays on screen, the command says it stopped and exits
+    with 130 (as a shell expects of an interrupt), no traceback, and the engine process goes with it."""
+    proc = subprocess.Popen([sys.executable, "main.py", "chat", "starter", "--max-tokens", "3000",
+                             "--prompt", "Write a very long story about a lighthouse keeper."],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.read(20)  # the reply has started: the model is loaded and generating
+        engines = psutil.Process(proc.pid).children(recursive=True)
+        assert engines, "the engine process runs the model"
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Stopped." in err and "Traceback" not in err
+    assert first.strip() and "Stopped." not in rest  # the reply so far was written; the notice goes to stderr
+    _gone, alive = psutil.wait_procs(engines, timeout=10)
+    assert not alive
