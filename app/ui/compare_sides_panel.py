@@ -132,7 +132,9 @@ class CompareSidesPanel(QWidget):
             options.addWidget(QLabel(text, self))
             options.addWidget(widget)
         options.addStretch(1)
-        options.addWidget(QLabel(self.tr("Same seed and sampling on every side."), self))
+        same = QLabel(self.tr("Same seed and sampling on every side."), self)
+        same.setWordWrap(True)  # it wraps rather than widen the window (at 200 % it must fit 960 pixels)
+        options.addWidget(same)
         entry = QHBoxLayout()
         entry.addWidget(self.prompt, 1)
         for button in (self.send_button, self.stop_button, self.new_button):
