@@ -131,10 +131,10 @@ class CompareSidesPanel(QWidget):
                              (self.tr("Max tokens"), self.max_tokens)):
             options.addWidget(QLabel(text, self))
             options.addWidget(widget)
-        options.addStretch(1)
+        options.addSpacing(12)
         same = QLabel(self.tr("Same seed and sampling on every side."), self)
         same.setWordWrap(True)  # it wraps rather than widen the window (at 200 % it must fit 960 pixels)
-        options.addWidget(same)
+        options.addWidget(same, 1)  # the rest of the row: one line wherever there is room for it
         entry = QHBoxLayout()
         entry.addWidget(self.prompt, 1)
         for button in (self.send_button, self.stop_button, self.new_button):
